@@ -1,0 +1,161 @@
+"""The component interfaces every plugin implements.
+
+A cross-modal generator is assembled from three parts and judged by a fourth::
+
+    condition --Encoder--> feature (B, F)
+    noise     --TemporalSource--> per-segment vectors (B, S, T)
+    [feature, vector_s] --Decoder (one per track)--> segment s of that track (B, *segment_shape)
+    (condition, sample) --Critic--> score (B,)
+
+A *sample* is laid out as ``(batch, segments, *segment_shape, tracks)``; for music that is
+``(B, bars, time steps, pitches, tracks)``. Components declare their sizes as attributes so that
+partners can be checked against each other when a recipe is built, not deep inside training.
+:class:`Evaluator` turns a batch of samples into named metrics; :class:`SampleSet` and
+:class:`SampleWriter` move samples between files and tensors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Mapping, Protocol, Sequence, runtime_checkable
+
+import torch
+from torch import nn
+
+from .errors import ShapeError
+
+__all__ = [
+    "Encoder",
+    "TemporalSource",
+    "Decoder",
+    "Critic",
+    "Evaluator",
+    "SampleSet",
+    "SampleWriter",
+    "check_shape",
+]
+
+
+def check_shape(component: object, what: str, tensor: torch.Tensor, expected: Sequence[int | None]) -> None:
+    """Raise :class:`ShapeError` unless ``tensor.shape`` matches ``expected`` (``None`` = any size).
+
+    :param component: the module or object doing the check (named in the message).
+    :param what: the argument's name, e.g. ``"condition"``.
+    """
+    shape = tuple(tensor.shape)
+    if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
+        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
+        raise ShapeError(
+            f"{type(component).__name__}: {what} must have shape {want}, got {shape}"
+        )
+
+
+class Encoder(nn.Module):
+    """Maps a condition to a feature vector.
+
+    Input ``condition``: float tensor ``(B, *condition_shape)`` (for images: ``(B, 3, H, W)``,
+    RGB in [0, 1]). Output: float tensor ``(B, feature_dim)``.
+    """
+
+    condition_shape: tuple[int, ...]
+    feature_dim: int
+
+    def forward(self, condition: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TemporalSource(nn.Module):
+    """Maps noise to one vector per segment (per bar, for music), correlated over time.
+
+    Input ``noise``: float tensor ``(B, noise_dim)``, standard normal.
+    Output: float tensor ``(B, n_segments, temporal_dim)``.
+    """
+
+    noise_dim: int
+    n_segments: int
+    temporal_dim: int
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Decoder(nn.Module):
+    """Generates one segment of one track from ``[feature, temporal vector]``.
+
+    Input: float tensor ``(N, input_dim)`` where ``input_dim = feature_dim + temporal_dim``;
+    ``N`` is batch x segments (each segment is decoded independently, in one call).
+    Output: float tensor ``(N, *segment_shape)`` (for a bar of music: ``(N, time, pitch)``),
+    values in [0, 1] where the segment is binary (the probability that a cell is on).
+    """
+
+    input_dim: int
+    segment_shape: tuple[int, ...]
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Critic(nn.Module):
+    """Scores a (condition, sample) pair; a WGAN critic, so the score is an unbounded real.
+
+    Inputs: ``condition`` ``(B, *condition_shape)``; ``sample``
+    ``(B, n_segments, *segment_shape, n_tracks)``. Output: float tensor ``(B,)``.
+    """
+
+    condition_shape: tuple[int, ...]
+    sample_shape: tuple[int, ...]
+
+    def forward(self, condition: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Evaluator:
+    """Computes named metrics on a batch of samples.
+
+    ``__call__(samples)`` takes a tensor ``(B, n_segments, *segment_shape, n_tracks)`` (binary
+    or probabilities; the evaluator binarises as its docstring says) and returns a mapping from
+    metric name to a tensor of shape ``(n_tracks,)`` (a per-track metric) or ``()`` (one value for
+    the whole sample). Values are means over the batch; what an empty input gives is documented
+    per metric (usually NaN).
+
+    ``sample_kind`` names the layout the evaluator understands (e.g. ``"pianoroll"``); it is
+    matched against :attr:`SampleSet.sample_kind`.
+    """
+
+    name: ClassVar[str]
+    sample_kind: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def __call__(self, samples: torch.Tensor) -> Mapping[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+
+@runtime_checkable
+class SampleSet(Protocol):
+    """A dataset of conditions or targets that the trainer draws batches from.
+
+    ``sample_shape`` is the shape of one item; ``batch(indices)`` returns a float32 tensor
+    ``(len(indices), *sample_shape)``; ``sample_kind`` names the layout (``"image"``,
+    ``"pianoroll"``, ...); ``sources`` gives, per item, a short description of where it came
+    from (file, offset) for reports.
+    """
+
+    sample_kind: str
+    sample_shape: tuple[int, ...]
+
+    def __len__(self) -> int: ...
+
+    def batch(self, indices: torch.Tensor) -> torch.Tensor: ...
+
+    def sources(self) -> Sequence[str]: ...
+
+
+@runtime_checkable
+class SampleWriter(Protocol):
+    """Writes generated samples to files a person can open (for music: MIDI and a PNG).
+
+    ``write(samples, directory, stem)`` takes ``(B, n_segments, *segment_shape, n_tracks)``
+    in [0, 1] and returns the paths written, each written atomically.
+    """
+
+    def write(self, samples: torch.Tensor, directory: Path, stem: str) -> list[Path]: ...

@@ -1,0 +1,87 @@
+"""Recipes: which components, which data and which defaults make one training job.
+
+A plugin registers recipes through :func:`crossmodal.hookspecs.crossmodal_register_recipes`;
+``crossmodal train --plugin NAME`` builds the recipe called ``NAME``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+
+__all__ = ["ComponentSpec", "LossTerm", "Pairing", "Recipe", "random_pairs"]
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A registered component's name and the keyword options passed to its factory."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+Pairing = Callable[[int, int, int, torch.Generator], "tuple[torch.Tensor, torch.Tensor]"]
+"""``pairing(n_conditions, n_targets, batch_size, rng) -> (condition_indices, target_indices)``,
+two int64 tensors of shape ``(batch_size,)``."""
+
+
+def random_pairs(
+    n_conditions: int, n_targets: int, batch_size: int, rng: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw conditions and targets independently and uniformly (unpaired data, as in Jukepix).
+
+    :returns: ``(condition_indices, target_indices)``, int64 tensors of shape ``(batch_size,)``.
+    """
+    conditions = torch.randint(n_conditions, (batch_size,), generator=rng)
+    targets = torch.randint(n_targets, (batch_size,), generator=rng)
+    return conditions, targets
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """An extra loss added to the generator's or the critic's objective.
+
+    ``fn(context)`` returns a scalar tensor; ``context`` is a mapping holding at least
+    ``conditions`` ``(B, *condition_shape)``, ``real`` and ``fake`` samples
+    ``(B, *sample_shape)``, and the ``generator`` and ``critic`` modules. The trainer adds
+    ``weight * fn(context)`` and logs it under ``name``.
+    """
+
+    name: str
+    fn: Callable[[Mapping[str, Any]], torch.Tensor]
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything the trainer needs to know about a job, by component name.
+
+    :param encoder, temporal, decoder, critic: registered components (``decoder`` is built
+        ``n_tracks`` times, one per track).
+    :param conditions, targets: registered datasets; their ``options`` are passed to the
+        dataset factory together with the source path given on the command line (``None`` =
+        the plugin's embedded default).
+    :param evaluators: names of registered evaluators run during training.
+    :param writer: a registered sample writer for samples during training and ``generate``.
+    :param training: overrides of :class:`crossmodal.TrainConfig` defaults.
+    :param pairing: how conditions and targets are paired in a batch.
+    :param generator_losses, critic_losses: extra loss terms.
+    """
+
+    name: str
+    encoder: ComponentSpec
+    temporal: ComponentSpec
+    decoder: ComponentSpec
+    critic: ComponentSpec
+    conditions: ComponentSpec
+    targets: ComponentSpec
+    n_tracks: int = 1
+    evaluators: tuple[str, ...] = ()
+    writer: ComponentSpec | None = None
+    training: Mapping[str, Any] = field(default_factory=dict)
+    pairing: Pairing = random_pairs
+    generator_losses: tuple[LossTerm, ...] = ()
+    critic_losses: tuple[LossTerm, ...] = ()
+    description: str = ""
