@@ -1,0 +1,67 @@
+"""``crossmodal list-components``: every registered component and where it came from."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..registry import KINDS
+
+
+@click.command("list-components")
+@click.option("--kind", type=click.Choice(KINDS), help="Show only this kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def list_components(ctx: click.Context, kind: str | None, as_json: bool) -> None:
+    """List registered components, the plugins that provide them, and broken plugins."""
+    from . import plugins_of
+
+    plugins = plugins_of(ctx)
+    entries = plugins.registry.entries(kind)
+    if as_json:
+        document = {
+            "components": [
+                {
+                    "kind": e.kind,
+                    "name": e.name,
+                    "plugin": e.plugin,
+                    "distribution": e.distribution,
+                    "version": e.version,
+                    "description": e.description,
+                }
+                for e in entries
+            ],
+            "plugins": [
+                {
+                    "name": p.name,
+                    "distribution": p.distribution,
+                    "version": p.version,
+                    "hooks": list(p.hooks),
+                    "api_version": p.api_version,
+                }
+                for p in plugins.loaded
+            ],
+            "broken": [
+                {
+                    "name": b.name,
+                    "distribution": b.distribution,
+                    "version": b.version,
+                    "error": f"{type(b.error).__name__}: {b.error}",
+                }
+                for b in plugins.broken
+            ],
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    rows = [("KIND", "NAME", "PLUGIN", "DISTRIBUTION", "DESCRIPTION")]
+    for e in entries:
+        dist = f"{e.distribution}=={e.version}" if e.distribution else "-"
+        rows.append((e.kind, e.name, e.plugin, dist, e.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+    if len(rows) == 1:
+        click.echo("(no components registered: install a plugin, e.g. pip install -e plugins/jukepix)")
+    for b in plugins.broken:
+        click.echo(f"BROKEN  {b.message}")
