@@ -1,0 +1,349 @@
+"""Jukepix's networks: painting encoder, temporal source, bar generator and phrase critic.
+
+The generator follows section III-B and Table I of the Jukepix paper::
+
+    painting (B, 3, 256, 256) --PaintingEncoder--> feature (B, 64)
+    noise (B, 32) --BarTemporalSource--> one vector per bar (B, 4, 64)
+    [feature, bar vector] (B * 4, 128) --PianoRollBarDecoder (one per track)--> bar (B * 4, 96, 128)
+
+and the critic judges a whole phrase of 4 bars and 2 tracks together with the painting::
+
+    (painting (B, 3, 256, 256), phrase (B, 4, 96, 128, 2)) --PhraseCritic--> score (B,)
+
+Music tensors are laid out ``(batch, bars, time, pitch, tracks)``: time in steps at
+:data:`~jukepix.constants.STEPS_PER_BEAT` per beat, pitch as the MIDI number 0-127, values in
+[0, 1] (probabilities from the generator, binary in the data). Paintings are RGB floats in [0, 1].
+
+Public classes: :class:`PaintingEncoder`, :class:`BarTemporalSource`,
+:class:`PianoRollBarDecoder`, :class:`PhraseCritic`. Factories (registered by the plugin under
+the names in brackets): :func:`painting_encoder` ("painting-encoder"), :func:`bar_temporal`
+("bar-temporal"), :func:`pianoroll_bar_decoder` ("pianoroll-bar"), :func:`phrase_critic`
+("phrase-critic").
+
+All modules work under ``torch.autocast("cpu", dtype=torch.bfloat16)`` and with
+``channels_last`` weights; the critic's gradient penalty (a double backward) works under both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crossmodal import Critic, Decoder, Encoder, TemporalSource, check_shape
+
+from .constants import (
+    BARS_PER_PHRASE,
+    BEATS_PER_BAR,
+    IMAGE_SHAPE,
+    N_PITCHES,
+    N_TRACKS,
+    PHRASE_SHAPE,
+    STEPS_PER_BAR,
+)
+
+__all__ = [
+    "PaintingEncoder",
+    "BarTemporalSource",
+    "PianoRollBarDecoder",
+    "PhraseCritic",
+    "painting_encoder",
+    "bar_temporal",
+    "pianoroll_bar_decoder",
+    "phrase_critic",
+    "DECODER_TIME_FACTORS",
+    "DECODER_PITCH_FACTORS",
+]
+
+LEAKY_SLOPE = 0.2
+"""Negative slope of every LeakyReLU (encoder and critic), as in DCGAN and Table I."""
+
+SEMITONES_PER_OCTAVE = 12
+"""Width of the critic's first pitch kernel: one octave of MIDI pitches."""
+
+DECODER_TIME_FACTORS = (4, 2, 2, 2, 3)
+"""Time up-sampling of the bar generator's transposed convolutions (Table I: 1 -> 4 -> 8 -> 16
+-> 32 -> 96 steps); each layer's kernel equals its stride, so every step has one parent."""
+
+DECODER_PITCH_FACTORS = (2, 8, 8)
+"""Pitch up-sampling of the bar generator after the time axis is complete (Table I: 1 -> 2 ->
+16 -> 128 pitches)."""
+
+CRITIC_TIME_FACTORS = (3, 4, 2, BEATS_PER_BAR)
+"""Time reduction of the critic's bar branch, kernel = stride: 96 steps -> 32 (a 32nd note,
+3 steps) -> 8 (an 8th note) -> 4 (beats) -> 1 (the bar)."""
+
+assert math.prod(DECODER_TIME_FACTORS) == STEPS_PER_BAR, "decoder time factors must give a bar"
+assert math.prod(DECODER_PITCH_FACTORS) == N_PITCHES, "decoder pitch factors must give 128 pitches"
+assert math.prod(CRITIC_TIME_FACTORS) == STEPS_PER_BAR, "critic time factors must cover a bar"
+
+
+def _leaky() -> nn.LeakyReLU:
+    return nn.LeakyReLU(LEAKY_SLOPE, inplace=False)
+
+
+# -------------------------------------------------------------------------------------------
+# Generator
+# -------------------------------------------------------------------------------------------
+
+
+class PaintingEncoder(Encoder):
+    """Image feature encoder F(i) (Table I, the five ``conv`` rows).
+
+    Five strided 4x4 convolutions with ``channels`` = (16, 32, 64, 64, 64) output channels, each
+    halving height and width (256 -> 8 pixels) and followed by LeakyReLU(0.2), then flatten and
+    one linear layer to ``feature_dim``. About 0.44 M parameters at the defaults.
+
+    Input ``condition``: float ``(B, 3, 256, 256)``, RGB in [0, 1].
+    Output: float ``(B, feature_dim)``, unbounded (the linear layer has no activation).
+
+    :param feature_dim: size of the painting feature (the paper's 64).
+    :param channels: output channels of the five convolutions.
+    """
+
+    condition_shape = IMAGE_SHAPE
+
+    def __init__(self, feature_dim: int = 64, channels: Sequence[int] = (16, 32, 64, 64, 64)) -> None:
+        super().__init__()
+        self.feature_dim = feature_dim
+        layers: list[nn.Module] = []
+        in_channels, side = IMAGE_SHAPE[0], IMAGE_SHAPE[1]
+        for out_channels in channels:
+            # kernel 4, stride 2, padding 1: (side) -> (side / 2)
+            layers += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), _leaky()]
+            in_channels, side = out_channels, side // 2
+        self.convs = nn.Sequential(*layers)
+        self.to_feature = nn.Linear(in_channels * side * side, feature_dim)
+
+    def forward(self, condition: torch.Tensor) -> torch.Tensor:
+        check_shape(self, "condition", condition, (None, *self.condition_shape))
+        maps = self.convs(condition)  # (B, 64, 8, 8)
+        return self.to_feature(maps.flatten(1))  # (B, feature_dim)
+
+
+class BarTemporalSource(TemporalSource):
+    """Temporal input generator G_temporal(z), as MuseGAN's temporal generator.
+
+    A linear layer maps the noise to ``hidden_channels`` x 1 bar, then two transposed 1-D
+    convolutions (kernel 2, stride 2) over the bar axis grow it to 2 and then 4 bars, so
+    neighbouring bars share parents and are correlated. BatchNorm + ReLU between layers; the
+    output layer is linear. About 0.03 M parameters at the defaults.
+
+    Input ``noise``: float ``(B, noise_dim)``, standard normal.
+    Output: float ``(B, 4, temporal_dim)`` (bars, features), unbounded.
+
+    :param noise_dim: size of the noise vector z.
+    :param temporal_dim: size of each bar's temporal vector.
+    :param hidden_channels: channels after the linear layer and after the first up-sampling.
+    """
+
+    def __init__(self, noise_dim: int = 32, temporal_dim: int = 64, hidden_channels: Sequence[int] = (128, 64)) -> None:
+        super().__init__()
+        assert BARS_PER_PHRASE == 4, "two stride-2 up-samplings give exactly 4 bars"
+        self.noise_dim = noise_dim
+        self.n_segments = BARS_PER_PHRASE
+        self.temporal_dim = temporal_dim
+        first, second = hidden_channels
+        self.dense = nn.Sequential(nn.Linear(noise_dim, first), nn.BatchNorm1d(first), nn.ReLU())
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose1d(first, second, 2, stride=2),  # 1 -> 2 bars
+            nn.BatchNorm1d(second),
+            nn.ReLU(),
+            nn.ConvTranspose1d(second, temporal_dim, 2, stride=2),  # 2 -> 4 bars
+        )
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        check_shape(self, "noise", noise, (None, self.noise_dim))
+        hidden = self.dense(noise).unsqueeze(-1)  # (B, C, 1 bar)
+        return self.upsample(hidden).transpose(1, 2)  # (B, C, 4) -> (B, 4 bars, temporal_dim)
+
+
+class PianoRollBarDecoder(Decoder):
+    """Bar generator G_bar: one bar of one track from ``[painting feature, bar vector]``.
+
+    Nine transposed convolutions (Table I, the ``transconv`` rows) over a (time, pitch) map. The
+    input code is a 1x1 map; the first layer (kernel 1) maps it to ``channels[0]`` channels at
+    [1, 1]; then the time axis grows 1 -> 4 -> 8 -> 16 -> 32 -> 96 (:data:`DECODER_TIME_FACTORS`)
+    and then the pitch axis 1 -> 2 -> 16 -> 128 (:data:`DECODER_PITCH_FACTORS`), kernel = stride
+    in each layer. BatchNorm2d + ReLU between layers, as in DCGAN. About 2.3 M parameters at the
+    defaults; one decoder is built per track.
+
+    The output activation is a sigmoid: the targets are binary piano-rolls in {0, 1}, and the
+    sigmoid gives each cell's probability of being on, which the critic sees as is (keeping the
+    generator differentiable) and which is binarised at 0.5 when a phrase is written to MIDI.
+
+    Input ``code``: float ``(N, input_dim)``, ``input_dim = feature_dim + temporal_dim`` (the
+    paper's 64 + 64 = 128), N = batch x bars.
+    Output: float ``(N, 96, 128)`` (time steps at 24 per beat, MIDI pitches), values in (0, 1).
+
+    :param feature_dim: size of the painting feature the code starts with.
+    :param temporal_dim: size of the bar vector that follows it.
+    :param channels: output channels of the first eight layers (the ninth has one).
+    """
+
+    segment_shape = (STEPS_PER_BAR, N_PITCHES)
+
+    def __init__(
+        self,
+        feature_dim: int = 64,
+        temporal_dim: int = 64,
+        channels: Sequence[int] = (512, 512, 512, 256, 256, 256, 64, 32),
+    ) -> None:
+        super().__init__()
+        kernels = [(1, 1)]
+        kernels += [(factor, 1) for factor in DECODER_TIME_FACTORS]
+        kernels += [(1, factor) for factor in DECODER_PITCH_FACTORS]
+        if len(channels) != len(kernels) - 1:
+            raise ValueError(
+                f"PianoRollBarDecoder: channels needs {len(kernels) - 1} entries (one per layer "
+                f"but the last), got {len(channels)}"
+            )
+        self.feature_dim = feature_dim
+        self.temporal_dim = temporal_dim
+        self.input_dim = feature_dim + temporal_dim
+        in_channels = self.input_dim
+        layers: list[nn.Module] = []
+        for out_channels, kernel in zip(channels, kernels):
+            layers += [
+                nn.ConvTranspose2d(in_channels, out_channels, kernel, stride=kernel),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(),
+            ]
+            in_channels = out_channels
+        layers += [nn.ConvTranspose2d(in_channels, 1, kernels[-1], stride=kernels[-1]), nn.Sigmoid()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        check_shape(self, "code", code, (None, self.input_dim))
+        bar = self.layers(code[:, :, None, None])  # (N, input_dim, 1, 1) -> (N, 1, 96, 128)
+        return bar[:, 0]  # (N, time, pitch)
+
+
+# -------------------------------------------------------------------------------------------
+# Critic
+# -------------------------------------------------------------------------------------------
+
+
+class PhraseCritic(Critic):
+    """Phrase discriminator D(i, y): a WGAN critic of a 4-bar, 2-track phrase and its painting.
+
+    Designed for cost (PITFALLS.md: merging bars first at 96x128 is ~17x slower than reducing
+    pitch and time first). Each bar is judged on its own first, with the tracks as channels:
+
+    1. pitch: pad 128 -> 132 pitches (11 octaves from C-1), a (1, 12) convolution of stride 12
+       (one octave, aligned on C) and a (1, 11) convolution over all octaves -> (N, C, 96, 1);
+    2. time: kernel = stride convolutions 96 -> 32 -> 8 -> 4 -> 1 steps
+       (:data:`CRITIC_TIME_FACTORS`) -> a ``bar_dim`` vector per bar;
+    3. bars: a convolution of width 2 over the bar axis and a linear layer -> ``phrase_dim``.
+
+    A separate image branch (strided convolutions 256 -> 4 pixels, then linear) gives an
+    ``image_dim`` vector; the two are concatenated and a two-layer head gives the score.
+    LeakyReLU(0.2) everywhere, and no BatchNorm (it would break the per-sample gradient penalty).
+
+    Inputs: ``condition`` float ``(B, 3, 256, 256)``, RGB in [0, 1]; ``sample`` float
+    ``(B, 4, 96, 128, 2)`` (bars, time steps, pitches, tracks) in [0, 1].
+    Output: float ``(B,)``, the unbounded critic score (higher = more real).
+
+    :param pitch_channels: channels of the two pitch convolutions.
+    :param time_channels: channels of the four time convolutions (the last is ``bar_dim``).
+    :param phrase_dim: size of the phrase vector after merging bars.
+    :param image_channels: channels of the image branch's five convolutions.
+    :param image_dim: size of the image vector.
+    :param head_dim: hidden size of the head.
+    """
+
+    condition_shape = IMAGE_SHAPE
+    sample_shape = PHRASE_SHAPE
+
+    def __init__(
+        self,
+        pitch_channels: Sequence[int] = (32, 64),
+        time_channels: Sequence[int] = (64, 128, 128, 128),
+        phrase_dim: int = 256,
+        image_channels: Sequence[int] = (8, 16, 32, 64, 64),
+        image_dim: int = 128,
+        head_dim: int = 256,
+    ) -> None:
+        super().__init__()
+        n_octaves = math.ceil(N_PITCHES / SEMITONES_PER_OCTAVE)
+        self.pitch_padding = n_octaves * SEMITONES_PER_OCTAVE - N_PITCHES  # 4 pitches above G9
+        octave_channels, pitch_out = pitch_channels
+        self.pitch = nn.Sequential(
+            nn.Conv2d(N_TRACKS, octave_channels, (1, SEMITONES_PER_OCTAVE), stride=(1, SEMITONES_PER_OCTAVE)),
+            _leaky(),  # (N, C, 96, 11 octaves)
+            nn.Conv2d(octave_channels, pitch_out, (1, n_octaves)),
+            _leaky(),  # (N, C, 96, 1)
+        )
+        if len(time_channels) != len(CRITIC_TIME_FACTORS):
+            raise ValueError(
+                f"PhraseCritic: time_channels needs {len(CRITIC_TIME_FACTORS)} entries, got {len(time_channels)}"
+            )
+        layers: list[nn.Module] = []
+        in_channels = pitch_out
+        for out_channels, factor in zip(time_channels, CRITIC_TIME_FACTORS):
+            layers += [nn.Conv2d(in_channels, out_channels, (factor, 1), stride=(factor, 1)), _leaky()]
+            in_channels = out_channels
+        self.time = nn.Sequential(*layers)  # (N, bar_dim, 1, 1)
+        bar_dim = in_channels
+        bar_kernel = 2
+        self.bars = nn.Sequential(
+            nn.Conv1d(bar_dim, bar_dim, bar_kernel),  # 4 -> 3 bar pairs
+            _leaky(),
+            nn.Flatten(),
+            nn.Linear(bar_dim * (BARS_PER_PHRASE - bar_kernel + 1), phrase_dim),
+            _leaky(),
+        )
+        image_layers: list[nn.Module] = [
+            # kernel = stride 4: 256 -> 64 pixels (the painting's coarse layout is what matters)
+            nn.Conv2d(IMAGE_SHAPE[0], image_channels[0], 4, stride=4),
+            _leaky(),
+        ]
+        side = IMAGE_SHAPE[1] // 4
+        for in_ch, out_ch in zip(image_channels[:-1], image_channels[1:]):
+            image_layers += [nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1), _leaky()]
+            side //= 2
+        image_layers += [nn.Flatten(), nn.Linear(image_channels[-1] * side * side, image_dim), _leaky()]
+        self.image = nn.Sequential(*image_layers)
+        self.head = nn.Sequential(nn.Linear(phrase_dim + image_dim, head_dim), _leaky(), nn.Linear(head_dim, 1))
+
+    def forward(self, condition: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+        check_shape(self, "condition", condition, (None, *self.condition_shape))
+        check_shape(self, "sample", sample, (None, *self.sample_shape))
+        batch = sample.shape[0]
+        padded = F.pad(sample, (0, 0, 0, self.pitch_padding))  # pitch 128 -> 132, silent above G9
+        # (B, bars, time, pitch, tracks) -> (B * bars, tracks, time, pitch): a view laid out
+        # channels-last, so channels_last weights need no copy
+        bars = padded.flatten(0, 1).permute(0, 3, 1, 2)
+        per_bar = self.time(self.pitch(bars))  # (B * bars, bar_dim, 1, 1)
+        per_bar = per_bar.reshape(batch, BARS_PER_PHRASE, -1).transpose(1, 2)  # (B, bar_dim, bars)
+        phrase = self.bars(per_bar)  # (B, phrase_dim)
+        painting = self.image(condition)  # (B, image_dim)
+        return self.head(torch.cat([phrase, painting], dim=1))[:, 0]  # (B,)
+
+
+# -------------------------------------------------------------------------------------------
+# Factories (registered by jukepix.plugin)
+# -------------------------------------------------------------------------------------------
+
+
+def painting_encoder(**options) -> PaintingEncoder:
+    """Painting encoder: RGB 256x256 in [0, 1] -> 64-d feature (five strided convs, ~0.44 M params)."""
+    return PaintingEncoder(**options)
+
+
+def bar_temporal(**options) -> BarTemporalSource:
+    """Temporal source: 32-d noise -> one 64-d vector per bar of a 4-bar phrase (~0.03 M params)."""
+    return BarTemporalSource(**options)
+
+
+def pianoroll_bar_decoder(**options) -> PianoRollBarDecoder:
+    """Bar generator: [feature, bar vector] (128) -> one bar of one track, 96 steps x 128 pitches (~2.3 M params)."""
+    return PianoRollBarDecoder(**options)
+
+
+def phrase_critic(**options) -> PhraseCritic:
+    """Phrase critic: (painting, 4-bar 2-track phrase) -> WGAN score; reduces pitch, then time, then bars."""
+    return PhraseCritic(**options)
