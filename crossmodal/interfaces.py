@@ -33,6 +33,7 @@ __all__ = [
     "SampleSet",
     "SampleWriter",
     "check_shape",
+    "ratios",
 ]
 
 
@@ -112,22 +113,40 @@ class Critic(nn.Module):
 class Evaluator:
     """Computes named metrics on a batch of samples.
 
-    ``__call__(samples)`` takes a tensor ``(B, n_segments, *segment_shape, n_tracks)`` (binary
-    or probabilities; the evaluator binarises as its docstring says) and returns a mapping from
-    metric name to a tensor of shape ``(n_tracks,)`` (a per-track metric) or ``()`` (one value for
-    the whole sample). Values are means over the batch; what an empty input gives is documented
-    per metric (usually NaN).
+    Every metric is a ratio of two totals (for example empty bars / bars), so that values over a
+    dataset too large for one batch are exact: :meth:`totals` returns, per metric, the numerator
+    and the denominator summed over the batch, each a tensor of shape ``(n_tracks,)`` (a per-track
+    metric) or ``()`` (one value per sample, e.g. between tracks). Summing totals over batches and
+    dividing once gives the dataset's value; :meth:`__call__` does that for one batch, giving NaN
+    where the denominator is 0 (for example UPC when every bar is empty).
 
-    ``sample_kind`` names the layout the evaluator understands (e.g. ``"pianoroll"``); it is
-    matched against :attr:`SampleSet.sample_kind`.
+    ``samples`` is a tensor ``(B, n_segments, *segment_shape, n_tracks)``, binary or
+    probabilities (the evaluator binarises as its docstring says). ``sample_kind`` names the
+    layout the evaluator understands (e.g. ``"pianoroll"``); it is matched against
+    :attr:`SampleSet.sample_kind`.
     """
 
     name: ClassVar[str]
     sample_kind: ClassVar[str]
     description: ClassVar[str] = ""
 
-    def __call__(self, samples: torch.Tensor) -> Mapping[str, torch.Tensor]:  # pragma: no cover
+    def totals(self, samples: torch.Tensor) -> Mapping[str, tuple[torch.Tensor, torch.Tensor]]:  # pragma: no cover
         raise NotImplementedError
+
+    def __call__(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Metric values on this batch: numerator / denominator, NaN where the latter is 0."""
+        return ratios(self.totals(samples))
+
+
+def ratios(totals: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Turn ``{name: (numerator, denominator)}`` into ``{name: value}``; NaN where denominator is 0."""
+    values = {}
+    for name, (numerator, denominator) in totals.items():
+        numerator = numerator.double()
+        denominator = denominator.double()
+        nan = torch.full_like(numerator, float("nan"))
+        values[name] = torch.where(denominator > 0, numerator / denominator.clamp_min(1e-300), nan)
+    return values
 
 
 @runtime_checkable

@@ -1,0 +1,102 @@
+"""The command line: list-components (table and JSON), broken plugins, strict mode, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from crossmodal import __version__
+from crossmodal.cli import make_cli
+
+from plugin_factory import GOOD_PLUGIN, write_distribution
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A good and a broken third-party plugin on sys.path; only they are loaded."""
+    write_distribution(tmp_path, "sketch-plugin", "1.2.3", {"sketch": "sketch_plugin"}, {"sketch_plugin": GOOD_PLUGIN})
+    write_distribution(tmp_path, "broken", "0.0.1", {"broken": "broken_plugin"}, {"broken_plugin": "import no_such_module\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "sketch,broken")
+    monkeypatch.delenv("CROSSMODAL_STRICT_PLUGINS", raising=False)
+    return tmp_path
+
+
+def test_version_and_help(runner):
+    result = runner.invoke(make_cli(), ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+    result = runner.invoke(make_cli(), ["list-components", "--help"])
+    assert result.exit_code == 0 and "--kind" in result.output
+
+
+def test_list_components_table_shows_components_and_broken_plugins(runner, site):
+    result = runner.invoke(make_cli(), ["list-components"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["KIND", "NAME", "PLUGIN", "DISTRIBUTION", "DESCRIPTION"]
+    assert lines[1].split()[:4] == ["encoder", "sketch", "sketch", "sketch_plugin==1.2.3"]
+    assert any(line.startswith("BROKEN") and "no_such_module" in line for line in lines)
+    assert "Warning: plugin 'broken' (broken==0.0.1) failed to load" in result.stderr
+
+
+def test_list_components_json_schema(runner, site):
+    result = runner.invoke(make_cli(), ["list-components", "--json", "--kind", "encoder"])
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert set(document) == {"components", "plugins", "broken"}
+    (component,) = document["components"]
+    assert component == {
+        "kind": "encoder",
+        "name": "sketch",
+        "plugin": "sketch",
+        "distribution": "sketch_plugin",
+        "version": "1.2.3",
+        "description": "Encodes 4-d sketches to 2-d features.",
+    }
+    (plugin,) = document["plugins"]
+    assert plugin["name"] == "sketch" and plugin["api_version"] == 1
+    (broken,) = document["broken"]
+    assert broken["name"] == "broken" and broken["error"].startswith("ModuleNotFoundError")
+
+
+def test_strict_plugins_fails_without_traceback(runner, site):
+    result = runner.invoke(make_cli(), ["--strict-plugins", "list-components"])
+    assert result.exit_code == 1
+    assert "Error: plugin 'broken'" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_strict_plugins_from_environment(runner, site, monkeypatch):
+    monkeypatch.setenv("CROSSMODAL_STRICT_PLUGINS", "1")
+    result = runner.invoke(make_cli(), ["list-components"])
+    assert result.exit_code == 1 and "no_such_module" in result.stderr
+
+
+def test_unknown_command_is_a_usage_error(runner, site):
+    result = runner.invoke(make_cli(), ["list-component"])
+    assert result.exit_code == 2
+    assert "list-components" in result.stderr
+
+
+def test_prepare_is_hidden_when_no_plugin_fills_it(runner, monkeypatch):
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
+    result = runner.invoke(make_cli(), ["--help"])
+    assert result.exit_code == 0
+    assert "list-components" in result.stdout and "prepare" not in result.stdout
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "crossmodal", "--version"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == f"crossmodal, version {__version__}"
