@@ -1,0 +1,28 @@
+"""Hook implementations of the ``evaluators`` plugin: registers the piano-roll metrics.
+
+Registered names (each an :class:`~crossmodal_evaluators.evaluators.PianoRollEvaluator` with
+``sample_kind = "pianoroll"``): ``eb``, ``upc``, ``qn``, ``td``, ``polyphony``, ``in-scale``,
+``pitch-range``, ``n-pitches``, ``empty-beats``. Definitions: ``docs/evaluators.md``.
+"""
+
+from __future__ import annotations
+
+from crossmodal.hookspecs import Register, hookimpl
+
+from .evaluators import EVALUATORS
+
+PLUGIN_API_VERSION = 1
+"""The crossmodal plugin API version this plugin was written against."""
+
+
+@hookimpl
+def crossmodal_api_version() -> int:
+    """Declare the plugin API version (1)."""
+    return PLUGIN_API_VERSION
+
+
+@hookimpl
+def crossmodal_register_evaluators(register: Register) -> None:
+    """Register one evaluator per metric under its short name; the class is the factory."""
+    for evaluator in EVALUATORS:
+        register(evaluator.name, evaluator, evaluator.description)
