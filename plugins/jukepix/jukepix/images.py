@@ -1,0 +1,182 @@
+"""Read a painting file and turn it into a square 256x256 RGB image with a colour score.
+
+Public: :func:`read_image`, :func:`crop_border`, :func:`centre_square`, :func:`colour_variance`,
+:func:`prepare_painting`, :data:`IMAGE_SUFFIXES`.
+
+Every array here is uint8 RGB ``(height, width, 3)`` unless stated; OpenCV's BGR order is
+converted in :func:`read_image` and nowhere else. Failures raise
+:class:`~jukepix.skips.SkipFile` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .constants import IMAGE_SIZE
+from .skips import SkipFile
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MAX_ASPECT",
+    "MIN_SIDE",
+    "centre_square",
+    "colour_variance",
+    "crop_border",
+    "prepare_painting",
+    "read_image",
+]
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+"""File suffixes (lower case) collected when a folder of images is given."""
+
+MIN_SIDE = 32
+"""Shortest usable side, in pixels, after the border crop; smaller images are degenerate."""
+
+MAX_ASPECT = 4.0
+"""Largest usable ratio of long side to short side; a more extreme image is a strip, not a painting."""
+
+CANNY_LOW, CANNY_HIGH = 50, 150
+"""Canny hysteresis thresholds on 8-bit grey levels."""
+
+EDGE_ROW_FRACTION = 0.02
+"""A row or column with at least this fraction of edge pixels is taken to be inside the picture."""
+
+BORDER_STD_MAX = 12.0
+"""A strip cut off as a border must be this uniform: grey-level standard deviation at most 12."""
+
+BORDER_MARGIN = 2
+"""Pixels trimmed past a detected border, to drop the edge line between border and picture."""
+
+WHITE = 255.0
+
+JPEG_MAGIC = b"\xff\xd8"
+JPEG_END, JPEG_SCAN = b"\xff\xd9", b"\xff\xda"
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """Scale 16-bit (0-65535) or float (0-1) pixels to 8-bit levels, rounding to nearest."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.floating):
+        return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+    raise SkipFile("unreadable", f"unsupported pixel type {image.dtype}")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file into uint8 RGB ``(height, width, 3)``.
+
+    JPEG is decoded with ``cv2.IMREAD_COLOR``, which applies the EXIF orientation and converts
+    CMYK and grey to colour; a JPEG without an end-of-image marker after its last scan is
+    rejected as truncated. Other formats are decoded unchanged and then: 16-bit levels scaled to
+    8-bit (``round(v * 255 / 65535)``), grey repeated to RGB, alpha composited on white
+    (``rgb * a + 255 * (1 - a)``). Bytes are read with ``np.fromfile``, so non-ASCII names work.
+
+    :raises SkipFile: the file is missing, empty, truncated or not a decodable image.
+    """
+    path = Path(path)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise SkipFile("unreadable", f"cannot read file ({err.strerror or err})") from err
+    if raw.size == 0:
+        raise SkipFile("unreadable", "empty file (0 bytes)")
+    data = raw.tobytes()
+    if data.startswith(JPEG_MAGIC):
+        if data.rfind(JPEG_END) < data.rfind(JPEG_SCAN):
+            raise SkipFile("unreadable", "truncated JPEG (no end-of-image marker after the last scan)")
+        image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+    else:
+        image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise SkipFile("unreadable", "not a decodable image (or truncated)")
+    image = _to_uint8(image)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:].astype(np.float32) / 255.0
+        blended = image[:, :, :3].astype(np.float32) * alpha + WHITE * (1.0 - alpha)
+        image = np.rint(blended).astype(np.uint8)
+    elif image.shape[2] == 1:
+        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+
+
+def _inner_span(edge_share: np.ndarray, grey_std: np.ndarray) -> tuple[int, int]:
+    """First and one-past-last index of the picture along one axis.
+
+    :param edge_share: per row (or column), the fraction of Canny edge pixels.
+    :param grey_std: per row (or column), the grey-level standard deviation.
+    """
+    inside = np.flatnonzero(edge_share >= EDGE_ROW_FRACTION)
+    if not len(inside):
+        return 0, len(edge_share)
+    first, last = int(inside[0]), int(inside[-1]) + 1
+    if first and grey_std[:first].max() > BORDER_STD_MAX:
+        first = 0
+    if last < len(edge_share) and grey_std[last:].max() > BORDER_STD_MAX:
+        last = len(edge_share)
+    return first, last
+
+
+def crop_border(image: np.ndarray) -> np.ndarray:
+    """Cut a frame or plain border off ``image`` using Canny edges.
+
+    Rows and columns from each side are dropped while they hold fewer than
+    :data:`EDGE_ROW_FRACTION` Canny edge pixels, and only if every dropped row (column) is
+    uniform (grey standard deviation <= :data:`BORDER_STD_MAX`); the edge found where the border
+    meets the picture is itself dropped with a :data:`BORDER_MARGIN` -pixel margin.
+
+    :param image: uint8 RGB ``(h, w, 3)``.
+    :returns: a view ``(h', w', 3)`` of the picture inside the border (``image`` itself when no
+        border is found).
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(cv2.GaussianBlur(grey, (3, 3), 0), CANNY_LOW, CANNY_HIGH) > 0
+    top, bottom = _inner_span(edges.mean(axis=1), grey.std(axis=1))
+    left, right = _inner_span(edges.mean(axis=0), grey.std(axis=0))
+    margins = [BORDER_MARGIN if cut else 0 for cut in (top, bottom < len(grey), left, right < grey.shape[1])]
+    top, bottom = top + margins[0], bottom - margins[1]
+    left, right = left + margins[2], right - margins[3]
+    if bottom - top < MIN_SIDE or right - left < MIN_SIDE:
+        return image
+    return image[top:bottom, left:right]
+
+
+def centre_square(image: np.ndarray) -> np.ndarray:
+    """The largest square centred in ``image``: a view ``(s, s, 3)`` with ``s = min(h, w)``."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return image[top:top + side, left:left + side]
+
+
+def colour_variance(image: np.ndarray) -> float:
+    """Colour-variance score: mean over R, G, B of each channel's pixel variance.
+
+    Computed on 8-bit levels of the 256x256 result, so the unit is (8-bit level)^2; a flat
+    image scores 0, a half-black half-white one 16,256.25.
+    """
+    return float(image.reshape(-1, 3).astype(np.float64).var(axis=0).mean())
+
+
+def prepare_painting(path: str | Path) -> tuple[np.ndarray, float]:
+    """Read, de-border, square and resize one painting.
+
+    :returns: uint8 RGB ``(IMAGE_SIZE, IMAGE_SIZE, 3)`` (resized with ``cv2.INTER_AREA``) and its
+        :func:`colour_variance`.
+    :raises SkipFile: unreadable (see :func:`read_image`) or degenerate (too small, too elongated).
+    """
+    image = read_image(path)
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise SkipFile("degenerate image", f"{width}x{height} px, shorter side below {MIN_SIDE} px")
+    if max(height, width) / min(height, width) > MAX_ASPECT:
+        raise SkipFile("degenerate image", f"{width}x{height} px, aspect ratio above {MAX_ASPECT:g}:1")
+    square = centre_square(crop_border(image))
+    resized = cv2.resize(square, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    return resized, colour_variance(resized)

@@ -1,0 +1,231 @@
+"""Read a MIDI file into notes and bars on the 24-steps-per-beat grid, from ticks.
+
+Public: :class:`Note` arrays, :class:`NoteTrack`, :class:`Bar`, :class:`Score`,
+:func:`ticks_to_steps`, :func:`bars_from_time_signatures`, :func:`read_midi`.
+
+Every time in this module is counted in MIDI ticks or in grid steps (``STEPS_PER_BEAT`` per quarter
+note), never in seconds, so expressive tempo maps cannot smear the grid. A tick ``t`` becomes step
+``round_half_up(t * STEPS_PER_BEAT / ticks_per_beat)``, for note onsets, note ends and bar lines
+alike. ``pypianoroll.read`` is not used: it goes through seconds and rounds note ends down, which
+shortens notes (see ``shared/docs/PITFALLS.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from .constants import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT
+from .skips import SkipFile
+
+__all__ = [
+    "DRUM_CHANNEL",
+    "NOTE_FIELDS",
+    "Bar",
+    "NoteTrack",
+    "Score",
+    "bars_from_time_signatures",
+    "read_midi",
+    "ticks_to_steps",
+]
+
+DRUM_CHANNEL = 9
+"""MIDI channel 10 (0-based 9) carries GM percussion; its notes are ignored."""
+
+NOTE_FIELDS = ("onset", "offset", "pitch", "program")
+"""Columns of a note array: onset and offset in grid steps, MIDI pitch 0-127, GM program 0-127."""
+
+
+@dataclass(frozen=True, eq=False)
+class NoteTrack:
+    """The notes of one MIDI track on one channel.
+
+    :ivar name: the track's name (``""`` when it has none).
+    :ivar channel: MIDI channel 0-15.
+    :ivar notes: int64 array ``(n_notes, 4)``, columns :data:`NOTE_FIELDS`; onset/offset in steps,
+        ``offset > onset`` always (a note shorter than half a step lasts one step).
+    """
+
+    name: str
+    channel: int
+    notes: np.ndarray
+
+    @property
+    def mean_pitch(self) -> float:
+        """Mean MIDI pitch of the notes."""
+        return float(self.notes[:, 2].mean())
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: where it starts and its meter.
+
+    :ivar start: first grid step of the bar.
+    :ivar length: steps in the bar.
+    :ivar numerator: beats per bar as written (4 in 4/4).
+    :ivar denominator: the beat's note value (4 in 4/4).
+    """
+
+    start: int
+    length: int
+    numerator: int
+    denominator: int
+
+    @property
+    def is_four_four(self) -> bool:
+        """True for a complete 4/4 bar (the only kind Jukepix keeps)."""
+        return (self.numerator, self.denominator) == (BEATS_PER_BAR, 4) and self.length == STEPS_PER_BAR
+
+
+@dataclass(frozen=True)
+class Score:
+    """A MIDI file read onto the step grid.
+
+    :ivar path: the file read.
+    :ivar ticks_per_beat: the file's resolution, ticks per quarter note.
+    :ivar tracks: one :class:`NoteTrack` per (track, channel) holding notes, drums excluded, in
+        file order.
+    :ivar bars: the bar grid from tick 0 to the end of the last note, from the time signatures.
+    """
+
+    path: str
+    ticks_per_beat: int
+    tracks: tuple[NoteTrack, ...]
+    bars: tuple[Bar, ...]
+
+
+def ticks_to_steps(ticks: np.ndarray | int, ticks_per_beat: int) -> np.ndarray:
+    """Quantise MIDI ticks to grid steps, rounding to the nearest step (halves round up).
+
+    :param ticks: int array (any shape) of absolute ticks.
+    :param ticks_per_beat: ticks per quarter note.
+    :returns: int64 array of the same shape, in steps (``STEPS_PER_BEAT`` per quarter note).
+    """
+    ticks = np.asarray(ticks, dtype=np.int64)
+    return (2 * ticks * STEPS_PER_BEAT + ticks_per_beat) // (2 * ticks_per_beat)
+
+
+def bars_from_time_signatures(
+    signatures: list[tuple[int, int, int]], end_tick: int, ticks_per_beat: int
+) -> tuple[Bar, ...]:
+    """Lay bars from tick 0 to ``end_tick`` following the time-signature events.
+
+    A bar lasts ``numerator * 4 / denominator`` quarter notes. A time signature takes effect at
+    its tick; one that falls inside a bar cuts that bar short (the short bar keeps its meter
+    but has fewer steps than that meter needs, so it is never a complete 4/4 bar). Without any
+    time signature the MIDI default 4/4 applies.
+
+    :param signatures: ``(tick, numerator, denominator)`` triples, any order.
+    :param end_tick: the tick the last bar must reach.
+    :returns: bars whose ``start``/``length`` are in steps.
+    """
+    changes: dict[int, tuple[int, int]] = {0: (BEATS_PER_BAR, 4)}
+    for tick, numerator, denominator in sorted(signatures):
+        changes[tick] = (numerator, denominator)
+    ticks = sorted(changes)
+    bars: list[Bar] = []
+    for i, tick in enumerate(ticks):
+        numerator, denominator = changes[tick]
+        bar_ticks = Fraction(numerator * 4 * ticks_per_beat, denominator)
+        last_segment = i + 1 == len(ticks)
+        until = Fraction(max(end_tick, tick + 1) if last_segment else ticks[i + 1])
+        start = Fraction(tick)
+        while start < until:
+            stop = start + bar_ticks if last_segment else min(start + bar_ticks, until)
+            first, last = ticks_to_steps(np.array([round(start), round(stop)]), ticks_per_beat)
+            bars.append(Bar(int(first), int(last - first), numerator, denominator))
+            start = stop
+    return tuple(b for b in bars if b.length > 0)
+
+
+def _open(path: Path) -> mido.MidiFile:
+    """Parse ``path`` with mido, turning every parse failure into :class:`SkipFile`."""
+    if not path.is_file():
+        raise SkipFile("unreadable", "not a file")
+    if path.stat().st_size == 0:
+        raise SkipFile("unreadable", "empty file (0 bytes)")
+    with path.open("rb") as handle:
+        if handle.read(4) != b"MThd":
+            raise SkipFile("unreadable", "not a MIDI file (no MThd header)")
+    try:
+        midi = mido.MidiFile(path)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise SkipFile("unreadable", f"corrupt or truncated MIDI ({type(err).__name__}: {err})") from err
+    if midi.type == 2:
+        raise SkipFile("unreadable", "MIDI type 2 (independent sequences) is not supported")
+    if midi.ticks_per_beat <= 0:
+        raise SkipFile("unreadable", "SMPTE time division is not supported (need ticks per beat)")
+    return midi
+
+
+def read_midi(path: str | Path) -> Score:
+    """Read a MIDI file's notes and bars on the step grid.
+
+    Note-on with velocity 0 counts as note-off. Overlapping notes of the same pitch on the same
+    channel are closed first-in first-out; a note never closed ends at its track's last tick.
+    Programs come from the program changes on the note's channel (GM program 0 before any).
+    Notes on :data:`DRUM_CHANNEL` are dropped.
+
+    :raises SkipFile: the file is unreadable, holds no notes, or holds only drums.
+    """
+    path = Path(path)
+    midi = _open(path)
+    tpb = midi.ticks_per_beat
+    programs: list[tuple[int, int, int]] = []
+    signatures: list[tuple[int, int, int]] = []
+    raw: list[tuple[str, dict[int, list[tuple[int, int, int]]]]] = []
+    drum_notes = 0
+    for track in midi.tracks:
+        tick = 0
+        open_notes: dict[tuple[int, int], list[int]] = {}
+        per_channel: dict[int, list[tuple[int, int, int]]] = {}
+        for message in track:
+            tick += message.time
+            if message.type == "time_signature":
+                signatures.append((tick, message.numerator, message.denominator))
+            elif message.type == "program_change":
+                programs.append((tick, message.channel, message.program))
+            elif message.type in ("note_on", "note_off"):
+                key = (message.channel, message.note)
+                if message.type == "note_on" and message.velocity > 0:
+                    open_notes.setdefault(key, []).append(tick)
+                elif open_notes.get(key):
+                    onset = open_notes[key].pop(0)
+                    per_channel.setdefault(message.channel, []).append((onset, tick, message.note))
+        for (channel, pitch), onsets in open_notes.items():
+            per_channel.setdefault(channel, []).extend((onset, tick, pitch) for onset in onsets)
+        drum_notes += len(per_channel.pop(DRUM_CHANNEL, []))
+        raw.append((track.name, per_channel))
+    tracks = tuple(
+        _note_track(name, channel, notes, programs, tpb)
+        for name, per_channel in raw
+        for channel, notes in sorted(per_channel.items())
+        if notes
+    )
+    if not tracks:
+        raise SkipFile("drums only" if drum_notes else "no notes",
+                       f"{drum_notes} drum notes, no pitched notes" if drum_notes else "no notes in any track")
+    last_tick = max(offset for _, per_channel in raw for notes in per_channel.values() for _, offset, _ in notes)
+    bars = bars_from_time_signatures(signatures, max(last_tick, 1), tpb)
+    return Score(str(path), tpb, tracks, bars)
+
+
+def _note_track(
+    name: str, channel: int, notes: list[tuple[int, int, int]], programs: list[tuple[int, int, int]], tpb: int
+) -> NoteTrack:
+    """Quantise one channel's ``(onset_tick, offset_tick, pitch)`` notes into a :class:`NoteTrack`."""
+    ticks = np.array(sorted(notes), dtype=np.int64)
+    onset = ticks_to_steps(ticks[:, 0], tpb)
+    offset = np.maximum(ticks_to_steps(ticks[:, 1], tpb), onset + 1)
+    changes = sorted((t, p) for t, c, p in programs if c == channel)
+    if changes:
+        change_ticks = np.array([t for t, _ in changes])
+        change_programs = np.array([0] + [p for _, p in changes])
+        program = change_programs[np.searchsorted(change_ticks, ticks[:, 0], side="right")]
+    else:
+        program = np.zeros(len(ticks), dtype=np.int64)
+    return NoteTrack(name.strip(), channel, np.stack([onset, offset, ticks[:, 2], program], axis=1))

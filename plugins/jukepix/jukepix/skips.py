@@ -1,0 +1,21 @@
+"""The one exception that marks an input file as unusable, with a countable reason.
+
+Public: :class:`SkipFile`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SkipFile"]
+
+
+class SkipFile(Exception):
+    """An input file that gives no sample; ``str(err)`` is ``"<category>: <detail>"``.
+
+    ``category`` is one of a few fixed strings (``"unreadable"``, ``"no notes"``, ...), so a run
+    can count skips by category; ``detail`` says what was found.
+    """
+
+    def __init__(self, category: str, detail: str) -> None:
+        super().__init__(f"{category}: {detail}")
+        self.category = category
+        self.detail = detail
