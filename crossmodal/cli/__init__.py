@@ -14,6 +14,7 @@ import click
 from .. import __version__
 from ..plugins import Plugins
 from ._group import CrossmodalGroup
+from .evaluate import evaluate
 from .list_components import list_components
 from .prepare import prepare
 
@@ -54,7 +55,7 @@ def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
         value loads none).
         """
 
-    for command in (list_components, prepare):
+    for command in (list_components, prepare, evaluate):
         cli.add_command(command)
     return cli
 

@@ -1,0 +1,58 @@
+"""WGAN-GP losses (Gulrajani et al. 2017), written once for samples of any rank.
+
+Scores are the critic's outputs, float tensors ``(B,)``; the losses are scalars to minimise.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+__all__ = ["gradient_penalty", "wasserstein_critic_loss", "wasserstein_generator_loss"]
+
+
+def wasserstein_critic_loss(real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
+    """``E[D(fake)] - E[D(real)]``: the critic minimises it to score real samples higher."""
+    return fake_score.mean() - real_score.mean()
+
+
+def wasserstein_generator_loss(fake_score: torch.Tensor) -> torch.Tensor:
+    """``-E[D(fake)]``: the generator minimises it to have its samples scored like real ones."""
+    return -fake_score.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    condition: torch.Tensor,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    weight: float = 10.0,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``weight * E[(||grad_x D(c, x)||_2 - 1)^2]`` at random points between real and fake samples.
+
+    Each pair is mixed with its own weight ``alpha ~ U[0, 1)`` shaped ``(B, 1, ..., 1)``, so
+    samples of any rank work; the gradient of each sample is flattened before its norm is taken.
+    Computed in float32 with autocast disabled (second-order gradients in bfloat16 are too coarse),
+    and differentiable with respect to the critic's parameters.
+
+    :param critic: ``critic(condition, sample) -> (B,)`` scores.
+    :param condition: ``(B, *condition_shape)``; no gradient is taken with respect to it.
+    :param real, fake: ``(B, *sample_shape)``; detached here.
+    :param weight: the penalty coefficient (lambda; 10 in the WGAN-GP paper).
+    :param generator: RNG for ``alpha`` (drawn on its device, then moved); the global RNG if ``None``.
+    :returns: a float32 scalar.
+    """
+    batch = real.shape[0]
+    alpha_shape = (batch,) + (1,) * (real.dim() - 1)  # (B, 1, ..., 1)
+    source = generator.device if generator is not None else real.device
+    alpha = torch.rand(alpha_shape, generator=generator, device=source).to(real.device)
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        mixed = alpha * real.detach().float() + (1.0 - alpha) * fake.detach().float()
+        mixed.requires_grad_(True)
+        score = critic(condition.detach().float(), mixed).float()  # (B,)
+        (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+        norm = grad.reshape(batch, -1).norm(2, dim=1)  # (B,)
+        return weight * ((norm - 1.0) ** 2).mean()
