@@ -1,0 +1,70 @@
+"""Hook implementations of the Jukepix plugin: what it registers, under which names.
+
+===========  ====================  ==================================================
+kind         name                  object
+===========  ====================  ==================================================
+encoder      painting-encoder      :func:`jukepix.models.painting_encoder`
+temporal     bar-temporal          :func:`jukepix.models.bar_temporal`
+decoder      pianoroll-bar         :func:`jukepix.models.pianoroll_bar_decoder`
+critic       phrase-critic         :func:`jukepix.models.phrase_critic`
+dataset      paintings             :func:`jukepix.datasets.painting_dataset`
+dataset      phrases               :func:`jukepix.datasets.phrase_dataset`
+writer       pianoroll-midi        :class:`jukepix.writer.PianoRollWriter`
+recipe       jukepix               :func:`jukepix.recipes.piano_hands`
+recipe       jukepix-strings       :func:`jukepix.recipes.piano_strings`
+recipe       jukepix-folk          :func:`jukepix.recipes.melody_chords`
+===========  ====================  ==================================================
+
+Commands: ``crossmodal prepare music`` and ``crossmodal prepare images``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from crossmodal import hookimpl
+from crossmodal.hookspecs import Register, RegisterComponent
+
+from . import datasets, models, recipes, writer
+from .commands import add_prepare_commands
+
+
+PLUGIN_API_VERSION = 1
+"""The crossmodal plugin API version Jukepix is written against."""
+
+
+@hookimpl
+def crossmodal_api_version() -> int:
+    """Declare the plugin API version (1)."""
+    return PLUGIN_API_VERSION
+
+
+@hookimpl
+def crossmodal_register_components(register: RegisterComponent) -> None:
+    register("encoder", "painting-encoder", models.painting_encoder)
+    register("temporal", "bar-temporal", models.bar_temporal)
+    register("decoder", "pianoroll-bar", models.pianoroll_bar_decoder)
+    register("critic", "phrase-critic", models.phrase_critic)
+
+
+@hookimpl
+def crossmodal_register_datasets(register: Register) -> None:
+    register("paintings", datasets.painting_dataset)
+    register("phrases", datasets.phrase_dataset)
+
+
+@hookimpl
+def crossmodal_register_writers(register: Register) -> None:
+    register("pianoroll-midi", writer.PianoRollWriter)
+
+
+@hookimpl
+def crossmodal_register_recipes(register: Register) -> None:
+    register("jukepix", recipes.piano_hands)
+    register("jukepix-strings", recipes.piano_strings)
+    register("jukepix-folk", recipes.melody_chords)
+
+
+@hookimpl
+def crossmodal_register_commands(cli: click.Group) -> None:
+    add_prepare_commands(cli.commands["prepare"])
