@@ -1,23 +1,21 @@
-"""Evaluators: one :class:`crossmodal.interfaces.Evaluator` per piano-roll metric.
+"""Evaluators: one :class:`crossmodal.Evaluator` per piano-roll metric.
 
 Each evaluator takes samples ``(N, S, T, P, K)`` = (samples, bars, time steps per bar, pitches,
-tracks), bool or probabilities (a cell is on when ``> threshold``, 0.5 by default), and returns
-``{name: value}``: a float64 tensor ``(K,)`` per track, or a scalar ``()`` for ``td``. The value
-is *pooled* over the batch -- the summed numerators over the summed denominators of
-:mod:`crossmodal_evaluators.metrics` (e.g. UPC averages over every non-empty bar of the batch,
-not over per-sample averages), so a track that is empty in the whole batch gets NaN where its
-metric is undefined. Definitions: the functions of :mod:`~crossmodal_evaluators.metrics` and
+tracks), bool or probabilities (a cell is on when ``> threshold``, 0.5 by default).
+:meth:`~PianoRollEvaluator.totals` returns ``{name: (numerator, denominator)}`` summed over the
+batch, float64 tensors ``(K,)`` per track, or scalars ``()`` for ``td``; calling the evaluator
+divides them (NaN where the denominator is 0). Values are therefore *pooled* over the batch --
+UPC averages over every non-empty bar of the batch, QN over every note -- and summing totals over
+chunks of a data set gives the exact value of the whole set (``crossmodal.evaluation.evaluate_set``
+does that). :meth:`~PianoRollEvaluator.ratio` keeps the per-sample numerators and denominators,
+for distributions over samples. Definitions: :mod:`crossmodal_evaluators.metrics` and
 ``docs/evaluators.md``.
-
-:func:`evaluate_all` runs several evaluators on a batch, optionally in chunks of samples; chunked
-results equal the unchunked ones exactly (ratios are pooled, not averaged).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Iterable, Mapping
+from typing import ClassVar
 
-import torch
 from torch import Tensor
 
 from crossmodal.errors import ShapeError
@@ -46,7 +44,6 @@ __all__ = [
     "PitchesUsed",
     "EmptyBeatRate",
     "EVALUATORS",
-    "evaluate_all",
 ]
 
 
@@ -69,10 +66,6 @@ class PianoRollEvaluator(Evaluator):
         """Numerators and denominators per sample and track, ``(N, K)`` (see :class:`Ratio`)."""
         raise NotImplementedError
 
-    def summarize(self, ratio: Ratio) -> dict[str, Tensor]:
-        """Turn a (possibly concatenated) :class:`Ratio` into ``{name: pooled value (K,)}``."""
-        return {self.name: ratio.pooled()}
-
     def check(self, samples: Tensor) -> None:
         """Raise :class:`ShapeError` (naming this evaluator) unless ``samples`` is a 5-D piano roll."""
         if samples.dim() != 5:
@@ -81,10 +74,11 @@ class PianoRollEvaluator(Evaluator):
                 f"(samples, bars, time steps, pitches, tracks), got {tuple(samples.shape)}"
             )
 
-    def __call__(self, samples: Tensor) -> dict[str, Tensor]:
-        """Evaluate ``samples`` ``(N, S, T, P, K)``; returns ``{name: float64 tensor}``."""
+    def totals(self, samples: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+        """``{name: (numerator, denominator)}`` summed over the batch: float64 tensors ``(K,)``."""
         self.check(samples)
-        return self.summarize(self.ratio(samples))
+        ratio = self.ratio(samples)
+        return {self.name: (ratio.numerator.sum(0), ratio.denominator.sum(0))}
 
 
 class EmptyBarRate(PianoRollEvaluator):
@@ -168,8 +162,11 @@ class TonalDistance(PianoRollEvaluator):
             threshold=self.threshold,
         )
 
-    def summarize(self, ratio: Ratio) -> dict[str, Tensor]:
-        return {self.name: ratio.pooled_over_columns()}
+    def totals(self, samples: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+        """``{"td": (summed distances, beats where both tracks sound)}``, summed over samples and pairs; scalars."""
+        self.check(samples)
+        ratio = self.ratio(samples)
+        return {self.name: (ratio.numerator.sum(), ratio.denominator.sum())}
 
 
 class PolyphonyRate(PianoRollEvaluator):
@@ -260,34 +257,3 @@ EVALUATORS: tuple[type[PianoRollEvaluator], ...] = (
 )
 """Every evaluator of this plugin, in the order they are registered and reported."""
 
-
-def evaluate_all(
-    samples: Tensor, evaluators: Iterable[Evaluator], *, batch_size: int | None = None
-) -> dict[str, Tensor]:
-    """Run several evaluators on ``samples`` and merge their results into one dict.
-
-    :param samples: ``(N, S, T, P, K)`` piano rolls (bool or probabilities).
-    :param evaluators: evaluator instances; their metric names must not collide.
-    :param batch_size: if given, :class:`PianoRollEvaluator` s see at most this many samples at a
-        time (bounding memory); the pooled results are exactly those of one call on everything.
-        Other evaluators always receive the whole tensor.
-    :returns: ``{metric name: tensor}`` in the evaluators' order.
-    :raises ValueError: when two evaluators report the same metric name.
-    """
-    results: dict[str, Tensor] = {}
-    owners: dict[str, Evaluator] = {}
-    for evaluator in evaluators:
-        if batch_size is not None and isinstance(evaluator, PianoRollEvaluator):
-            evaluator.check(samples)
-            chunks = [evaluator.ratio(chunk) for chunk in torch.split(samples, batch_size)]
-            values: Mapping[str, Tensor] = evaluator.summarize(Ratio.concat(chunks))
-        else:
-            values = evaluator(samples)
-        for key, value in values.items():
-            if key in results:
-                raise ValueError(
-                    f"evaluators {owners[key]!r} and {evaluator!r} both report a metric named {key!r}"
-                )
-            results[key] = value
-            owners[key] = evaluator
-    return results

@@ -114,10 +114,6 @@ class Ratio(NamedTuple):
         """
         return self.numerator.sum(0) / self.denominator.sum(0)
 
-    def pooled_over_columns(self) -> Tensor:
-        """One value for the batch and all columns (e.g. all track pairs of TD), shape ``()``."""
-        return self.numerator.sum() / self.denominator.sum()
-
     @staticmethod
     def concat(ratios: "list[Ratio]") -> "Ratio":
         """Join the ratios of several chunks of samples along the sample axis."""
