@@ -17,6 +17,7 @@ from .errors import (
     UnknownComponentError,
 )
 from .hookspecs import hookimpl, hookspec
+from .hookspecs import Register, RegisterComponent
 from .interfaces import (
     Critic,
     Decoder,
@@ -51,6 +52,8 @@ __all__ = [
     "Plugins",
     "Recipe",
     "RecipeError",
+    "Register",
+    "RegisterComponent",
     "Registry",
     "SampleSet",
     "SampleWriter",

@@ -1,0 +1,61 @@
+"""The sample writer: each generated pattern as a ``.csv`` table and a ``.txt`` drawing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from crossmodal import check_shape
+
+from .constants import N_LAMPS, PATTERN_SHAPE
+
+__all__ = ["PatternWriter"]
+
+SHADES = " .:-=+*#%@"
+"""Characters for brightness 0 to 1 in ten even steps, in the ``.txt`` drawing."""
+
+
+def _write_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path.tmp``, then rename it onto ``path``: readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+class PatternWriter:
+    """Writes light patterns as ``STEM-I.csv`` (one row per step) and ``STEM-I.txt`` (one line per lamp).
+
+    A :class:`crossmodal.SampleWriter`. The CSV has the columns ``segment, step, lamp1, lamp2``
+    with brightness in [0, 1]; the text file draws each lamp as a line of :data:`SHADES`,
+    segments separated by ``|``.
+
+    :param decimals: digits after the decimal point in the CSV.
+    """
+
+    def __init__(self, decimals: int = 3) -> None:
+        self.decimals = decimals
+
+    def write(self, samples: torch.Tensor, directory: Path, stem: str) -> list[Path]:
+        """Write ``samples`` float ``(B, 2, 8, 2)`` in [0, 1]; returns the ``2 * B`` paths written."""
+        check_shape(self, "samples", samples, (None, *PATTERN_SHAPE))
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for index, pattern in enumerate(samples.detach().float().clamp(0, 1).cpu()):  # (segments, steps, lamps)
+            header = "segment,step," + ",".join(f"lamp{lamp + 1}" for lamp in range(N_LAMPS))
+            rows = [
+                f"{segment},{step}," + ",".join(f"{v:.{self.decimals}f}" for v in pattern[segment, step].tolist())
+                for segment in range(pattern.shape[0])
+                for step in range(pattern.shape[1])
+            ]
+            written.append(_write_atomically(directory / f"{stem}-{index}.csv", "\n".join([header, *rows]) + "\n"))
+            levels = (pattern * (len(SHADES) - 1)).round().long()  # (segments, steps, lamps), 0-9
+            lines = [
+                f"lamp{lamp + 1} |" + "|".join("".join(SHADES[v] for v in segment.tolist()) for segment in levels[..., lamp]) + "|"
+                for lamp in range(N_LAMPS)
+            ]
+            written.append(_write_atomically(directory / f"{stem}-{index}.txt", "\n".join(lines) + "\n"))
+        return written
