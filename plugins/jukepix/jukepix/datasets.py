@@ -1,0 +1,78 @@
+"""Dataset factories for the crossmodal registry (``crossmodal_register_datasets``).
+
+Public: :func:`phrase_dataset`, :func:`painting_dataset`.
+
+``source`` may be a prepared dataset directory (it has a ``metadata.json``), one raw file, a folder
+of raw files (prepared in memory; unusable files are listed in the result's ``skipped``), or
+``None`` for the embedded default of :mod:`jukepix.default_data`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crossmodal.errors import DataError
+
+from .default_data import default_painting_set, default_phrase_set
+from .prepare import build_painting_set, build_phrase_set
+from .store import PaintingSet, PhraseSet, load_dataset
+
+__all__ = ["painting_dataset", "phrase_dataset"]
+
+
+def _prepared(source: Path, expected: type) -> PhraseSet | PaintingSet | None:
+    """The dataset at ``source`` if it is a prepared directory of the ``expected`` class, else None.
+
+    :raises DataError: ``source`` does not exist, or is a prepared dataset of the other kind.
+    """
+    if not source.exists():
+        raise DataError(f"{source}: no such file or folder")
+    if not (source / "metadata.json").is_file():
+        return None
+    dataset = load_dataset(source)
+    if not isinstance(dataset, expected):
+        raise DataError(f"{source}: holds a {type(dataset).__name__}, not a {expected.__name__}")
+    return dataset
+
+
+def phrase_dataset(
+    source: str | Path | None = None, mode: str = "piano-hands", segmentation: str = "bars", jobs: int | None = None
+) -> PhraseSet:
+    """Two-track 4-bar phrases (float32 ``(4, 96, 128, 2)`` per item) from MIDI, a prepared set or the Bach chorales.
+
+    :param mode: ``piano-hands``, ``melody-chords`` or ``piano-strings`` (ignored for a prepared set).
+    :param segmentation: ``bars`` or ``structural`` (ignored for a prepared set).
+    :param jobs: worker processes when preparing; ``None`` uses every core.
+    :raises DataError: nothing usable at ``source`` (the message names it).
+    """
+    if source is None:
+        return default_phrase_set(mode, segmentation, jobs=jobs)
+    source = Path(source)
+    prepared = _prepared(source, PhraseSet)
+    if prepared is not None:
+        return prepared
+    try:
+        return build_phrase_set([source], mode, segmentation, jobs)
+    except ValueError as err:
+        raise DataError(f"{source}: {err}") from err
+
+
+def painting_dataset(source: str | Path | None = None, top_k: int | None = None, jobs: int | None = None) -> PaintingSet:
+    """Square 256x256 RGB paintings (float32 ``(3, 256, 256)`` in [0, 1] per item) from images, a
+    prepared set or the bundled default pictures.
+
+    :param top_k: keep the ``top_k`` most colourful images (by colour variance); ``None`` keeps all
+        (ignored for a prepared set).
+    :param jobs: worker processes when preparing; ``None`` uses every core.
+    :raises DataError: nothing usable at ``source`` (the message names it).
+    """
+    if source is None:
+        return default_painting_set(top_k)
+    source = Path(source)
+    prepared = _prepared(source, PaintingSet)
+    if prepared is not None:
+        return prepared
+    try:
+        return build_painting_set([source], top_k, jobs)
+    except ValueError as err:
+        raise DataError(f"{source}: {err}") from err
