@@ -85,6 +85,27 @@ class ConditionalGenerator(nn.Module):
         ]
         return torch.stack(tracks, dim=-1)  # (B, S, *segment, n_tracks)
 
+    @torch.no_grad()
+    def generate(
+        self, conditions: torch.Tensor, samples_per_condition: int = 1, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Generate ``samples_per_condition`` samples per condition, in evaluation mode.
+
+        :param conditions: float ``(B, *condition_shape)`` on the model's device.
+        :param generator: RNG for the noise (see :meth:`sample_noise`).
+        :returns: float ``(B, samples_per_condition, *sample_shape)``.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            batch = conditions.shape[0]
+            noise = self.sample_noise(batch * samples_per_condition, generator, conditions.device)
+            repeated = conditions.repeat_interleave(samples_per_condition, dim=0)  # (B*k, *condition_shape)
+            samples = self(repeated, noise)  # (B*k, *sample_shape)
+        finally:
+            self.train(was_training)
+        return samples.reshape(batch, samples_per_condition, *self.sample_shape)
+
     def sample_noise(
         self,
         batch: int,

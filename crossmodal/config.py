@@ -1,0 +1,206 @@
+"""Training hyper-parameters (:class:`TrainConfig`), where they come from, and the critic schedule.
+
+Layers are merged in this order, later ones winning::
+
+    TrainConfig defaults < recipe.training < config file (JSON or TOML) < command-line options
+
+Use :func:`resolve_config` for the whole chain; each layer names itself in error messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .errors import DataError, RecipeError
+
+__all__ = ["TrainConfig", "critic_updates_for", "resolve_config", "resolve_device"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one WGAN-GP training run.
+
+    A "step" is one generator update; the critic is updated :func:`critic_updates_for` times
+    before each. The defaults follow the paper: Adam at 1e-4 with betas (0.5, 0.9), batch 64,
+    50 critic updates per generator update for the first 100 generator updates, then 5.
+    """
+
+    steps: int = 100_000
+    """Generator updates to train for (a total, counted from the start of the run)."""
+    batch_size: int = 64
+    """(condition, target) pairs per batch, for both critic and generator updates."""
+    lr: float = 1e-4
+    """Adam learning rate of both networks (per update)."""
+    beta1: float = 0.5
+    """Adam's first-moment decay (dimensionless)."""
+    beta2: float = 0.9
+    """Adam's second-moment decay (dimensionless)."""
+    gp_weight: float = 10.0
+    """Gradient-penalty coefficient lambda (dimensionless)."""
+    critic_updates_warmup: int = 50
+    """Critic updates per generator update during the warm-up."""
+    warmup_generator_steps: int = 100
+    """Length of the warm-up, in generator updates."""
+    critic_updates: int = 5
+    """Critic updates per generator update after the warm-up."""
+    eval_every: int = 500
+    """Generator updates between evaluations (metrics.csv, curves); 0 = only at the end."""
+    sample_every: int = 1000
+    """Generator updates between written samples; 0 = only at the end."""
+    checkpoint_every: int = 1000
+    """Generator updates between checkpoints; 0 = only at the end."""
+    keep_checkpoints: int = 3
+    """How many of the newest checkpoints to keep on disk (at least 1)."""
+    log_every: int = 10
+    """Generator updates between progress reports and divergence checks (one host sync each)."""
+    eval_samples: int = 256
+    """Generated and real samples each evaluation compares."""
+    write_samples: int = 4
+    """Fixed (condition, noise) pairs written every ``sample_every`` updates."""
+    seed: int = 0
+    """Seed of every random number generator the run uses."""
+    device: str = "auto"
+    """``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
+    bf16: bool = False
+    """Run the networks under bfloat16 autocast (the gradient penalty stays float32)."""
+    channels_last: bool = False
+    """Use the channels-last memory format for modules and 4-D condition batches."""
+    out_dir: str = "runs"
+    """Directory in which each run gets its own folder."""
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "batch_size", "critic_updates_warmup", "critic_updates", "keep_checkpoints",
+                    "log_every", "eval_samples")
+        non_negative = ("warmup_generator_steps", "eval_every", "sample_every", "checkpoint_every",
+                        "write_samples")
+        for name in positive + non_negative:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            if value < (1 if name in positive else 0):
+                raise ValueError(f"{name} must be {'>= 1' if name in positive else '>= 0'}, got {value}")
+        for name in ("lr", "beta1", "beta2", "gp_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"Adam betas must be in [0, 1), got ({self.beta1}, {self.beta2})")
+        for name in ("bf16", "channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+
+    # ---------------------------------------------------------------------------------------
+    # Conversions
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (JSON/TOML-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def merged(self, overrides: Mapping[str, Any], origin: str) -> "TrainConfig":
+        """A copy with ``overrides`` applied; ``None`` values are ignored.
+
+        :param origin: names the layer in errors, e.g. ``"recipe 'toy' training"``.
+        :raises RecipeError: on an unknown field or a bad value (naming ``origin``).
+        """
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            name = key.replace("-", "_")
+            if name not in known:
+                raise RecipeError(
+                    f"{origin}: unknown training option {key!r}; known options: {', '.join(known)}"
+                )
+            default = getattr(self, name)
+            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            changes[name] = value
+        try:
+            return dataclasses.replace(self, **changes)
+        except (TypeError, ValueError) as err:
+            raise RecipeError(f"{origin}: {err}") from err
+
+    @classmethod
+    def from_file(cls, path: str | Path, base: "TrainConfig | None" = None) -> "TrainConfig":
+        """Read a ``.json`` or ``.toml`` file of options over ``base`` (default: the defaults).
+
+        A TOML file may hold the options at top level or in a ``[training]`` table.
+
+        :raises DataError: when the file cannot be read or parsed (naming the file).
+        :raises RecipeError: on an unknown option or a bad value (naming the file).
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix.lower() == ".toml":
+                document = tomllib.loads(text)
+                document = document.get("training", document)
+            else:
+                document = json.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise DataError(f"config file {path}: cannot read it: {err}") from err
+        if not isinstance(document, dict):
+            raise DataError(f"config file {path}: expected a table of options, got {type(document).__name__}")
+        return (base or cls()).merged(document, f"config file {path}")
+
+    def to_file(self, path: str | Path) -> Path:
+        """Write the options as ``.json`` or ``.toml`` (by suffix); returns the path."""
+        path = Path(path)
+        if path.suffix.lower() == ".toml":
+            lines = ["[training]"] + [f"{key} = {json.dumps(value)}" for key, value in self.to_dict().items()]
+            text = "\n".join(lines) + "\n"
+        else:
+            text = json.dumps(self.to_dict(), indent=2) + "\n"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+def resolve_config(
+    recipe_training: Mapping[str, Any] | None = None,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    recipe_name: str = "",
+) -> TrainConfig:
+    """Merge defaults < ``recipe_training`` < ``config_file`` < ``overrides`` (``None`` = not given)."""
+    config = TrainConfig().merged(recipe_training or {}, f"recipe {recipe_name!r} training")
+    if config_file is not None:
+        config = TrainConfig.from_file(config_file, base=config)
+    return config.merged(overrides or {}, "command-line options")
+
+
+def critic_updates_for(generator_step: int, config: TrainConfig) -> int:
+    """Critic updates to run before generator update number ``generator_step`` (counted from 0).
+
+    ``critic_updates_warmup`` while ``generator_step < warmup_generator_steps``, then
+    ``critic_updates``; with the defaults, 50 for updates 0-99 and 5 from update 100 on.
+    """
+    if generator_step < config.warmup_generator_steps:
+        return config.critic_updates_warmup
+    return config.critic_updates
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`.
+
+    :raises RecipeError: when CUDA is asked for but not available.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RecipeError(f"device {name!r} was requested but CUDA is not available; use --device cpu")
+    return device

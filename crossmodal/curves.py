@@ -1,0 +1,103 @@
+"""Training curves from ``metrics.csv``: one PNG per metric, generated vs real (the paper's Fig. 7).
+
+``metrics.csv`` has one row per evaluation. Its columns are ``step`` (generator updates),
+``wall_time`` (Unix seconds), the losses (``critic/...``, ``generator/...``, means over the last
+logging interval), each metric of the generated samples (``NAME/trackK`` for a per-track metric,
+``NAME`` for a whole-sample one) and the same metric of real samples (``real/NAME/trackK``).
+Plots use matplotlib's object API with the Agg canvas, so no display and no global state.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from collections import defaultdict
+from pathlib import Path
+
+__all__ = ["LOSS_PREFIXES", "metric_columns", "plot_curves", "read_metrics"]
+
+LOSS_PREFIXES = ("critic/", "generator/")
+_BOOKKEEPING = ("step", "wall_time")
+_TRACK = re.compile(r"^(?P<metric>.+)/track(?P<track>\d+)$")
+
+
+def read_metrics(path: str | Path) -> tuple[list[str], list[dict[str, float]]]:
+    """The header and rows of a ``metrics.csv`` (empty cells become NaN)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or [])
+        rows = [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in reader]
+    return header, rows
+
+
+def metric_columns(header: list[str]) -> dict[str, list[tuple[str, int | None]]]:
+    """Generated-sample metric columns grouped by metric: name -> [(column, track or None)]."""
+    groups: dict[str, list[tuple[str, int | None]]] = defaultdict(list)
+    for column in header:
+        if column in _BOOKKEEPING or column.startswith(LOSS_PREFIXES) or column.startswith("real/"):
+            continue
+        match = _TRACK.match(column)
+        if match:
+            groups[match["metric"]].append((column, int(match["track"])))
+        else:
+            groups[column].append((column, None))
+    return dict(groups)
+
+
+def _file_name(metric: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", metric).strip("_") or "metric"
+
+
+def _save(figure, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    figure.savefig(tmp, format="png", dpi=100)
+    os.replace(tmp, path)
+
+
+def plot_curves(csv_path: str | Path, out_dir: str | Path) -> list[Path]:
+    """Draw ``out_dir/<metric>.png`` for every metric in ``csv_path``, plus ``losses.png``.
+
+    Each track gets its own colour: a solid line for the generated samples over the steps and a
+    dashed horizontal line at the real samples' value.
+
+    :returns: the PNG files written.
+    """
+    from matplotlib.figure import Figure
+
+    header, rows = read_metrics(csv_path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    steps = [row["step"] for row in rows]
+    written = []
+    for metric, columns in metric_columns(header).items():
+        figure = Figure(figsize=(6, 4))
+        axes = figure.add_subplot()
+        for colour, (column, track) in enumerate(columns):
+            label = "generated" if track is None else f"track {track}"
+            axes.plot(steps, [row[column] for row in rows], color=f"C{colour}", marker=".", label=label)
+            real_column = f"real/{column}"
+            if real_column in header and rows and not math.isnan(rows[-1][real_column]):
+                axes.axhline(rows[-1][real_column], color=f"C{colour}", linestyle="--",
+                             label=f"real{'' if track is None else f' track {track}'}")
+        axes.set_xlabel("generator step")
+        axes.set_ylabel(metric)
+        axes.set_title(f"{metric}: generated (solid) vs real (dashed)")
+        axes.legend(fontsize="small")
+        path = out_dir / f"{_file_name(metric)}.png"
+        _save(figure, path)
+        written.append(path)
+    loss_columns = [c for c in header if c.startswith(LOSS_PREFIXES)]
+    if loss_columns and rows:
+        figure = Figure(figsize=(6, 4))
+        axes = figure.add_subplot()
+        for column in loss_columns:
+            axes.plot(steps, [row[column] for row in rows], marker=".", label=column)
+        axes.set_xlabel("generator step")
+        axes.set_ylabel("loss")
+        axes.legend(fontsize="small")
+        path = out_dir / "losses.png"
+        _save(figure, path)
+        written.append(path)
+    return written

@@ -1,0 +1,621 @@
+"""The one WGAN-GP trainer, for whatever components a recipe names.
+
+Each generator update is preceded by :func:`~crossmodal.config.critic_updates_for` critic updates.
+A critic update minimises ``E[D(c, G(c, z))] - E[D(c, x)] + lambda * GP`` plus the recipe's extra
+critic terms; a generator update minimises ``-E[D(c, G(c, z))]`` plus the recipe's extra
+generator terms. Batches of (condition, target) index pairs come from ``recipe.pairing``.
+
+Losses stay on the device during training; every ``log_every`` generator updates (and before
+every evaluation, sample or checkpoint) they are copied to the host once, checked for NaN/inf
+and reported. A non-finite loss raises :class:`~crossmodal.errors.TrainingDivergedError` naming
+the step and the loss; no checkpoint is written after it, so the last one on disk is good.
+
+A run folder holds ``config.json``, ``metrics.csv``, ``curves/*.png``, ``samples/step-XXXXXX/``,
+``checkpoints/`` and, when TensorBoard is installed, ``tensorboard/``. Every file is written by
+the main process only (``is_main_process``), ready for a later data-parallel extension.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__
+from .build import Job, JobSpec, build_job, count_parameters, get_recipe
+from .checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    plugin_version_changes,
+    restore_rng_state,
+    save_checkpoint,
+)
+from .config import TrainConfig, critic_updates_for, resolve_config, resolve_device
+from .curves import plot_curves
+from .errors import CheckpointError, ShapeError, TrainingDivergedError
+from .interfaces import SampleSet
+from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
+from .recipe import LossTerm
+from .registry import Registry
+
+__all__ = [
+    "DEVICE_CACHE_LIMIT_BYTES",
+    "Progress",
+    "Trainer",
+    "new_run_dir",
+    "resume_training",
+    "run_dir_of",
+    "seed_everything",
+    "start_training",
+]
+
+DEVICE_CACHE_LIMIT_BYTES = 2 * 1024**3
+"""A dataset whose float32 items fit in this many bytes is copied to a CUDA device once."""
+
+_CACHE_CHUNK = 1024  # items per host -> device copy when caching a dataset on the device
+
+Progress = Callable[[int, int, Mapping[str, float]], None]
+"""``progress(generator_step, total_steps, losses)``, called every ``log_every`` updates."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), numpy and Python's ``random`` (before building the networks)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def new_run_dir(out_dir: str | Path, recipe: str) -> Path:
+    """Create and return ``out_dir/<recipe>-<UTC time>`` (with ``-2``, ``-3``... if taken)."""
+    base = Path(out_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 1000):
+        path = base / (f"{recipe}-{stamp}" if attempt == 1 else f"{recipe}-{stamp}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a new run folder in {base}")
+
+
+def _memory_format(tensor: torch.Tensor) -> torch.Tensor:
+    """Channels-last layout for 4-D (and 5-D) tensors; other ranks unchanged."""
+    if tensor.dim() == 4:
+        return tensor.contiguous(memory_format=torch.channels_last)
+    if tensor.dim() == 5:
+        return tensor.contiguous(memory_format=torch.channels_last_3d)
+    return tensor
+
+
+class _Batches:
+    """Fetches items of a :class:`SampleSet` onto the device; small sets are kept on a GPU."""
+
+    def __init__(self, data: SampleSet, device: torch.device, channels_last: bool) -> None:
+        self.data = data
+        self.device = device
+        self.channels_last = channels_last
+        self.cached: torch.Tensor | None = None
+        n_bytes = len(data) * math.prod(data.sample_shape) * 4  # float32
+        if device.type == "cuda" and n_bytes <= DEVICE_CACHE_LIMIT_BYTES:
+            chunks = [
+                data.batch(torch.arange(start, min(start + _CACHE_CHUNK, len(data)))).to(device)
+                for start in range(0, len(data), _CACHE_CHUNK)
+            ]
+            self.cached = torch.cat(chunks)
+
+    def __call__(self, indices: torch.Tensor) -> torch.Tensor:
+        if self.cached is not None:
+            batch = self.cached[indices.to(self.device, non_blocking=True)]
+        else:
+            batch = self.data.batch(indices).to(self.device, non_blocking=True)
+        return _memory_format(batch) if self.channels_last else batch
+
+
+class Trainer:
+    """Trains ``job.generator`` against ``job.critic`` with WGAN-GP and Adam.
+
+    :param job: from :func:`~crossmodal.build.build_job`.
+    :param config: the resolved :class:`~crossmodal.config.TrainConfig`.
+    :param run_dir: the run folder (``None``: write nothing, e.g. in tests of single steps).
+    :param plugin_versions: plugin name -> version, recorded in ``config.json`` and checkpoints.
+    :param is_main_process: only the main process writes files and reports progress.
+    :param progress: called as ``progress(step, total, losses)`` every ``log_every`` updates.
+
+    Attributes: ``step`` (generator updates done), ``critic_updates_done``, ``device``,
+    ``last_losses`` (means over the last logging interval), ``last_metrics`` (last evaluation),
+    ``warnings`` (lines for the user, e.g. plugin versions that changed since a checkpoint).
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        config: TrainConfig,
+        run_dir: str | Path | None = None,
+        *,
+        plugin_versions: Mapping[str, str] | None = None,
+        is_main_process: bool = True,
+        progress: Progress | None = None,
+    ) -> None:
+        self.job = job
+        self.config = config
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.plugin_versions = dict(plugin_versions or {})
+        self.is_main_process = is_main_process
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        self.generator = job.generator.to(self.device)
+        self.critic = job.critic.to(self.device)
+        if config.channels_last:
+            for parameter in [*self.generator.parameters(), *self.critic.parameters()]:
+                parameter.data = _memory_format(parameter.data)
+        betas = (config.beta1, config.beta2)
+        self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas)
+        self.rng = torch.Generator().manual_seed(config.seed)  # batches, noise, penalty mixing (CPU)
+        self.conditions = _Batches(job.conditions, self.device, config.channels_last)
+        self.targets = _Batches(job.targets, self.device, config.channels_last)
+        self.step = 0
+        self.critic_updates_done = 0
+        self.last_losses: dict[str, float] = {}
+        self.last_metrics: dict[str, float] = {}
+        self.warnings: list[str] = []
+        self._critic_names = ["wasserstein", "gp", *(t.name for t in job.recipe.critic_losses), "total"]
+        self._generator_names = ["adversarial", *(t.name for t in job.recipe.generator_losses), "total"]
+        self.loss_names = [f"critic/{n}" for n in self._critic_names] + [
+            f"generator/{n}" for n in self._generator_names
+        ]
+        self._pending: list[tuple[int, torch.Tensor]] = []  # (generator step, losses on the device)
+        self._real_metrics: dict[str, float] | None = None
+        self._tensorboard: Any = None
+        self._started = time.time()
+        self._last_checkpoint: Path | None = None
+        # Fixed evaluation and sample pairs: their own RNG, so they never disturb training.
+        fixed = torch.Generator().manual_seed(config.seed + 1)
+        n_fixed = max(config.eval_samples, config.write_samples)
+        self._fixed_conditions, self._fixed_targets = job.recipe.pairing(
+            len(job.conditions), len(job.targets), n_fixed, fixed
+        )
+        self._fixed_noise = self.generator.sample_noise(n_fixed, generator=fixed)
+        if self.run_dir is not None and is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.write_run_config()
+
+    # ---------------------------------------------------------------------------------------
+    # Paths
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / "checkpoints"
+
+    @property
+    def metrics_path(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / "metrics.csv"
+
+    def _writes(self) -> bool:
+        return self.run_dir is not None and self.is_main_process
+
+    # ---------------------------------------------------------------------------------------
+    # One update each
+
+    def _autocast(self):
+        if not self.config.bf16:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def _draw(self, with_targets: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch ``(conditions (B, *condition_shape), targets (B, *sample_shape) or None)``."""
+        condition_idx, target_idx = self.job.recipe.pairing(
+            len(self.job.conditions), len(self.job.targets), self.config.batch_size, self.rng
+        )
+        return self.conditions(condition_idx), self.targets(target_idx) if with_targets else None
+
+    def _extra(self, terms: tuple[LossTerm, ...], context: Mapping[str, Any]) -> list[torch.Tensor]:
+        return [term.weight * term.fn(context).float() for term in terms]
+
+    def _critic_update(self) -> torch.Tensor:
+        """One critic update; returns its losses as a device tensor in ``_critic_names`` order."""
+        conditions, real = self._draw()
+        noise = self.generator.sample_noise(self.config.batch_size, self.rng, self.device)
+        with self._autocast():
+            with torch.no_grad():
+                fake = self.generator(conditions, noise)
+            wasserstein = wasserstein_critic_loss(
+                self.critic(conditions, real).float(), self.critic(conditions, fake).float()
+            )
+        penalty = gradient_penalty(
+            self.critic, conditions, real, fake, self.config.gp_weight, generator=self.rng
+        )
+        terms = [wasserstein, penalty]
+        if self.job.recipe.critic_losses:
+            context = {"conditions": conditions, "real": real, "fake": fake,
+                       "generator": self.generator, "critic": self.critic}
+            with self._autocast():
+                terms += self._extra(self.job.recipe.critic_losses, context)
+        total = torch.stack(terms).sum()
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.critic_optimizer.step()
+        self.critic_updates_done += 1
+        return torch.stack([*terms, total]).detach()
+
+    def _generator_update(self) -> torch.Tensor:
+        """One generator update; returns its losses as a device tensor in ``_generator_names`` order."""
+        extra_terms = self.job.recipe.generator_losses
+        conditions, real = self._draw(with_targets=bool(extra_terms))
+        noise = self.generator.sample_noise(self.config.batch_size, self.rng, self.device)
+        self.critic.requires_grad_(False)
+        try:
+            with self._autocast():
+                fake = self.generator(conditions, noise)
+                terms = [wasserstein_generator_loss(self.critic(conditions, fake).float())]
+                if extra_terms:
+                    context = {"conditions": conditions, "real": real, "fake": fake,
+                               "generator": self.generator, "critic": self.critic}
+                    terms += self._extra(extra_terms, context)
+            total = torch.stack(terms).sum()
+            self.generator_optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            self.generator_optimizer.step()
+        finally:
+            self.critic.requires_grad_(True)
+        return torch.stack([*terms, total]).detach()
+
+    def _named(self, names: list[str], values: torch.Tensor, what: str) -> dict[str, float]:
+        floats = values.tolist()
+        for name, value in zip(names, floats):
+            if not math.isfinite(value):
+                raise TrainingDivergedError(
+                    f"{what} loss {name!r} became {value} at generator step {self.step}; "
+                    f"{self._last_good()}"
+                )
+        return dict(zip(names, floats))
+
+    def critic_step(self) -> dict[str, float]:
+        """Run one critic update; returns ``wasserstein``, ``gp``, each extra term and ``total``.
+
+        :raises TrainingDivergedError: when a loss is NaN or infinite.
+        """
+        return self._named(self._critic_names, self._critic_update().cpu(), "critic")
+
+    def generator_step(self) -> dict[str, float]:
+        """Run one generator update (no critic updates); advances :attr:`step`.
+
+        :returns: ``adversarial``, each extra term and ``total``.
+        :raises TrainingDivergedError: when a loss is NaN or infinite.
+        """
+        losses = self._named(self._generator_names, self._generator_update().cpu(), "generator")
+        self.step += 1
+        return losses
+
+    # ---------------------------------------------------------------------------------------
+    # The loop
+
+    def _due(self, every: int, step: int, last: int) -> bool:
+        return step == last or (every > 0 and step % every == 0)
+
+    def train(self, steps: int | None = None) -> dict[str, float]:
+        """Train until :attr:`step` reaches ``steps`` (default: ``config.steps``).
+
+        Evaluates, writes samples and checkpoints at their intervals and at the last step.
+
+        :returns: the last evaluation's metrics (empty when the recipe has no evaluators).
+        :raises TrainingDivergedError: on a NaN/inf loss (no checkpoint is written after it).
+        """
+        config = self.config
+        last = config.steps if steps is None else steps
+        n_critic = len(self._critic_names)
+        while self.step < last:
+            updates = critic_updates_for(self.step, config)
+            critic_sum = torch.zeros(n_critic, device=self.device)
+            for _ in range(updates):
+                critic_sum += self._critic_update()
+            generator_losses = self._generator_update()
+            self._pending.append((self.step, torch.cat([critic_sum / updates, generator_losses])))
+            self.step += 1
+            step = self.step
+            evaluate = self._due(config.eval_every, step, last)
+            sample = self._due(config.sample_every, step, last)
+            checkpoint = self._due(config.checkpoint_every, step, last)
+            if evaluate or sample or checkpoint or step % config.log_every == 0:
+                self._flush(last)
+            if evaluate:
+                self.evaluate()
+            if sample:
+                self.write_samples()
+            if checkpoint:
+                self.save_checkpoint()
+        return self.last_metrics
+
+    def _last_good(self) -> str:
+        if self._last_checkpoint is not None:
+            return f"the last good checkpoint is {self._last_checkpoint}"
+        return "no checkpoint had been written yet"
+
+    def _flush(self, total: int) -> None:
+        """Copy pending losses to the host (one sync), check them, report progress."""
+        if not self._pending:
+            return
+        steps = [step for step, _ in self._pending]
+        values = torch.stack([losses for _, losses in self._pending]).cpu()  # (n_steps, n_losses)
+        self._pending.clear()
+        finite = torch.isfinite(values)
+        if not bool(finite.all()):
+            row, column = (~finite).nonzero()[0].tolist()
+            raise TrainingDivergedError(
+                f"loss {self.loss_names[column]!r} became {values[row, column].item()} at generator step "
+                f"{steps[row]} (counted from 0); training stopped, {self._last_good()}. Try a lower "
+                "learning rate or check the extra loss terms."
+            )
+        self.last_losses = dict(zip(self.loss_names, values.mean(dim=0).tolist()))
+        if self.progress is not None and self.is_main_process:
+            self.progress(self.step, total, self.last_losses)
+        if self._tensorboard is not None:
+            for name, value in self.last_losses.items():
+                self._tensorboard.add_scalar(f"loss/{name}", value, self.step)
+
+    # ---------------------------------------------------------------------------------------
+    # Generating with fixed inputs, evaluating, writing samples
+
+    @torch.no_grad()
+    def _generate_fixed(self, count: int) -> torch.Tensor:
+        """Generate from the first ``count`` fixed (condition, noise) pairs; float32 on the CPU."""
+        was_training = self.generator.training
+        self.generator.eval()
+        chunks = []
+        try:
+            for start in range(0, count, self.config.batch_size):
+                stop = min(start + self.config.batch_size, count)
+                conditions = self.conditions(self._fixed_conditions[start:stop])
+                noise = self._fixed_noise[start:stop].to(self.device)
+                with self._autocast():
+                    chunks.append(self.generator(conditions, noise).float().cpu())
+        finally:
+            self.generator.train(was_training)
+        return torch.cat(chunks)
+
+    def _metric_values(self, samples: torch.Tensor) -> dict[str, float]:
+        """Each evaluator's metrics: ``name/trackK`` for shape ``(n_tracks,)``, ``name`` for ``()``."""
+        values: dict[str, float] = {}
+        for evaluator_name, evaluator in self.job.evaluators.items():
+            for name, value in evaluator(samples).items():
+                value = torch.as_tensor(value).detach().double().cpu()
+                if value.dim() == 0:
+                    values[name] = value.item()
+                elif value.dim() == 1:
+                    values.update({f"{name}/track{k}": v for k, v in enumerate(value.tolist())})
+                else:
+                    raise ShapeError(
+                        f"evaluator {evaluator_name!r}: metric {name!r} has shape {tuple(value.shape)}; "
+                        "expected () or (n_tracks,)"
+                    )
+        return values
+
+    def evaluate(self) -> dict[str, float]:
+        """Run the recipe's evaluators on ``eval_samples`` generated and real samples.
+
+        Appends a row to ``metrics.csv``, redraws the curves and logs to TensorBoard.
+        :returns: the generated samples' metrics (``name/trackK`` or ``name``).
+        """
+        if not self.job.evaluators:
+            return {}
+        count = self.config.eval_samples
+        metrics = self._metric_values(self._generate_fixed(count))
+        if self._real_metrics is None:
+            real = torch.cat([
+                self.job.targets.batch(self._fixed_targets[start:start + self.config.batch_size])
+                for start in range(0, count, self.config.batch_size)
+            ])
+            self._real_metrics = {f"real/{k}": v for k, v in self._metric_values(real).items()}
+        self.last_metrics = metrics
+        if self._writes():
+            row = {"step": self.step, "wall_time": round(time.time(), 3), **self.last_losses,
+                   **metrics, **self._real_metrics}
+            self._append_metrics(row)
+            plot_curves(self.metrics_path, self.run_dir / "curves")
+            if self._tensorboard is not None:
+                for name, value in metrics.items():
+                    self._tensorboard.add_scalar(f"metric/{name}", value, self.step)
+        return metrics
+
+    def _append_metrics(self, row: Mapping[str, float]) -> None:
+        path = self.metrics_path
+        header: list[str] | None = None
+        if path.exists() and path.stat().st_size > 0:
+            with open(path, newline="", encoding="utf-8") as handle:
+                header = next(csv.reader(handle), None)
+        new_file = header is None
+        if new_file:
+            header = ["step", "wall_time", *self.loss_names, *row.keys()]
+            header = list(dict.fromkeys(header))
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="ignore")
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def write_samples(self) -> list[Path]:
+        """Write the fixed (condition, noise) pairs' samples to ``samples/step-XXXXXX/``."""
+        count = self.config.write_samples
+        if self.job.writer is None or count == 0 or not self._writes():
+            return []
+        samples = self._generate_fixed(count)
+        folder = self.run_dir / "samples" / f"step-{self.step:06d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        listing = self.run_dir / "samples" / "conditions.txt"
+        if not listing.exists():
+            sources = self.job.conditions.sources()
+            lines = [f"sample {k}: {sources[int(i)]}" for k, i in enumerate(self._fixed_conditions[:count])]
+            listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return list(self.job.writer.write(samples, folder, "sample"))
+
+    # ---------------------------------------------------------------------------------------
+    # State
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`load_state_dict` needs to continue exactly (tensors and plain values)."""
+        return {
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+            "generator_optimizer": self.generator_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "generator_step": self.step,
+            "critic_step": self.critic_updates_done,
+            "config": json.dumps(self.config.to_dict()),
+            "job": json.dumps(self.job.spec.to_dict()),
+            "plugins": dict(self.plugin_versions),
+            "crossmodal_version": __version__,
+            "rng": capture_rng_state(self.rng),
+        }
+
+    def load_state_dict(self, document: Mapping[str, Any]) -> None:
+        """Restore networks, optimisers, counters and RNG states from a checkpoint's contents.
+
+        :raises CheckpointError: when the saved networks do not match the built ones.
+        """
+        where = f"checkpoint {document.get('path', '')}".strip()
+        try:
+            self.generator.load_state_dict(document["generator"])
+            self.critic.load_state_dict(document["critic"])
+            self.generator_optimizer.load_state_dict(document["generator_optimizer"])
+            self.critic_optimizer.load_state_dict(document["critic_optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(
+                f"{where} does not fit the networks built from its recipe (did a plugin change?): {err}"
+            ) from err
+        self.step = int(document["generator_step"])
+        self.critic_updates_done = int(document["critic_step"])
+        restore_rng_state(document["rng"], self.rng)
+        if document.get("path") is not None:
+            self._last_checkpoint = Path(document["path"])
+
+    def save_checkpoint(self) -> Path | None:
+        """Check pending losses, then write a checkpoint (main process only); returns its path."""
+        self._flush(self.config.steps)
+        if not self._writes():
+            return None
+        self._last_checkpoint = save_checkpoint(self.state_dict(), self.checkpoint_dir, self.config.keep_checkpoints)
+        return self._last_checkpoint
+
+    def write_run_config(self) -> Path:
+        """Write ``config.json``: recipe, components, data, training options, plugins, device."""
+        document = {
+            "recipe": self.job.spec.recipe,
+            "job": self.job.spec.to_dict(),
+            "training": self.config.to_dict(),
+            "plugins": self.plugin_versions,
+            "crossmodal_version": __version__,
+            "torch_version": torch.__version__,
+            "device": str(self.device),
+            "parameters": {"generator": count_parameters(self.generator), "critic": count_parameters(self.critic)},
+            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        path = self.run_dir / "config.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def open_tensorboard(self) -> bool:
+        """Log to ``run/tensorboard`` when ``torch.utils.tensorboard`` imports; returns whether it does."""
+        if not self._writes():
+            return False
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return False
+        self._tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"))
+        return True
+
+    def close(self) -> None:
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
+
+
+# -------------------------------------------------------------------------------------------
+# Starting and resuming runs
+
+
+def start_training(
+    registry: Registry,
+    recipe_name: str,
+    *,
+    condition_source: str | None = None,
+    target_source: str | None = None,
+    condition_options: Mapping[str, Any] | None = None,
+    target_options: Mapping[str, Any] | None = None,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    plugin_versions: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    is_main_process: bool = True,
+) -> Trainer:
+    """Resolve the configuration, seed, build and check the job, create the run folder.
+
+    :param recipe_name: a registered recipe; its ``training`` mapping sits between the defaults
+        and ``config_file`` (a JSON or TOML file), and ``overrides`` (e.g. command-line options,
+        ``None`` values ignored) win over both.
+    :returns: a :class:`Trainer` ready for :meth:`Trainer.train`.
+    """
+    recipe = get_recipe(registry, recipe_name)
+    if recipe.name != recipe_name:  # the registered name is what checkpoints must record
+        recipe = dataclasses.replace(recipe, name=recipe_name)
+    config = resolve_config(recipe.training, config_file, overrides, recipe_name=recipe_name)
+    resolve_device(config.device)
+    seed_everything(config.seed)
+    job = build_job(registry, recipe, condition_source, target_source, condition_options, target_options)
+    run_dir = new_run_dir(config.out_dir, recipe_name) if is_main_process else None
+    trainer = Trainer(job, config, run_dir, plugin_versions=plugin_versions,
+                      is_main_process=is_main_process, progress=progress)
+    trainer.open_tensorboard()
+    return trainer
+
+
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run folder a checkpoint file belongs to."""
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
+def resume_training(
+    registry: Registry,
+    checkpoint: str | Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    plugin_versions: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    is_main_process: bool = True,
+) -> Trainer:
+    """Rebuild a run from a checkpoint (a file, or a run folder's latest) to continue exactly.
+
+    The job is rebuilt from the components, options and data sources recorded in the
+    checkpoint, and the configuration is the recorded one with ``overrides`` on top (e.g. a
+    larger ``steps`` to train further). The run continues in the checkpoint's run folder.
+    """
+    document = load_checkpoint(checkpoint)
+    path = Path(document["path"])
+    spec = JobSpec.from_dict(document["job"])
+    recipe = dataclasses.replace(get_recipe(registry, spec.recipe), name=spec.recipe)
+    config = TrainConfig().merged(document["config"], f"checkpoint {path}").merged(
+        overrides or {}, "command-line options"
+    )
+    job = build_job(registry, recipe, spec=spec)
+    trainer = Trainer(job, config, run_dir_of(path) if is_main_process else None,
+                      plugin_versions=plugin_versions, is_main_process=is_main_process, progress=progress)
+    trainer.load_state_dict(document)
+    trainer.warnings.extend(plugin_version_changes(document["plugins"], trainer.plugin_versions))
+    trainer.open_tensorboard()
+    return trainer
