@@ -149,6 +149,28 @@ class _Staging:
         self.plugin = plugin
         self.entries: list[tuple[str, str, Any, str]] = []
 
+    def _add(self, hook: str, kind: str, name: Any, factory: Any, description: Any) -> None:
+        """Check one ``register(...)`` call where it is made, so the message names the hook."""
+        if not isinstance(name, str) or not name:
+            raise PluginLoadError(
+                f"{hook} called register() with the name {name!r}; a name is a non-empty string "
+                f"(the {kind}'s registry name, e.g. \"my-{kind}\")",
+                plugin=self.plugin,
+            )
+        if not callable(factory):
+            raise PluginLoadError(
+                f"{hook} registered {kind} {name!r} with a {type(factory).__name__} as its factory; "
+                "pass a class or function that builds the object (it is called when a recipe is built)",
+                plugin=self.plugin,
+            )
+        if not isinstance(description, str):
+            raise PluginLoadError(
+                f"{hook} registered {kind} {name!r} with a {type(description).__name__} as its "
+                "description; pass a one-line string (or leave it out to use the factory's docstring)",
+                plugin=self.plugin,
+            )
+        self.entries.append((kind, name, factory, description))
+
     def component(self, kind: str, name: str, factory: Any, description: str = "") -> None:
         if kind not in _NETWORK_KINDS:
             raise PluginLoadError(
@@ -157,11 +179,11 @@ class _Staging:
                 "(evaluators, datasets, writers and recipes have hooks of their own)",
                 plugin=self.plugin,
             )
-        self.entries.append((kind, name, factory, description))
+        self._add("crossmodal_register_components", kind, name, factory, description)
 
-    def of_kind(self, kind: str):
+    def of_kind(self, kind: str, hook: str):
         def register(name: str, factory: Any, description: str = "") -> None:
-            self.entries.append((kind, name, factory, description))
+            self._add(hook, kind, name, factory, description)
 
         return register
 
@@ -176,8 +198,20 @@ def _register_plugin(
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
             if impl.plugin_name != name:
                 continue
-            register = staging.component if kind is None else staging.of_kind(kind)
-            impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+            if "register" not in impl.argnames:
+                raise PluginLoadError(
+                    f"{hook_name}() takes no 'register' argument, so it cannot register anything; "
+                    f"declare it as {hook_name}(register)",
+                    plugin=name,
+                )
+            register = staging.component if kind is None else staging.of_kind(kind, hook_name)
+            returned = impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+            if returned is not None:
+                raise PluginLoadError(
+                    f"{hook_name}() returned a {type(returned).__name__}; registration hooks return "
+                    "None and call register(...) once per entry instead",
+                    plugin=name,
+                )
             hooks_run.append(hook_name)
     added = []
     try:
