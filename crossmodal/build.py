@@ -20,7 +20,7 @@ from .interfaces import Critic, Decoder, Encoder, Evaluator, SampleSet, SampleWr
 from .recipe import ComponentSpec, Recipe
 from .registry import Registry
 
-__all__ = ["Job", "JobSpec", "build_generator", "build_job", "get_recipe"]
+__all__ = ["Job", "JobSpec", "build_generator", "build_job", "count_parameters", "get_recipe", "load_generator"]
 
 _COMPONENT_KINDS = ("encoder", "temporal", "decoder", "critic")
 
@@ -247,3 +247,30 @@ def build_job(
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters of ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def load_generator(
+    registry: Registry, document: Mapping[str, Any], device: Any = "cpu"
+) -> tuple[ConditionalGenerator, JobSpec]:
+    """Rebuild the generator recorded in a loaded checkpoint and load its weights.
+
+    :param document: from :func:`crossmodal.checkpoint.load_checkpoint`.
+    :returns: the generator (on ``device``, in evaluation mode) and the checkpoint's job spec.
+    :raises RecipeError: when a recorded component is not registered or does not fit.
+    :raises CheckpointError: when the saved weights do not fit the rebuilt generator.
+    """
+    from .errors import CheckpointError
+
+    spec = JobSpec.from_dict(document["job"])
+    generator = build_generator(
+        registry, spec.component("encoder"), spec.component("temporal"), spec.component("decoder"),
+        spec.n_tracks, recipe=spec.recipe,
+    )
+    try:
+        generator.load_state_dict(document["generator"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"checkpoint {document.get('path', '')}: the saved generator does not fit the one built from "
+            f"its recorded components (did a plugin change?): {err}"
+        ) from err
+    return generator.to(device).eval(), spec

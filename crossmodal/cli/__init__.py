@@ -15,8 +15,10 @@ from .. import __version__
 from ..plugins import Plugins
 from ._group import CrossmodalGroup
 from .evaluate import evaluate
+from .generate import generate
 from .list_components import list_components
 from .prepare import prepare
+from .train import train
 
 __all__ = ["make_cli", "main", "plugins_of"]
 
@@ -55,7 +57,7 @@ def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
         value loads none).
         """
 
-    for command in (list_components, prepare, evaluate):
+    for command in (list_components, prepare, evaluate, train, generate):
         cli.add_command(command)
     return cli
 
