@@ -83,10 +83,9 @@ def midi_phrases(path: str | Path, mode: str, segmentation: str) -> tuple[np.nda
     :raises SkipFile: the file is unusable or gives no phrase (the reason says why).
     """
     score = read_midi(path)
-    first, second = assign_tracks(score, mode)
-    four_four = sum(bar.is_four_four for bar in score.bars)
-    if not four_four:
+    if not any(bar.is_four_four for bar in score.bars):
         raise SkipFile("no 4/4 bars", f"none of {len(score.bars)} bars is a complete 4/4 bar")
+    first, second = assign_tracks(score, mode)
     return notes_to_phrases(first, second, score.bars, segmentation)
 
 

@@ -13,7 +13,7 @@ Python stand-in of the same family (Foote's checkerboard novelty):
 3. a Gaussian-tapered checkerboard kernel of half-width :data:`KERNEL_BARS` bars slides along its
    diagonal, giving a novelty value per bar (high where the bars before differ from the bars after);
 4. boundaries are bar 0 plus the novelty peaks, taken greedily from the highest, at least
-   ``BARS_PER_PHRASE`` bars apart from each other and from bar 0;
+   ``BARS_PER_PHRASE`` bars apart from each other, from bar 0 and from the end of the run;
 5. each segment between two boundaries is tiled with non-overlapping 4-bar phrases from its first
    bar; bars left over at a segment's end (fewer than four) are not used.
 """
@@ -86,14 +86,16 @@ def novelty_curve(features: np.ndarray, half_width: int = KERNEL_BARS) -> np.nda
 def structural_boundaries(novelty: np.ndarray, min_gap: int = BARS_PER_PHRASE) -> list[int]:
     """Bar 0 plus novelty peaks, greedily by height, at least ``min_gap`` bars apart.
 
-    A peak is a bar whose novelty is positive and not lower than either neighbour's.
+    A peak is a bar whose novelty is positive and not lower than either neighbour's. Peaks in the
+    last ``min_gap - 1`` bars are ignored: no full phrase could start there (and the zero padding
+    of the similarity matrix makes the ends look novel).
 
     :returns: sorted bar positions (0-based within the run).
     """
     left = np.r_[-np.inf, novelty[:-1]]
     right = np.r_[novelty[1:], -np.inf]
     peaks = [i for i in np.argsort(-novelty, kind="stable")
-             if novelty[i] > 0 and novelty[i] >= left[i] and novelty[i] >= right[i]]
+             if novelty[i] > 0 and novelty[i] >= left[i] and novelty[i] >= right[i] and i <= len(novelty) - min_gap]
     chosen = [0]
     for peak in peaks:
         if all(abs(int(peak) - c) >= min_gap for c in chosen):
