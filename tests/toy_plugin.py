@@ -9,6 +9,7 @@ Registered in-process with ``load_plugins(extra=[("toy", toy_plugin)])`` or
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from crossmodal import (
     Recipe,
     TemporalSource,
     hookimpl,
+    load_plugins,
 )
 
 CONDITION_DIM = 8  # values per condition vector
@@ -189,6 +191,16 @@ class ToyMean(Evaluator):
         return {"mean": per_track, "spread": samples.std()}
 
 
+class ToyOtherKind(Evaluator):
+    """An evaluator of another sample kind, for testing that mismatches are refused."""
+
+    name = "toy-other-kind"
+    sample_kind = "something-else"
+
+    def __call__(self, samples: torch.Tensor):
+        return {"zero": torch.zeros(())}
+
+
 class ToyWriter:
     """Writes each batch as ``<stem>.npy`` and ``<stem>.txt`` (one line per sample)."""
 
@@ -245,6 +257,7 @@ def crossmodal_register_datasets(register) -> None:
 @hookimpl
 def crossmodal_register_evaluators(register) -> None:
     register("toy-mean", ToyMean)
+    register("toy-other-kind", ToyOtherKind)
 
 
 @hookimpl
@@ -255,3 +268,8 @@ def crossmodal_register_writers(register) -> None:
 @hookimpl
 def crossmodal_register_recipes(register) -> None:
     register("toy", toy_recipe)
+
+
+def toy_registry():
+    """A registry holding only the toy plugin (no installed plugin is loaded)."""
+    return load_plugins(extra=[("toy", sys.modules[__name__])], allow=[]).registry

@@ -1,0 +1,189 @@
+"""The WGAN-GP trainer on the toy modality: updates, extra losses, divergence, metrics and files."""
+
+import csv
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the tests
+    sys.path.insert(0, str(Path(__file__).parent))
+import toy_plugin  # noqa: E402
+
+from crossmodal import LossTerm, TrainingDivergedError  # noqa: E402
+from crossmodal.build import build_job  # noqa: E402
+from crossmodal.checkpoint import list_checkpoints  # noqa: E402
+from crossmodal.config import TrainConfig  # noqa: E402
+from crossmodal.trainer import Trainer, seed_everything  # noqa: E402
+
+
+def make_trainer(run_dir=None, recipe=None, **changes):
+    seed_everything(0)
+    recipe = recipe or toy_plugin.toy_recipe()
+    job = build_job(toy_plugin.toy_registry(), recipe)
+    config = TrainConfig().merged(recipe.training, "toy").merged(changes, "test")
+    return Trainer(job, config, run_dir, plugin_versions={"toy": "0.0"})
+
+
+def snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(before, module):
+    """Whether the weights moved (a WGAN critic's output bias gets no gradient, so not every tensor)."""
+    moved = [not torch.equal(a, b) for a, b in zip(before, module.parameters())]
+    return sum(moved) >= len(moved) - 1
+
+
+def test_one_critic_step_changes_only_the_critic():
+    trainer = make_trainer()
+    critic, generator = snapshot(trainer.critic), snapshot(trainer.generator)
+    losses = trainer.critic_step()
+    assert list(losses) == ["wasserstein", "gp", "total"]
+    assert all(isinstance(v, float) and math.isfinite(v) for v in losses.values())
+    assert losses["total"] == pytest.approx(losses["wasserstein"] + losses["gp"], rel=1e-5)
+    assert changed(critic, trainer.critic)
+    assert all(torch.equal(a, b) for a, b in zip(generator, trainer.generator.parameters()))
+    assert trainer.critic_updates_done == 1 and trainer.step == 0
+
+
+def test_one_generator_step_changes_only_the_generator():
+    trainer = make_trainer()
+    critic, generator = snapshot(trainer.critic), snapshot(trainer.generator)
+    losses = trainer.generator_step()
+    assert list(losses) == ["adversarial", "total"]
+    assert changed(generator, trainer.generator)
+    assert all(torch.equal(a, b) for a, b in zip(critic, trainer.critic.parameters()))
+    assert all(p.requires_grad for p in trainer.critic.parameters())  # restored after the update
+    assert trainer.step == 1
+
+
+def test_one_training_step_updates_both_networks():
+    trainer = make_trainer(steps=1)
+    critic, generator = snapshot(trainer.critic), snapshot(trainer.generator)
+    trainer.train()
+    assert changed(critic, trainer.critic) and changed(generator, trainer.generator)
+    assert trainer.critic_updates_done == toy_plugin.TOY_TRAINING["critic_updates_warmup"]
+
+
+def test_extra_loss_terms_are_called_weighted_and_logged(tmp_path):
+    seen = []
+
+    def mean_fake(context):
+        seen.append(set(context))
+        return context["fake"].mean()
+
+    def zero(context):
+        return context["real"].sum() * 0.0
+
+    recipe = dataclasses.replace(
+        toy_plugin.toy_recipe(),
+        generator_losses=(LossTerm("mean_fake", mean_fake, weight=0.5),),
+        critic_losses=(LossTerm("zero", zero),),
+    )
+    trainer = make_trainer(tmp_path / "run", recipe=recipe, steps=2)
+    losses = trainer.generator_step()
+    assert list(losses) == ["adversarial", "mean_fake", "total"]
+    assert seen[0] >= {"conditions", "real", "fake", "generator", "critic"}
+    assert 0 < losses["mean_fake"] <= 0.5  # weight 0.5 times a mean in [0, 1]
+    assert losses["total"] == pytest.approx(losses["adversarial"] + losses["mean_fake"], rel=1e-5)
+    assert list(trainer.critic_step()) == ["wasserstein", "gp", "zero", "total"]
+    trainer.train()
+    with open(tmp_path / "run" / "metrics.csv") as handle:
+        header = next(csv.reader(handle))
+    assert "generator/mean_fake" in header and "critic/zero" in header
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    trainer = None
+
+    def explodes_at_step_3(context):
+        value = context["fake"].mean() * 0.0
+        return value + float("nan") if trainer.step >= 3 else value
+
+    recipe = dataclasses.replace(
+        toy_plugin.toy_recipe(), generator_losses=(LossTerm("explodes", explodes_at_step_3),)
+    )
+    trainer = make_trainer(tmp_path / "run", recipe=recipe, steps=8, checkpoint_every=2, log_every=4)
+    with pytest.raises(TrainingDivergedError) as info:
+        trainer.train()
+    message = str(info.value)
+    assert "'generator/explodes'" in message and "generator step 3" in message
+    assert "checkpoint-00000002.pt" in message
+    checkpoints = list_checkpoints(tmp_path / "run" / "checkpoints")
+    assert [p.name for p in checkpoints] == ["checkpoint-00000002.pt"]
+    assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "checkpoint-00000002.pt"
+
+
+def test_single_steps_raise_on_a_non_finite_loss():
+    recipe = dataclasses.replace(
+        toy_plugin.toy_recipe(), critic_losses=(LossTerm("inf", lambda c: torch.tensor(float("inf"))),)
+    )
+    with pytest.raises(TrainingDivergedError, match="critic loss 'inf' became inf"):
+        make_trainer(recipe=recipe).critic_step()
+
+
+def test_run_writes_config_metrics_curves_samples_and_checkpoints(tmp_path):
+    run = tmp_path / "run"
+    reports = []
+    trainer = make_trainer(run, steps=4, progress=None)
+    trainer.progress = lambda step, total, losses: reports.append((step, total, dict(losses)))
+    metrics = trainer.train()
+    assert set(metrics) == {"mean/track0", "mean/track1", "spread"}
+    assert [r[0] for r in reports] == [1, 2, 3, 4] and reports[-1][1] == 4
+    assert set(reports[-1][2]) == {"critic/wasserstein", "critic/gp", "critic/total",
+                                   "generator/adversarial", "generator/total"}
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["recipe"] == "toy" and config["training"]["steps"] == 4
+    assert config["job"]["components"]["decoder"] == {"name": "toy-decoder", "options": {}}
+    assert config["plugins"] == {"toy": "0.0"}
+
+    with open(run / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    for column in ("wall_time", "critic/gp", "generator/total", "mean/track0", "mean/track1", "spread",
+                   "real/mean/track0", "real/mean/track1", "real/spread"):
+        assert rows[-1][column] != ""
+    # The toy's real tracks are a rising and a falling ramp: both means near 0.5, spread wide.
+    assert float(rows[0]["real/spread"]) == float(rows[1]["real/spread"]) > 0.2
+
+    for name in ("mean.png", "spread.png", "losses.png"):
+        png = run / "curves" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    first = run / "samples" / "step-000002" / "sample.npy"
+    assert first.exists() and (run / "samples" / "step-000004" / "sample.txt").exists()
+    assert (run / "samples" / "conditions.txt").read_text().startswith("sample 0: synthetic #")
+    assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
+        "checkpoint-00000002.pt", "checkpoint-00000004.pt"]
+
+
+def test_written_samples_use_fixed_conditions_and_noise(tmp_path):
+    import numpy as np
+
+    trainer = make_trainer(tmp_path / "run", steps=2, lr=1e-12)  # the generator barely moves
+    trainer.train()
+    a = np.load(tmp_path / "run" / "samples" / "step-000002" / "sample.npy")
+    b = trainer._generate_fixed(trainer.config.write_samples).numpy()
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_nothing_is_written_without_a_run_folder_or_off_the_main_process(tmp_path):
+    seed_everything(0)
+    recipe = toy_plugin.toy_recipe()
+    job = build_job(toy_plugin.toy_registry(), recipe)
+    config = TrainConfig().merged(recipe.training, "toy").merged({"steps": 2}, "test")
+    trainer = Trainer(job, config, tmp_path / "run", is_main_process=False)
+    trainer.train()
+    assert not (tmp_path / "run").exists()
+
+
+def test_bf16_autocast_trains_with_finite_losses():
+    trainer = make_trainer(bf16=True)
+    assert all(math.isfinite(v) for v in trainer.critic_step().values())
+    assert all(math.isfinite(v) for v in trainer.generator_step().values())
