@@ -57,7 +57,7 @@ DEFAULT_IMAGE_FILES = {
 }
 """Package -> colour images inside its installed directory used as the default pictures."""
 
-VOICES = 4
+VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
 
 
 def cache_dir() -> Path:
@@ -85,19 +85,32 @@ def _voice_notes(part, pad: Fraction) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
+def _satb_parts(score) -> list:
+    """The soprano, alto, tenor and bass parts: by part name when all four are named (extra
+    instrument parts are then ignored), else the parts in order when there are exactly four.
+
+    :raises SkipFile: neither rule finds four voices.
+    """
+    parts = list(score.parts)
+    by_name = {(part.partName or "").strip().lower(): part for part in parts}
+    if all(voice in by_name for voice in VOICE_NAMES):
+        return [by_name[voice] for voice in VOICE_NAMES]
+    if len(parts) != len(VOICE_NAMES):
+        raise SkipFile("track layout", f"{len(parts)} parts, expected {len(VOICE_NAMES)} voices (SATB)")
+    return parts
+
+
 def chorale_phrases(path: str | Path, mode: str, segmentation: str) -> tuple[np.ndarray, list[int]]:
     """Phrases of one chorale of the music21 corpus.
 
     :returns: bool ``(n, 4, 96, 128, 2)`` phrases and each phrase's first bar (0 = the first full
         bar, or the padded pickup bar).
-    :raises SkipFile: not four voices, not entirely in 4/4, or no phrase.
+    :raises SkipFile: no four voices, not entirely in 4/4, or no phrase.
     """
     from music21 import converter, meter
 
     score = converter.parse(path)
-    parts = list(score.parts)
-    if len(parts) != VOICES:
-        raise SkipFile("track layout", f"{len(parts)} parts, expected {VOICES} voices (SATB)")
+    parts = _satb_parts(score)
     meters = {ts.ratioString for ts in score.recurse().getElementsByClass(meter.TimeSignature)}
     if meters != {f"{BEATS_PER_BAR}/4"}:
         raise SkipFile("no 4/4 bars", f"time signatures {sorted(meters) or 'none'}, not 4/4 only")

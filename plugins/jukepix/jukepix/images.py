@@ -45,7 +45,7 @@ EDGE_ROW_FRACTION = 0.02
 """A row or column with at least this fraction of edge pixels is taken to be inside the picture."""
 
 BORDER_STD_MAX = 12.0
-"""A strip cut off as a border must be this uniform: grey-level standard deviation at most 12."""
+"""A strip cut off as a border must be this uniform: grey-level standard deviation of its pixels at most 12."""
 
 BORDER_MARGIN = 2
 """Pixels trimmed past a detected border, to drop the edge line between border and picture."""
@@ -106,19 +106,19 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
 
 
-def _inner_span(edge_share: np.ndarray, grey_std: np.ndarray) -> tuple[int, int]:
-    """First and one-past-last index of the picture along one axis.
+def _inner_span(edge_share: np.ndarray, strips: np.ndarray) -> tuple[int, int]:
+    """First and one-past-last index of the picture along axis 0 of ``strips``.
 
     :param edge_share: per row (or column), the fraction of Canny edge pixels.
-    :param grey_std: per row (or column), the grey-level standard deviation.
+    :param strips: the grey image with that axis first, ``(n, m)``.
     """
     inside = np.flatnonzero(edge_share >= EDGE_ROW_FRACTION)
     if not len(inside):
         return 0, len(edge_share)
     first, last = int(inside[0]), int(inside[-1]) + 1
-    if first and grey_std[:first].max() > BORDER_STD_MAX:
+    if first and strips[:first].std() > BORDER_STD_MAX:
         first = 0
-    if last < len(edge_share) and grey_std[last:].max() > BORDER_STD_MAX:
+    if last < len(edge_share) and strips[last:].std() > BORDER_STD_MAX:
         last = len(edge_share)
     return first, last
 
@@ -127,8 +127,9 @@ def crop_border(image: np.ndarray) -> np.ndarray:
     """Cut a frame or plain border off ``image`` using Canny edges.
 
     Rows and columns from each side are dropped while they hold fewer than
-    :data:`EDGE_ROW_FRACTION` Canny edge pixels, and only if every dropped row (column) is
-    uniform (grey standard deviation <= :data:`BORDER_STD_MAX`); the edge found where the border
+    :data:`EDGE_ROW_FRACTION` Canny edge pixels (Canny on the grey image after a 3x3 Gaussian
+    blur), and only if the dropped strip as a whole is uniform (grey standard deviation over
+    all its pixels <= :data:`BORDER_STD_MAX`); the edge found where the border
     meets the picture is itself dropped with a :data:`BORDER_MARGIN` -pixel margin.
 
     :param image: uint8 RGB ``(h, w, 3)``.
@@ -137,8 +138,8 @@ def crop_border(image: np.ndarray) -> np.ndarray:
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(cv2.GaussianBlur(grey, (3, 3), 0), CANNY_LOW, CANNY_HIGH) > 0
-    top, bottom = _inner_span(edges.mean(axis=1), grey.std(axis=1))
-    left, right = _inner_span(edges.mean(axis=0), grey.std(axis=0))
+    top, bottom = _inner_span(edges.mean(axis=1), grey)
+    left, right = _inner_span(edges.mean(axis=0), grey.T)
     margins = [BORDER_MARGIN if cut else 0 for cut in (top, bottom < len(grey), left, right < grey.shape[1])]
     top, bottom = top + margins[0], bottom - margins[1]
     left, right = left + margins[2], right - margins[3]
