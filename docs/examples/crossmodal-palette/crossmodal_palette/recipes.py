@@ -12,20 +12,21 @@ from crossmodal import ComponentSpec, Recipe
 from .constants import N_LAMPS
 
 DEMO_TRAINING = {
-    "steps": 40,
+    "steps": 30,
     "batch_size": 32,
-    "warmup_generator_steps": 5,
-    "critic_updates_warmup": 10,
-    "critic_updates": 3,
-    "eval_every": 20,
+    "warmup_generator_steps": 3,
+    "critic_updates_warmup": 5,
+    "critic_updates": 2,
+    "eval_every": 0,
+    "sample_every": 0,
+    "checkpoint_every": 0,
     "eval_samples": 64,
-    "sample_every": 20,
-    "checkpoint_every": 20,
     "write_samples": 2,
     "log_every": 10,
 }
-"""Demo schedule: 5 warm-up generator updates with 10 critic updates each, then 35 with 3
-(155 critic and 40 generator updates at batch 32)."""
+"""Demo schedule: 3 warm-up generator updates with 5 critic updates each, then 27 with 2
+(69 critic and 30 generator updates at batch 32); metrics, samples and a checkpoint at the end
+only (0 = at the end). Raise ``steps`` with ``--steps`` or ``--config`` for a real run."""
 
 
 def palette() -> Recipe:

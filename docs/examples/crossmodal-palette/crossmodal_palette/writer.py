@@ -26,9 +26,10 @@ def _write_atomically(path: Path, text: str) -> Path:
 
 
 class PatternWriter:
-    """Writes light patterns as ``STEM-I.csv`` (one row per step) and ``STEM-I.txt`` (one line per lamp).
+    """Writes light patterns as ``.csv`` tables (one row per step) and ``.txt`` drawings (one line per lamp).
 
-    A :class:`crossmodal.SampleWriter`. The CSV has the columns ``segment, step, lamp1, lamp2``
+    A :class:`crossmodal.SampleWriter`. One sample is written as ``STEM.csv`` and ``STEM.txt``,
+    a batch of several as ``STEM-0.csv``, ``STEM-0.txt``, ``STEM-1.csv``, ... The CSV has the columns ``segment, step, lamp1, lamp2``
     with brightness in [0, 1]; the text file draws each lamp as a line of :data:`SHADES`,
     segments separated by ``|``.
 
@@ -51,11 +52,12 @@ class PatternWriter:
                 for segment in range(pattern.shape[0])
                 for step in range(pattern.shape[1])
             ]
-            written.append(_write_atomically(directory / f"{stem}-{index}.csv", "\n".join([header, *rows]) + "\n"))
+            name = stem if samples.shape[0] == 1 else f"{stem}-{index}"
+            written.append(_write_atomically(directory / f"{name}.csv", "\n".join([header, *rows]) + "\n"))
             levels = (pattern * (len(SHADES) - 1)).round().long()  # (segments, steps, lamps), 0-9
             lines = [
                 f"lamp{lamp + 1} |" + "|".join("".join(SHADES[v] for v in segment.tolist()) for segment in levels[..., lamp]) + "|"
                 for lamp in range(N_LAMPS)
             ]
-            written.append(_write_atomically(directory / f"{stem}-{index}.txt", "\n".join(lines) + "\n"))
+            written.append(_write_atomically(directory / f"{name}.txt", "\n".join(lines) + "\n"))
         return written

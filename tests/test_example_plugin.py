@@ -1,0 +1,142 @@
+"""The worked example in docs/examples/crossmodal-palette works the way docs/plugin-guide.md says.
+
+It is installed as a reader would install it (``pip install``, no network), into a folder of
+its own, and driven through ``python -m crossmodal`` in subprocesses with that folder first on
+``PYTHONPATH``: list-components, prepare palette-demo, train, generate and evaluate.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "crossmodal-palette"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """``pip install --no-deps --no-build-isolation --target SITE`` of a copy of the example."""
+    root = tmp_path_factory.mktemp("palette")
+    source = root / "crossmodal-palette"
+    # a copy, so that the build leaves no build/ or *.egg-info folders in the repository
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    site = root / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(site), str(source)],
+        check=True, capture_output=True, text=True, timeout=120,
+    )
+    return site
+
+
+def crossmodal(site: Path, *args: str, only_palette: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m crossmodal ARGS`` with ``site`` first on PYTHONPATH."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CROSSMODAL_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+    if only_palette:
+        env["CROSSMODAL_LOAD_PLUGINS"] = "palette"
+    return subprocess.run(
+        [sys.executable, "-m", "crossmodal", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_installed_distribution_has_the_entry_point(installed):
+    (info,) = installed.glob("crossmodal_palette-*.dist-info")
+    assert info.name == "crossmodal_palette-0.1.0.dist-info"
+    entry_points = (info / "entry_points.txt").read_text()
+    assert "[crossmodal]" in entry_points and "palette = crossmodal_palette.plugin" in entry_points
+
+
+def test_list_components_shows_the_plugin_beside_the_others(installed):
+    """Loaded with every installed plugin (no allow-list): the palette entries and their provider."""
+    result = crossmodal(installed, "list-components", "--json", only_palette=False)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    ours = {(c["kind"], c["name"]) for c in document["components"] if c["plugin"] == "palette"}
+    assert ours == {
+        ("encoder", "palette-encoder"),
+        ("temporal", "segment-temporal"),
+        ("decoder", "lamp-decoder"),
+        ("critic", "pattern-critic"),
+        ("dataset", "palettes"),
+        ("dataset", "light-patterns"),
+        ("writer", "light-pattern-csv"),
+        ("evaluator", "level"),
+        ("evaluator", "flicker"),
+        ("evaluator", "together"),
+        ("recipe", "palette"),
+    }
+    for component in document["components"]:
+        if component["plugin"] == "palette":
+            assert component["distribution"] in {"crossmodal_palette", "crossmodal-palette"}
+            assert component["version"] == "0.1.0" and component["description"]
+    (plugin,) = [p for p in document["plugins"] if p["name"] == "palette"]
+    assert plugin["api_version"] == 1
+    assert set(plugin["hooks"]) == {
+        "crossmodal_register_components",
+        "crossmodal_register_datasets",
+        "crossmodal_register_writers",
+        "crossmodal_register_evaluators",
+        "crossmodal_register_recipes",
+    }
+    assert "palette" not in {b["name"] for b in document["broken"]}
+
+
+def test_train_generate_and_evaluate(installed, tmp_path):
+    # the plugin's own command writes data files in the format its datasets read
+    result = crossmodal(installed, "prepare", "palette-demo", str(tmp_path / "data"), "--n-items", "12")
+    assert result.returncode == 0, result.stderr
+    palettes, patterns = tmp_path / "data" / "palettes.csv", tmp_path / "data" / "patterns.csv"
+    assert result.stdout.split() == [str(palettes), str(patterns)]
+
+    # train on the embedded (synthetic) default data, with the recipe's other defaults
+    result = crossmodal(installed, "train", "--plugin", "palette", "--steps", "2", "--out", str(tmp_path / "runs"))
+    assert result.returncode == 0, result.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert result.stdout.splitlines()[0] == f"run: {run}"
+    assert (run / "checkpoints" / "checkpoint-00000002.pt").is_file()
+    assert (run / "config.json").is_file()
+    with open(run / "metrics.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["step"] == "2"
+    assert {"level/track0", "level/track1", "flicker/track0", "flicker/track1", "together"} <= set(row)
+    assert (run / "samples").is_dir() and any((run / "samples").rglob("*.csv"))
+
+    # generate from the run, for every palette of a file the conditions dataset reads
+    result = crossmodal(installed, "generate", "--checkpoint", str(run), "--condition", str(palettes),
+                        "--out", str(tmp_path / "generated"))
+    assert result.returncode == 0, result.stderr
+    written = [Path(line) for line in result.stdout.split()]
+    assert len(written) == 12 * 2 and all(path.is_file() for path in written)
+    table = next(path for path in written if path.suffix == ".csv").read_text().splitlines()
+    assert table[0] == "segment,step,lamp1,lamp2" and len(table) == 1 + 2 * 8
+
+    # the plugin's evaluators on a file of patterns
+    result = crossmodal(installed, "evaluate", str(patterns), "--plugin", "palette", "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)["metrics"]["value"]
+    assert set(metrics) == {"level", "flicker", "together"} and len(metrics["level"]) == 2
+
+
+def test_bad_data_file_is_skipped_with_its_line_and_reason(installed, tmp_path):
+    patterns = tmp_path / "patterns.csv"
+    good = ",".join(["0.5"] * 32)
+    patterns.write_text(f"# two lamps\n{good}\n{good},0.1\n{good.replace('0.5', 'x', 1)}\n")
+    result = crossmodal(installed, "evaluate", str(patterns), "--plugin", "palette")
+    assert result.returncode == 0, result.stderr
+    assert f"skipped {patterns}:3: wrong length: expected 32 numbers, got 33" in result.stderr
+    assert f"skipped {patterns}:4: not a number" in result.stderr
+    assert "samples: value 1" in result.stdout
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text(f"{good},0.1\n")
+    result = crossmodal(installed, "evaluate", str(empty), "--plugin", "palette")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"Error: {empty}: no usable light-pattern item" in result.stderr
