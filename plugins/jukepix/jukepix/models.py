@@ -50,6 +50,7 @@ __all__ = [
     "BarTemporalSource",
     "PianoRollBarDecoder",
     "PhraseCritic",
+    "BlockConvTranspose2d",
     "painting_encoder",
     "bar_temporal",
     "pianoroll_bar_decoder",
@@ -88,6 +89,36 @@ def _leaky() -> nn.LeakyReLU:
 # -------------------------------------------------------------------------------------------
 # Generator
 # -------------------------------------------------------------------------------------------
+
+
+class BlockConvTranspose2d(nn.ConvTranspose2d):
+    """A transposed convolution whose kernel equals its stride, computed as one matrix product.
+
+    With kernel = stride and no padding the output blocks do not overlap: input cell (h, w)
+    alone gives output block ``[h*kh:(h+1)*kh, w*kw:(w+1)*kw]``. That is a matrix product of
+    the ``(N*H*W, C_in)`` input cells with the ``(C_in, kh*kw*C_out)`` weight, which runs about
+    twice as fast as ``nn.ConvTranspose2d`` on CPU (forward + backward, measured on the bar
+    generator's layers). Parameters, state-dict keys and results are those of
+    ``nn.ConvTranspose2d(in_channels, out_channels, kernel, stride=kernel)``.
+
+    Input ``(N, C_in, H, W)``; output ``(N, C_out, H*kh, W*kw)``, laid out channels-last (no
+    copy is made when one of the kernel's sides is 1 and the matching input side is 1, as in
+    every layer of :class:`PianoRollBarDecoder`).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int]) -> None:
+        super().__init__(in_channels, out_channels, kernel, stride=kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        n, _, height, width = x.shape
+        kh, kw = self.kernel_size
+        # weight (C_in, C_out, kh, kw) -> (C_in, kh * kw * C_out), output channels fastest
+        weight = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)
+        cells = x.permute(0, 2, 3, 1).reshape(-1, self.in_channels)  # (N*H*W, C_in)
+        blocks = torch.addmm(self.bias.repeat(kh * kw), cells, weight)  # (N*H*W, kh*kw*C_out)
+        blocks = blocks.reshape(n, height, width, kh, kw, self.out_channels).permute(0, 1, 3, 2, 4, 5)
+        out = blocks.reshape(n, height * kh, width * kw, self.out_channels)  # (N, H', W', C_out)
+        return out.permute(0, 3, 1, 2)  # (N, C_out, H', W'), channels-last
 
 
 class PaintingEncoder(Encoder):
@@ -208,12 +239,12 @@ class PianoRollBarDecoder(Decoder):
         layers: list[nn.Module] = []
         for out_channels, kernel in zip(channels, kernels):
             layers += [
-                nn.ConvTranspose2d(in_channels, out_channels, kernel, stride=kernel),
+                BlockConvTranspose2d(in_channels, out_channels, kernel),
                 nn.BatchNorm2d(out_channels),
                 nn.ReLU(),
             ]
             in_channels = out_channels
-        layers += [nn.ConvTranspose2d(in_channels, 1, kernels[-1], stride=kernels[-1]), nn.Sigmoid()]
+        layers += [BlockConvTranspose2d(in_channels, 1, kernels[-1]), nn.Sigmoid()]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
