@@ -95,8 +95,9 @@ def main() -> None:
             np.allclose(ratio.numerator[head].cpu().numpy(), numerator, rtol=1e-9, atol=1e-9)
             and np.allclose(ratio.denominator[head].cpu().numpy(), denominator, rtol=0, atol=0)
         )
-        pooled = ratio.pooled().cpu()
-        value = pooled.sum().item() * 0 + (ratio.numerator.sum() / ratio.denominator.sum()).item() if name == "td" else pooled.tolist()
+        # the evaluator's value: per track, or (TD) pooled over every track pair
+        pooled = ratio.numerator.sum() / ratio.denominator.sum() if name == "td" else ratio.pooled()
+        value = pooled.cpu().tolist()
         rows.append(
             {
                 "metric": name,

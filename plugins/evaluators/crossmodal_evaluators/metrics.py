@@ -294,7 +294,7 @@ def tonal_distance(
     between the two tracks' centroids. Numerator: the summed distances over beats where both
     tracks have an on-cell; denominator: those beats. Columns are the track pairs of
     :func:`track_pairs` (one column for two tracks). Unit: tonal-space distance, 0 for identical
-    pitch-class content, at most ``2 sqrt(r1^2 + r2^2 + r3^2)`` = 3. NaN for a pair that never
+    pitch-class content, always below ``2 sqrt(r1^2 + r2^2 + r3^2)`` = 3. NaN for a pair that never
     sounds together.
     """
     on = binarize(samples, threshold)
