@@ -1,0 +1,61 @@
+"""Throughput of Jukepix data preparation on the shared development data.
+
+Run from anywhere: ``python benchmarks/bench_prepare.py [--repeat N]``. Reads
+``<repository>/../shared/data/{midi,paintings}`` and prints, for one process and for every core:
+MIDI files/s and phrases/s (mode piano-hands, both segmentations), images/s, and the bytes one
+phrase takes on disk. Needs ``crossmodal`` and ``crossmodal-jukepix`` installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from jukepix.prepare import build_painting_set, build_phrase_set
+from jukepix.store import write_dataset
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def best_time(run, repeat: int) -> tuple[float, object]:
+    """Fastest wall time in seconds of ``repeat`` calls of ``run()``, and its last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (the fastest is reported)")
+    args = parser.parse_args()
+    midi = sorted((SHARED_DATA / "midi").glob("*.mid"))
+    paintings = sorted((SHARED_DATA / "paintings").glob("*.jpg"))
+    if not midi or not paintings:
+        raise SystemExit(f"shared data not found under {SHARED_DATA}")
+    cores = os.cpu_count() or 1
+    print(f"{len(midi)} MIDI files, {len(paintings)} paintings, {cores} cores")
+    phrase_set = None
+    for jobs in sorted({1, cores}):
+        for segmentation in ("bars", "structural"):
+            seconds, phrase_set = best_time(lambda: build_phrase_set(midi, "piano-hands", segmentation, jobs), args.repeat)
+            print(f"music  jobs={jobs} {segmentation:<10} {len(midi) / seconds:7.1f} files/s "
+                  f"{len(phrase_set) / seconds:8.1f} phrases/s ({len(phrase_set)} phrases, {seconds:.2f} s)")
+        seconds, painting_set = best_time(lambda: build_painting_set(paintings, None, jobs), args.repeat)
+        print(f"images jobs={jobs}            {len(paintings) / seconds:7.1f} images/s "
+              f"({len(painting_set)} images, {seconds:.2f} s)")
+    with tempfile.TemporaryDirectory() as folder:
+        out = write_dataset(Path(folder) / "phrases", phrase_set, {"mode": "piano-hands"})
+        data = (out / "data.npy").stat().st_size
+        total = sum(p.stat().st_size for p in out.iterdir())
+    print(f"stored phrase: {data / len(phrase_set):.1f} bytes in data.npy, "
+          f"{total / len(phrase_set):.1f} bytes with manifest and metadata")
+
+
+if __name__ == "__main__":
+    main()
