@@ -33,6 +33,7 @@ from .recipe import ComponentSpec, LossTerm, Recipe, random_pairs
 from .registry import KINDS, ComponentInfo, Registry
 
 __version__ = "0.1.0"
+"""The version of the crossmodal distribution (also ``crossmodal --version``)."""
 
 __all__ = [
     "API_VERSION",

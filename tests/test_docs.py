@@ -1,0 +1,170 @@
+"""The documentation under docs/ agrees with the code.
+
+* docs/hooks.md documents every hook in ``crossmodal.hookspecs``, and names no hook that is not there;
+* docs/cli.md has a section for every command of ``make_cli()`` (with the installed plugins
+  loaded, so their commands count too), listing each of its long options;
+* every name in ``crossmodal.__all__`` has a docstring.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+import crossmodal
+from crossmodal import hookspecs
+from crossmodal.cli import make_cli
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+PACKAGE = Path(crossmodal.__file__).resolve().parent
+
+HOOKS = sorted(
+    name for name, obj in vars(hookspecs).items()
+    if name.startswith(f"{hookspecs.PROJECT_NAME}_") and callable(obj)
+    and hasattr(obj, f"{hookspecs.PROJECT_NAME}_spec")
+)
+
+
+def test_hookspecs_are_found():
+    assert "crossmodal_register_components" in HOOKS and "crossmodal_api_version" in HOOKS
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_section_in_hooks_md(hook):
+    headings = re.findall(r"^#+ `([a-z_]+)\(", (DOCS / "hooks.md").read_text(encoding="utf-8"), re.M)
+    assert hook in headings, f"docs/hooks.md has no '### `{hook}(...)`' section"
+
+
+def test_hooks_md_names_only_real_hooks():
+    mentioned = set(re.findall(r"\bcrossmodal_[a-z_]+", (DOCS / "hooks.md").read_text(encoding="utf-8")))
+    assert mentioned - set(HOOKS) == set(), "docs/hooks.md mentions hooks that crossmodal.hookspecs lacks"
+
+
+def test_hook_parameters_in_hooks_md_match_the_specs():
+    text = (DOCS / "hooks.md").read_text(encoding="utf-8")
+    for hook in HOOKS:
+        (documented,) = re.findall(rf"^#+ `{hook}\(([^)]*)\)`", text, re.M)
+        parameters = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+        assert [p.strip() for p in documented.split(",") if p.strip()] == parameters, hook
+
+
+# -------------------------------------------------------------------------------------------
+# docs/cli.md
+# -------------------------------------------------------------------------------------------
+
+
+def _commands(group: click.Group, ctx: click.Context, path: str):
+    """``(full name, command)`` for every command under ``group``, recursively."""
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        full = f"{path} {name}"
+        yield full, command
+        if isinstance(command, click.Group):
+            yield from _commands(command, click.Context(command, info_name=name, parent=ctx), full)
+
+
+def _long_options(command: click.Command) -> set[str]:
+    return {
+        opt
+        for param in command.params
+        if isinstance(param, click.Option)
+        for opt in (*param.opts, *param.secondary_opts)
+        if opt.startswith("--") and opt != "--help"
+    }
+
+
+def _sections(text: str) -> dict[str, str]:
+    """Heading text (without ``#``) -> the text up to the next heading."""
+    parts = re.split(r"^(#+ .*)$", text, flags=re.M)
+    return {heading.lstrip("#").strip(): body for heading, body in zip(parts[1::2], parts[2::2])}
+
+
+@pytest.fixture(scope="module")
+def cli_commands():
+    """The command line as users get it: every installed plugin loaded (allow-list unset)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("CROSSMODAL_LOAD_PLUGINS", raising=False)
+        patch.delenv("CROSSMODAL_STRICT_PLUGINS", raising=False)
+        cli = make_cli()
+        ctx = click.Context(cli, info_name="crossmodal")
+        commands = [("crossmodal", cli), *_commands(cli, ctx, "crossmodal")]
+    return commands
+
+
+def test_cli_md_documents_every_command_and_long_option(cli_commands):
+    sections = _sections((DOCS / "cli.md").read_text(encoding="utf-8"))
+    names = [name for name, _ in cli_commands]
+    assert {"crossmodal list-components", "crossmodal train", "crossmodal generate", "crossmodal evaluate"} <= set(names)
+    problems = []
+    for name, command in cli_commands:
+        if name not in sections:
+            problems.append(f"no '## {name}' section")
+            continue
+        missing = sorted(opt for opt in _long_options(command) if not re.search(rf"`{opt}\b", sections[name]))
+        if missing:
+            problems.append(f"{name}: undocumented option(s) {', '.join(missing)}")
+    assert not problems, "docs/cli.md is out of date:\n" + "\n".join(problems)
+
+
+def test_cli_md_documents_no_option_that_does_not_exist(cli_commands):
+    """An option documented under a command must exist (plugin commands not loaded here are skipped)."""
+    sections = _sections((DOCS / "cli.md").read_text(encoding="utf-8"))
+    commands = dict(cli_commands)
+    problems = []
+    for name, body in sections.items():
+        if name not in commands:
+            continue
+        stale = set(re.findall(r"`(--[a-z0-9-]+)", body)) - _long_options(commands[name]) - {"--help"}
+        if stale:
+            problems.append(f"{name}: {', '.join(sorted(stale))}")
+    assert not problems, "docs/cli.md documents options that do not exist:\n" + "\n".join(problems)
+
+
+# -------------------------------------------------------------------------------------------
+# Docstrings of the public API
+# -------------------------------------------------------------------------------------------
+
+
+def _attribute_docstrings(module_path: Path) -> dict[str, str]:
+    """``NAME = value`` followed by a string literal: NAME -> that string (as Sphinx reads them)."""
+    tree = ast.parse(module_path.read_text(encoding="utf-8"))
+    docs = {}
+    for node, following in zip(tree.body, tree.body[1:]):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if (isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    docs[target.id] = following.value.value
+    return docs
+
+
+def _defining_module(name: str) -> Path:
+    """The crossmodal module that ``crossmodal/__init__.py`` imports ``name`` from (or itself)."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and name in {a.asname or a.name for a in node.names}:
+            return PACKAGE / f"{node.module.replace('.', '/')}.py"
+    return PACKAGE / "__init__.py"
+
+
+_BUILTIN_VALUES = (str, int, float, tuple, list, dict, frozenset, set, type(None))
+
+
+@pytest.mark.parametrize("name", sorted(crossmodal.__all__))
+def test_public_name_has_a_docstring(name):
+    obj = getattr(crossmodal, name)
+    if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismethod(obj):
+        doc = obj.__doc__  # its own, not inherited
+    else:
+        # a constant or an alias: the string literal after its assignment; an object of a
+        # documented (non-builtin) type, such as the pluggy markers, may rely on its type's
+        doc = _attribute_docstrings(_defining_module(name)).get(name)
+        if not doc and not isinstance(obj, _BUILTIN_VALUES) and not hasattr(obj, "__origin__"):
+            doc = type(obj).__doc__
+    assert doc and doc.strip(), f"crossmodal.{name} has no docstring"
