@@ -1,0 +1,217 @@
+"""Jukepix networks: Table I shapes, parameter counts, gradients, shape errors, autocast."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crossmodal import Critic, Decoder, Encoder, ShapeError, TemporalSource
+from jukepix.constants import BARS_PER_PHRASE, IMAGE_SHAPE, N_PITCHES, N_TRACKS, PHRASE_SHAPE, STEPS_PER_BAR
+from jukepix.models import (
+    BarTemporalSource,
+    BlockConvTranspose2d,
+    PaintingEncoder,
+    PhraseCritic,
+    PianoRollBarDecoder,
+    bar_temporal,
+    painting_encoder,
+    phrase_critic,
+    pianoroll_bar_decoder,
+)
+
+TABLE_I_CONV_CHANNELS = [16, 32, 64, 64, 64]
+"""Output channels of the encoder's conv rows in Table I of the paper."""
+
+TABLE_I_TRANSCONV_SHAPES = [(1, 1), (4, 1), (8, 1), (16, 1), (32, 1), (96, 1), (96, 2), (96, 16), (96, 128)]
+"""(time, pitch) output shapes of the bar generator's transconv rows in Table I of the paper."""
+
+BATCH = 2
+
+
+def n_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def generate(encoder, temporal, decoders, images, noise):
+    """The generator as the trainer assembles it: (B, 3, 256, 256), (B, noise) -> (B, 4, 96, 128, 2)."""
+    batch = images.shape[0]
+    feature = encoder(images)
+    code = torch.cat([feature[:, None].expand(-1, BARS_PER_PHRASE, -1), temporal(noise)], dim=2).flatten(0, 1)
+    return torch.stack([d(code).reshape(batch, *PHRASE_SHAPE[:-1]) for d in decoders], dim=-1)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    torch.manual_seed(0)
+    return painting_encoder(), bar_temporal(), [pianoroll_bar_decoder() for _ in range(N_TRACKS)], phrase_critic()
+
+
+def test_factories_build_the_interfaces(parts):
+    encoder, temporal, decoders, critic = parts
+    assert isinstance(encoder, Encoder) and encoder.condition_shape == IMAGE_SHAPE and encoder.feature_dim == 64
+    assert isinstance(temporal, TemporalSource)
+    assert (temporal.noise_dim, temporal.n_segments, temporal.temporal_dim) == (32, BARS_PER_PHRASE, 64)
+    assert isinstance(decoders[0], Decoder)
+    assert decoders[0].input_dim == encoder.feature_dim + temporal.temporal_dim == 128
+    assert decoders[0].segment_shape == (STEPS_PER_BAR, N_PITCHES)
+    assert isinstance(critic, Critic)
+    assert critic.condition_shape == IMAGE_SHAPE and critic.sample_shape == PHRASE_SHAPE
+    assert pianoroll_bar_decoder(feature_dim=32, temporal_dim=16).input_dim == 48
+
+
+def test_encoder_layers_follow_table_i():
+    encoder = PaintingEncoder()
+    convs = [m for m in encoder.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == TABLE_I_CONV_CHANNELS
+    shapes, x = [], torch.rand(1, *IMAGE_SHAPE)
+    for layer in encoder.convs:
+        x = layer(x)
+        if isinstance(layer, nn.Conv2d):
+            shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(16, 128, 128), (32, 64, 64), (64, 32, 32), (64, 16, 16), (64, 8, 8)]
+    assert isinstance(encoder.convs[1], nn.LeakyReLU) and encoder.convs[1].negative_slope == 0.2
+
+
+def test_decoder_layers_follow_table_i():
+    decoder = PianoRollBarDecoder().eval()
+    x = torch.randn(3, decoder.input_dim)[:, :, None, None]
+    shapes = []
+    for layer in decoder.layers:
+        x = layer(x)
+        if isinstance(layer, BlockConvTranspose2d):
+            shapes.append(tuple(x.shape[2:]))
+    assert shapes == TABLE_I_TRANSCONV_SHAPES
+    assert shapes[-1] == (STEPS_PER_BAR, N_PITCHES)
+    assert isinstance(decoder.layers[-1], nn.Sigmoid)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in decoder.modules()) == len(TABLE_I_TRANSCONV_SHAPES) - 1
+
+
+def test_parameter_counts_match_the_paper_sizes(parts):
+    encoder, temporal, decoders, critic = parts
+    assert 0.40e6 < n_parameters(encoder) < 0.48e6
+    assert 0.02e6 < n_parameters(temporal) < 0.04e6
+    assert 2.1e6 < n_parameters(decoders[0]) < 2.5e6
+    generator = n_parameters(encoder) + n_parameters(temporal) + sum(map(n_parameters, decoders))
+    assert 4.7e6 < generator < 5.5e6
+    assert n_parameters(critic) < 1.0e6
+
+
+def test_generator_and_critic_forward_backward(parts):
+    encoder, temporal, decoders, critic = parts
+    images, noise = torch.rand(BATCH, *IMAGE_SHAPE), torch.randn(BATCH, temporal.noise_dim)
+    assert temporal(noise).shape == (BATCH, BARS_PER_PHRASE, temporal.temporal_dim)
+    fake = generate(encoder, temporal, decoders, images, noise)
+    assert fake.shape == (BATCH, *PHRASE_SHAPE)
+    assert fake.min() > 0 and fake.max() < 1
+    score = critic(images, fake)
+    assert score.shape == (BATCH,)
+    score.sum().backward()
+    modules = [encoder, temporal, *decoders, critic]
+    for module in modules:
+        for name, p in module.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all(), f"{type(module).__name__}.{name}"
+        module.zero_grad(set_to_none=True)
+
+
+def test_critic_gradient_penalty_double_backward(parts):
+    critic = parts[3]
+    images = torch.rand(BATCH, *IMAGE_SHAPE)
+    mixed = torch.rand(BATCH, *PHRASE_SHAPE, requires_grad=True)
+    (grad,) = torch.autograd.grad(critic(images, mixed).sum(), mixed, create_graph=True)
+    assert grad.shape == mixed.shape
+    penalty = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    penalty.backward()
+    first = critic.pitch[0].weight.grad
+    assert first is not None and torch.isfinite(first).all() and first.abs().sum() > 0
+    critic.zero_grad(set_to_none=True)
+
+
+def test_critic_has_no_batchnorm_and_scores_samples_independently(parts):
+    critic = parts[3]
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+    images, phrases = torch.rand(3, *IMAGE_SHAPE), torch.rand(3, *PHRASE_SHAPE)
+    with torch.no_grad():
+        together = critic(images, phrases)
+        alone = critic(images[1:2], phrases[1:2])
+    torch.testing.assert_close(together[1:2], alone, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "module, argument",
+    [
+        (PaintingEncoder(), torch.rand(BATCH, 3, 128, 128)),
+        (BarTemporalSource(), torch.randn(BATCH, 16)),
+        (PianoRollBarDecoder(), torch.randn(BATCH, 100)),
+    ],
+    ids=["encoder", "temporal", "decoder"],
+)
+def test_wrong_input_shape_raises_shape_error(module, argument):
+    with pytest.raises(ShapeError, match=type(module).__name__):
+        module(argument)
+
+
+def test_critic_wrong_shapes_raise_shape_error(parts):
+    critic = parts[3]
+    images = torch.rand(BATCH, *IMAGE_SHAPE)
+    with pytest.raises(ShapeError, match=r"PhraseCritic: sample must have shape \(\*, 4, 96, 128, 2\)"):
+        critic(images, torch.rand(BATCH, 4, 96, 128))  # tracks axis missing
+    with pytest.raises(ShapeError, match="condition"):
+        critic(torch.rand(BATCH, 1, 256, 256), torch.rand(BATCH, *PHRASE_SHAPE))
+
+
+def test_decoder_rejects_wrong_number_of_channels():
+    with pytest.raises(ValueError, match="8 entries"):
+        PianoRollBarDecoder(channels=(64, 32))
+
+
+@pytest.mark.parametrize("kernel, size", [((4, 1), (1, 1)), ((3, 1), (32, 1)), ((1, 8), (96, 2)), ((2, 3), (5, 7))])
+def test_block_conv_transpose_equals_conv_transpose(kernel, size):
+    torch.manual_seed(1)
+    block = BlockConvTranspose2d(6, 5, kernel)
+    reference = nn.ConvTranspose2d(6, 5, kernel, stride=kernel)
+    reference.load_state_dict(block.state_dict())
+    x = torch.randn(3, 6, *size, requires_grad=True)
+    ours, theirs = block(x), reference(x)
+    torch.testing.assert_close(ours, theirs)
+    target = torch.randn_like(theirs)
+    (grad_ours,) = torch.autograd.grad((ours * target).sum(), x)
+    (grad_theirs,) = torch.autograd.grad((theirs * target).sum(), x)
+    torch.testing.assert_close(grad_ours, grad_theirs)
+    torch.testing.assert_close(F.conv_transpose2d(x, block.weight, block.bias, stride=kernel), ours)
+
+
+def test_bf16_autocast_and_channels_last(parts):
+    encoder, temporal, decoders, critic = parts
+    modules = [encoder, temporal, *decoders, critic]
+    for module in modules:
+        module.to(memory_format=torch.channels_last)
+    try:
+        images = torch.rand(BATCH, *IMAGE_SHAPE).contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fake = generate(encoder, temporal, decoders, images, torch.randn(BATCH, temporal.noise_dim))
+            mixed = fake.detach().float().requires_grad_(True)
+            (grad,) = torch.autograd.grad(critic(images, mixed).sum(), mixed, create_graph=True)
+            loss = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean() - critic(images, fake).mean()
+        loss.backward()
+        assert fake.shape == (BATCH, *PHRASE_SHAPE) and torch.isfinite(fake).all()
+        for module in modules:
+            assert all(p.grad is None or torch.isfinite(p.grad).all() for p in module.parameters())
+    finally:
+        for module in modules:
+            module.to(memory_format=torch.contiguous_format)
+            module.zero_grad(set_to_none=True)
+
+
+def test_one_phrase_in_eval_mode(parts):
+    encoder, temporal, decoders, _ = parts
+    for module in [encoder, temporal, *decoders]:
+        module.eval()
+    try:
+        with torch.no_grad():
+            phrase = generate(encoder, temporal, decoders, torch.rand(1, *IMAGE_SHAPE), torch.randn(1, temporal.noise_dim))
+        assert phrase.shape == (1, *PHRASE_SHAPE)
+    finally:
+        for module in [encoder, temporal, *decoders]:
+            module.train()
