@@ -207,9 +207,10 @@ def load_checkpoint(run_or_file: str | Path, map_location: str | torch.device = 
     try:
         document = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        detail = str(err).partition("WeightsUnpickler error:")[2].strip().splitlines() or [str(err)]
         raise CheckpointError(
-            f"checkpoint {path}: refused: it holds objects other than tensors and plain values, which "
-            f"could run code when loaded; only load files you trust from elsewhere ({err})"
+            f"checkpoint {path}: refused: it holds pickled objects other than tensors and plain values, "
+            f"which could run code when loaded ({detail[0].strip()}); crossmodal never writes such files"
         ) from err
     except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, EOFError, zip errors...
         raise CheckpointError(

@@ -1,0 +1,169 @@
+"""Checkpoints: atomic writes, pruning, exact resume, and refusal of corrupt or unsafe files."""
+
+import os
+import pickle
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the tests
+    sys.path.insert(0, str(Path(__file__).parent))
+import toy_plugin  # noqa: E402
+
+from crossmodal import CheckpointError  # noqa: E402
+from crossmodal import checkpoint as ckpt  # noqa: E402
+from crossmodal.trainer import resume_training, start_training  # noqa: E402
+
+
+def minimal_state(step):
+    return {
+        "generator": {"w": torch.full((2,), float(step))},
+        "critic": {},
+        "generator_optimizer": {},
+        "critic_optimizer": {},
+        "generator_step": step,
+        "critic_step": 5 * step,
+        "config": "{}",
+        "job": "{}",
+        "plugins": {"toy": "1.0"},
+        "rng": ckpt.capture_rng_state(torch.Generator().manual_seed(0)),
+    }
+
+
+def test_keeps_the_newest_n_and_points_latest_at_the_newest(tmp_path):
+    for step in (1, 2, 3, 10, 11):
+        path = ckpt.save_checkpoint(minimal_state(step), tmp_path, keep=2)
+    assert path.name == "checkpoint-00000011.pt"
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["checkpoint-00000010.pt", "checkpoint-00000011.pt"]
+    assert (tmp_path / "latest").read_text().strip() == "checkpoint-00000011.pt"
+    assert ckpt.find_checkpoint(tmp_path) == path
+    assert not list(tmp_path.glob("*.tmp"))
+    loaded = ckpt.load_checkpoint(tmp_path)
+    assert loaded["generator_step"] == 11 and torch.equal(loaded["generator"]["w"], torch.full((2,), 11.0))
+
+
+def test_a_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    ckpt.save_checkpoint(minimal_state(1), tmp_path, keep=3)
+
+    def crash(obj, handle):
+        handle.write(b"PK\x03\x04 partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt.torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        ckpt.save_checkpoint(minimal_state(2), tmp_path, keep=3)
+    assert [p.name for p in tmp_path.iterdir()] != [] and not list(tmp_path.glob("*.tmp"))
+    assert not (tmp_path / "checkpoint-00000002.pt").exists()
+    assert (tmp_path / "latest").read_text().strip() == "checkpoint-00000001.pt"
+    assert ckpt.load_checkpoint(tmp_path)["generator_step"] == 1
+
+
+def test_rng_states_round_trip():
+    generator = torch.Generator().manual_seed(5)
+    state = ckpt.capture_rng_state(generator)
+    before = (torch.rand(3), np.random.rand(3), random.random(), torch.rand(3, generator=generator))
+    ckpt.restore_rng_state(state, generator)
+    after = (torch.rand(3), np.random.rand(3), random.random(), torch.rand(3, generator=generator))
+    assert torch.equal(before[0], after[0]) and np.array_equal(before[1], after[1])
+    assert before[2] == after[2] and torch.equal(before[3], after[3])
+
+
+def train_toy(out, steps, **overrides):
+    registry = toy_plugin.toy_registry()
+    options = {"steps": steps, "out_dir": str(out), "checkpoint_every": 0, "keep_checkpoints": 5, **overrides}
+    trainer = start_training(registry, "toy", overrides=options)
+    trainer.train()
+    return trainer
+
+
+def test_resume_continues_bitwise_like_an_uninterrupted_run(tmp_path):
+    # The warm-up ends at step 2 and evaluations/samples run every 2 steps, so both cross the cut.
+    whole = train_toy(tmp_path / "a", steps=6)
+    first_half = train_toy(tmp_path / "b", steps=3)
+    resumed = resume_training(toy_plugin.toy_registry(), first_half.run_dir, overrides={"steps": 6})
+    assert resumed.step == 3 and resumed.run_dir == first_half.run_dir
+    resumed.train()
+    assert resumed.step == whole.step == 6
+    assert resumed.critic_updates_done == whole.critic_updates_done
+    for module in ("generator", "critic"):
+        a, b = getattr(whole, module).state_dict(), getattr(resumed, module).state_dict()
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), f"{module}.{key} differs after resuming"
+    for name in ("generator_optimizer", "critic_optimizer"):
+        a, b = getattr(whole, name).state_dict()["state"], getattr(resumed, name).state_dict()["state"]
+        for index in a:
+            for key in a[index]:
+                assert torch.equal(a[index][key], b[index][key])
+    assert whole.last_metrics == resumed.last_metrics
+
+
+def test_checkpoint_records_recipe_components_config_and_plugins(tmp_path):
+    trainer = train_toy(tmp_path, steps=1)
+    document = ckpt.load_checkpoint(trainer.run_dir)
+    assert document["job"]["recipe"] == "toy"
+    assert document["job"]["components"]["critic"]["name"] == "toy-critic"
+    assert document["config"]["steps"] == 1 and document["generator_step"] == 1
+    assert document["critic_step"] == toy_plugin.TOY_TRAINING["critic_updates_warmup"]
+    assert isinstance(document["rng"]["trainer"], torch.Tensor)
+
+
+def test_truncated_and_garbage_files_are_refused_naming_the_file(tmp_path):
+    good = ckpt.save_checkpoint(minimal_state(1), tmp_path / "good", keep=1)
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(3000))
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    for path in (truncated, garbage, empty):
+        with pytest.raises(CheckpointError, match=path.name):
+            ckpt.load_checkpoint(path)
+
+
+def test_a_tensor_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(2)}, path)
+    with pytest.raises(CheckpointError, match="not a crossmodal checkpoint"):
+        ckpt.load_checkpoint(path)
+
+
+def test_missing_path_is_a_checkpoint_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        ckpt.load_checkpoint(tmp_path / "nope")
+    with pytest.raises(CheckpointError, match="holds no checkpoint"):
+        ckpt.load_checkpoint(tmp_path)
+
+
+class Payload:
+    """Unpickling this runs a shell command that creates a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("writer", ["torch", "pickle"])
+def test_a_malicious_pickle_is_refused_and_does_not_run(tmp_path, writer):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    state = {**minimal_state(1), "extra": Payload(marker)}
+    if writer == "torch":
+        torch.save(state, path)
+    else:
+        with open(path, "wb") as handle:
+            pickle.dump(state, handle)
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_checkpoint(path)
+    assert "evil.pt" in str(info.value)
+    assert not marker.exists()
+    if writer == "torch":
+        assert "refused" in str(info.value)
