@@ -42,6 +42,16 @@ def generate(encoder, temporal, decoders, images, noise):
     return torch.stack([d(code).reshape(batch, *PHRASE_SHAPE[:-1]) for d in decoders], dim=-1)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Run these tests on one intra-op thread: on a shared 2-core machine, two OpenMP threads
+    competing with other processes made the tests up to 20x slower (measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def parts():
     torch.manual_seed(0)
