@@ -31,6 +31,12 @@ from .interfaces import (
 from .plugins import API_VERSION, Plugins, load_plugins
 from .recipe import ComponentSpec, LossTerm, Recipe, random_pairs
 from .registry import KINDS, ComponentInfo, Registry
+from .generator import ConditionalGenerator
+from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
+from .config import TrainConfig, critic_updates_for, resolve_config
+from .build import Job, JobSpec, build_job
+from .checkpoint import load_checkpoint, save_checkpoint
+from .trainer import Trainer, resume_training, start_training
 
 __version__ = "0.1.0"
 """The version of the crossmodal distribution (also ``crossmodal --version``)."""
@@ -41,6 +47,7 @@ __all__ = [
     "CheckpointError",
     "ComponentInfo",
     "ComponentSpec",
+    "ConditionalGenerator",
     "Critic",
     "CrossmodalError",
     "DataError",
@@ -48,6 +55,8 @@ __all__ = [
     "DuplicateComponentError",
     "Encoder",
     "Evaluator",
+    "Job",
+    "JobSpec",
     "LossTerm",
     "PluginLoadError",
     "Plugins",
@@ -60,12 +69,24 @@ __all__ = [
     "SampleWriter",
     "ShapeError",
     "TemporalSource",
+    "TrainConfig",
+    "Trainer",
     "TrainingDivergedError",
     "UnknownComponentError",
     "__version__",
+    "build_job",
     "check_shape",
+    "critic_updates_for",
+    "gradient_penalty",
     "hookimpl",
     "hookspec",
+    "load_checkpoint",
     "load_plugins",
     "random_pairs",
+    "resolve_config",
+    "resume_training",
+    "save_checkpoint",
+    "start_training",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
 ]

@@ -33,7 +33,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
 from .build import Job, JobSpec, build_job, count_parameters, get_recipe
 from .checkpoint import (
     capture_rng_state,
@@ -68,6 +67,12 @@ _CACHE_CHUNK = 1024  # items per host -> device copy when caching a dataset on t
 
 Progress = Callable[[int, int, Mapping[str, float]], None]
 """``progress(generator_step, total_steps, losses)``, called every ``log_every`` updates."""
+
+
+def _crossmodal_version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def seed_everything(seed: int) -> None:
@@ -117,11 +122,16 @@ class _Batches:
             ]
             self.cached = torch.cat(chunks)
 
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":  # pinned, so the copy does not wait for queued kernels
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
     def __call__(self, indices: torch.Tensor) -> torch.Tensor:
         if self.cached is not None:
-            batch = self.cached[indices.to(self.device, non_blocking=True)]
+            batch = self.cached[self._to_device(indices)]
         else:
-            batch = self.data.batch(indices).to(self.device, non_blocking=True)
+            batch = self._to_device(self.data.batch(indices))
         return _memory_format(batch) if self.channels_last else batch
 
 
@@ -165,7 +175,13 @@ class Trainer:
         betas = (config.beta1, config.beta2)
         self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas)
-        self.rng = torch.Generator().manual_seed(config.seed)  # batches, noise, penalty mixing (CPU)
+        # Batch indices come from a CPU generator (pairings are drawn on the CPU); noise and the
+        # penalty's mixing weights from one on the device, so no host-to-device copy is needed.
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.device_rng = (
+            self.rng if self.device.type == "cpu"
+            else torch.Generator(device=self.device).manual_seed(config.seed)
+        )
         self.conditions = _Batches(job.conditions, self.device, config.channels_last)
         self.targets = _Batches(job.targets, self.device, config.channels_last)
         self.step = 0
@@ -229,7 +245,7 @@ class Trainer:
     def _critic_update(self) -> torch.Tensor:
         """One critic update; returns its losses as a device tensor in ``_critic_names`` order."""
         conditions, real = self._draw()
-        noise = self.generator.sample_noise(self.config.batch_size, self.rng, self.device)
+        noise = self.generator.sample_noise(self.config.batch_size, self.device_rng, self.device)
         with self._autocast():
             with torch.no_grad():
                 fake = self.generator(conditions, noise)
@@ -237,7 +253,7 @@ class Trainer:
                 self.critic(conditions, real).float(), self.critic(conditions, fake).float()
             )
         penalty = gradient_penalty(
-            self.critic, conditions, real, fake, self.config.gp_weight, generator=self.rng
+            self.critic, conditions, real, fake, self.config.gp_weight, generator=self.device_rng
         )
         terms = [wasserstein, penalty]
         if self.job.recipe.critic_losses:
@@ -256,7 +272,7 @@ class Trainer:
         """One generator update; returns its losses as a device tensor in ``_generator_names`` order."""
         extra_terms = self.job.recipe.generator_losses
         conditions, real = self._draw(with_targets=bool(extra_terms))
-        noise = self.generator.sample_noise(self.config.batch_size, self.rng, self.device)
+        noise = self.generator.sample_noise(self.config.batch_size, self.device_rng, self.device)
         self.critic.requires_grad_(False)
         try:
             with self._autocast():
@@ -407,23 +423,25 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """Run the recipe's evaluators on ``eval_samples`` generated and real samples.
 
-        Appends a row to ``metrics.csv``, redraws the curves and logs to TensorBoard.
+        Appends a row (step, time, losses, metrics) to ``metrics.csv``, redraws the curves and
+        logs to TensorBoard. The real samples' metrics are computed once and repeated per row.
+
         :returns: the generated samples' metrics (``name/trackK`` or ``name``).
         """
-        if not self.job.evaluators:
-            return {}
-        count = self.config.eval_samples
-        metrics = self._metric_values(self._generate_fixed(count))
-        if self._real_metrics is None:
-            real = torch.cat([
-                self.job.targets.batch(self._fixed_targets[start:start + self.config.batch_size])
-                for start in range(0, count, self.config.batch_size)
-            ])
-            self._real_metrics = {f"real/{k}": v for k, v in self._metric_values(real).items()}
+        metrics: dict[str, float] = {}
+        if self.job.evaluators:
+            count, batch = self.config.eval_samples, self.config.batch_size
+            metrics = self._metric_values(self._generate_fixed(count))
+            if self._real_metrics is None:
+                real = torch.cat([
+                    self.job.targets.batch(self._fixed_targets[start:min(start + batch, count)])
+                    for start in range(0, count, batch)
+                ])
+                self._real_metrics = {f"real/{k}": v for k, v in self._metric_values(real).items()}
         self.last_metrics = metrics
         if self._writes():
             row = {"step": self.step, "wall_time": round(time.time(), 3), **self.last_losses,
-                   **metrics, **self._real_metrics}
+                   **metrics, **(self._real_metrics or {})}
             self._append_metrics(row)
             plot_curves(self.metrics_path, self.run_dir / "curves")
             if self._tensorboard is not None:
@@ -446,6 +464,21 @@ class Trainer:
             if new_file:
                 writer.writeheader()
             writer.writerow(row)
+
+    def forget_metrics_after(self, step: int) -> None:
+        """Drop ``metrics.csv`` rows past ``step`` (evaluated after the checkpoint being resumed)."""
+        path = self.metrics_path
+        if path is None or not path.exists():
+            return
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        kept = rows[:1] + [row for row in rows[1:] if row and float(row[0]) <= step]
+        if len(kept) == len(rows):
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(kept)
+        os.replace(tmp, path)
 
     def write_samples(self) -> list[Path]:
         """Write the fixed (condition, noise) pairs' samples to ``samples/step-XXXXXX/``."""
@@ -477,8 +510,8 @@ class Trainer:
             "config": json.dumps(self.config.to_dict()),
             "job": json.dumps(self.job.spec.to_dict()),
             "plugins": dict(self.plugin_versions),
-            "crossmodal_version": __version__,
-            "rng": capture_rng_state(self.rng),
+            "crossmodal_version": _crossmodal_version(),
+            "rng": {**capture_rng_state(self.rng), "trainer_device": self.device_rng.get_state()},
         }
 
     def load_state_dict(self, document: Mapping[str, Any]) -> None:
@@ -499,6 +532,8 @@ class Trainer:
         self.step = int(document["generator_step"])
         self.critic_updates_done = int(document["critic_step"])
         restore_rng_state(document["rng"], self.rng)
+        if self.device_rng is not self.rng and "trainer_device" in document["rng"]:
+            self.device_rng.set_state(document["rng"]["trainer_device"].cpu())
         if document.get("path") is not None:
             self._last_checkpoint = Path(document["path"])
 
@@ -517,7 +552,7 @@ class Trainer:
             "job": self.job.spec.to_dict(),
             "training": self.config.to_dict(),
             "plugins": self.plugin_versions,
-            "crossmodal_version": __version__,
+            "crossmodal_version": _crossmodal_version(),
             "torch_version": torch.__version__,
             "device": str(self.device),
             "parameters": {"generator": count_parameters(self.generator), "critic": count_parameters(self.critic)},
@@ -616,6 +651,8 @@ def resume_training(
     trainer = Trainer(job, config, run_dir_of(path) if is_main_process else None,
                       plugin_versions=plugin_versions, is_main_process=is_main_process, progress=progress)
     trainer.load_state_dict(document)
+    if is_main_process:
+        trainer.forget_metrics_after(trainer.step)
     trainer.warnings.extend(plugin_version_changes(document["plugins"], trainer.plugin_versions))
     trainer.open_tensorboard()
     return trainer
