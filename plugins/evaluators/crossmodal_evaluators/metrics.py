@@ -129,7 +129,7 @@ def _ratio(numerator: Tensor, denominator: Tensor) -> Ratio:
 
 
 def binarize(samples: Tensor, threshold: float = DEFAULT_THRESHOLD) -> Tensor:
-    """Return the on-cells of ``samples`` as a bool tensor ``(N, K, S, T, P)`` (tracks moved first).
+    """Return the on-cells of ``samples`` as a bool tensor of the same shape ``(N, S, T, P, K)``.
 
     :param samples: ``(N, S, T, P, K)`` = (samples, bars, time steps, pitches, tracks), bool or
         real-valued (probabilities in [0, 1]). A real value is on when ``> threshold``.
@@ -140,9 +140,7 @@ def binarize(samples: Tensor, threshold: float = DEFAULT_THRESHOLD) -> Tensor:
             "piano-roll metrics: samples must have shape (samples, bars, time steps, pitches, "
             f"tracks), 5 axes, got shape {tuple(samples.shape)}"
         )
-    on = samples if samples.dtype == torch.bool else samples > threshold
-    # (N, S, T, P, K) -> (N, K, S, T, P): pitch last, so reductions read contiguous memory
-    return on.permute(0, 4, 1, 2, 3).contiguous()
+    return samples if samples.dtype == torch.bool else samples > threshold
 
 
 def _count(on: Tensor, dim: int) -> Tensor:
@@ -161,9 +159,14 @@ def _count(on: Tensor, dim: int) -> Tensor:
     return on.view(torch.uint8).sum(dim, dtype=dtype)
 
 
+def _any(on: Tensor, dim: int) -> Tensor:
+    """Whether any cell of bool ``on`` is on along ``dim`` (a byte maximum: faster than ``any`` on CPU)."""
+    return on.view(torch.uint8).amax(dim) > 0
+
+
 def _check_beats(on: Tensor, steps_per_beat: int, metric: str) -> int:
     """Return the number of beats per bar; raise ShapeError unless bars split into whole beats."""
-    steps_per_bar = on.shape[3]
+    steps_per_bar = on.shape[2]
     if steps_per_beat < 1 or steps_per_bar % steps_per_beat:
         raise ShapeError(
             f"{metric}: a bar of {steps_per_bar} time steps does not split into beats of "
@@ -224,9 +227,10 @@ def empty_bar_rate(samples: Tensor, *, threshold: float = DEFAULT_THRESHOLD) -> 
 
     :param samples: ``(N, S, T, P, K)``, bool or probabilities (on when ``> threshold``).
     """
-    on = binarize(samples, threshold)  # (N, K, S, T, P)
-    bar_sounds = on.any(dim=4).any(dim=3)  # (N, K, S)
-    return _ratio((~bar_sounds).sum(-1), torch.tensor(on.shape[2], device=on.device))
+    on = binarize(samples, threshold)
+    n, s, t, p, k = on.shape
+    bar_sounds = _any(on.reshape(n, s, t * p, k), 2)  # (N, S, K)
+    return _ratio((~bar_sounds).sum(1), torch.tensor(s, device=on.device))
 
 
 def used_pitch_classes(
@@ -243,10 +247,10 @@ def used_pitch_classes(
     NaN when every bar of the track is empty.
     """
     on = binarize(samples, threshold)
-    bar_pitches = on.any(dim=3)  # (N, K, S, P): pitch sounds somewhere in the bar
-    classes = pitch_class_matrix(on.shape[4], lowest_pitch, on.device)
-    bar_classes = (bar_pitches.to(torch.float64) @ classes) > 0  # (N, K, S, 12)
-    return _ratio(bar_classes.sum((-1, -2)), bar_pitches.any(-1).sum(-1))
+    bar_pitches = _any(on, 2)  # (N, S, P, K): the pitch sounds somewhere in the bar
+    classes = pitch_class_matrix(on.shape[3], lowest_pitch, on.device)
+    bar_classes = torch.einsum("nspk,pc->nskc", bar_pitches.to(torch.float64), classes) > 0
+    return _ratio(bar_classes.sum((1, 3)), bar_pitches.any(2).sum(1))
 
 
 def qualified_note_rate(
@@ -264,17 +268,21 @@ def qualified_note_rate(
     the track has no note.
     """
     on = binarize(samples, threshold)
-    n, k, s, t, p = on.shape
-    steps = on.reshape(n, k, s * t, p)  # flatten bars: notes may cross bar lines
+    n, s, t, p, k = on.shape
+    steps = on.reshape(n, s * t, p, k)  # flatten bars: notes may cross bar lines
     # onset: on now and off one step before (the first step of a sample has no step before)
-    onsets = torch.cat([steps[:, :, :1], steps[:, :, :-1] < steps[:, :, 1:]], dim=2)
-    # A maximal run starting at t lasts >= m steps iff steps t+1 ... t+m-1 are on as well.
-    qualified = onsets.clone()
+    marks = torch.empty_like(steps)
+    marks[:, 0] = steps[:, 0]
+    torch.lt(steps[:, :-1], steps[:, 1:], out=marks[:, 1:])
+    onset_count = _count(marks.reshape(n, s, t, p, k), 2).sum((1, 2))  # per bar first: bytes
+    # A maximal run starting at t lasts >= m steps iff steps t+1 ... t+m-1 are on as well;
+    # keep only those onsets (in place).
     for offset in range(1, max(min_steps, 1)):
         kept = max(s * t - offset, 0)
-        qualified[:, :, :kept] &= steps[:, :, offset : offset + kept]
-        qualified[:, :, kept:] = False
-    return _ratio(_count(qualified, -1).sum(-1), _count(onsets, -1).sum(-1))
+        marks[:, :kept] &= steps[:, offset : offset + kept]
+        marks[:, kept:] = False
+    qualified_count = _count(marks.reshape(n, s, t, p, k), 2).sum((1, 2))
+    return _ratio(qualified_count, onset_count)
 
 
 def tonal_distance(
@@ -298,11 +306,12 @@ def tonal_distance(
     sounds together.
     """
     on = binarize(samples, threshold)
-    n, k, s, t, p = on.shape
+    n, s, t, p, k = on.shape
     beats_per_bar = _check_beats(on, steps_per_beat, "TD")
-    # (N, K, beats, steps in beat, P) -> on-steps per pitch and beat: (N, K, beats, P)
-    beat_pitches = _count(on.reshape(n, k, s * beats_per_bar, steps_per_beat, p), 3)
-    chroma = beat_pitches.to(torch.float64) @ pitch_class_matrix(p, lowest_pitch, on.device)
+    # (N, beats, steps in beat, P, K) -> on-steps per beat and pitch: (N, beats, P, K)
+    beat_pitches = _count(on.reshape(n, s * beats_per_bar, steps_per_beat, p, k), 2)
+    classes = pitch_class_matrix(p, lowest_pitch, on.device)
+    chroma = torch.einsum("nbpk,pc->nkbc", beat_pitches.to(torch.float64), classes)  # (N, K, beats, 12)
     total = chroma.sum(-1, keepdim=True)  # (N, K, beats, 1)
     centroid = (chroma / total.clamp_min(1)) @ tonal_matrix(radii, on.device).T  # (N, K, beats, 6)
     first, second = torch.triu_indices(k, k, offset=1, device=on.device)
@@ -325,8 +334,8 @@ def polyphony_rate(
     sparse melody is not called monophonic for its rests). NaN when the track is silent.
     """
     on = binarize(samples, threshold)
-    sounding = _count(on, -1)  # (N, K, S, T): pitches on per time step
-    return _ratio((sounding >= min_pitches).sum((2, 3)), (sounding > 0).sum((2, 3)))
+    sounding = _count(on, 3)  # (N, S, T, K): pitches on per time step
+    return _ratio((sounding >= min_pitches).sum((1, 2)), (sounding > 0).sum((1, 2)))
 
 
 def in_scale_rate(
@@ -345,8 +354,10 @@ def in_scale_rate(
     is silent.
     """
     on = binarize(samples, threshold)
-    pitch_cells = _count(on, 3).sum(2)  # (N, K, P): on-steps per pitch
-    chroma = pitch_cells.to(torch.float64) @ pitch_class_matrix(on.shape[4], lowest_pitch, on.device)
+    p = on.shape[3]
+    pitch_cells = _count(on, 2).sum(1)  # (N, P, K): on-steps per pitch, counted per bar first
+    classes = pitch_class_matrix(p, lowest_pitch, on.device)
+    chroma = torch.einsum("npk,pc->nkc", pitch_cells.to(torch.float64), classes)  # (N, K, 12)
     scales = _major_scales(on.device)  # (12 tonics, 12 pitch classes)
     fit = chroma.sum(1) @ scales.T  # (N, 12 tonics): on-cells of the phrase in each scale
     best = scales[fit.argmax(-1)]  # (N, 12); argmax returns the first (lowest) tonic on ties
@@ -361,7 +372,8 @@ def pitch_range(samples: Tensor, *, threshold: float = DEFAULT_THRESHOLD) -> Rat
     the sample, else 0. NaN when the track is silent in every sample.
     """
     on = binarize(samples, threshold)
-    used = on.any(dim=3).any(dim=2)  # (N, K, P)
+    n, s, t, p, k = on.shape
+    used = _any(on.reshape(n, s * t, p, k), 1).transpose(1, 2)  # (N, K, P)
     pitch = torch.arange(used.shape[-1], device=on.device)
     highest = torch.where(used, pitch, -1).amax(-1)
     lowest = torch.where(used, pitch, used.shape[-1]).amin(-1)
@@ -376,7 +388,8 @@ def n_pitches_used(samples: Tensor, *, threshold: float = DEFAULT_THRESHOLD) -> 
     pypianoroll). Numerator: the count; denominator: 1.
     """
     on = binarize(samples, threshold)
-    used = on.any(dim=3).any(dim=2)  # (N, K, P)
+    n, s, t, p, k = on.shape
+    used = _any(on.reshape(n, s * t, p, k), 1).transpose(1, 2)  # (N, K, P)
     return _ratio(used.sum(-1), torch.tensor(1, device=on.device))
 
 
@@ -393,10 +406,10 @@ def empty_beat_rate(
     pypianoroll 1.0.4's ``empty_beat_rate`` returns one minus this.
     """
     on = binarize(samples, threshold)
-    n, k, s, t, p = on.shape
+    n, s, t, p, k = on.shape
     beats_per_bar = _check_beats(on, steps_per_beat, "empty-beat rate")
-    beat_sounds = on.reshape(n, k, s * beats_per_bar, steps_per_beat * p).any(-1)
-    return _ratio((~beat_sounds).sum(-1), torch.tensor(s * beats_per_bar, device=on.device))
+    beat_sounds = _any(on.reshape(n, s * beats_per_bar, steps_per_beat * p, k), 2)  # (N, beats, K)
+    return _ratio((~beat_sounds).sum(1), torch.tensor(s * beats_per_bar, device=on.device))
 
 
 METRICS: dict[str, Callable[..., Ratio]] = {

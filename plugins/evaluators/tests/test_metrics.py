@@ -298,8 +298,10 @@ def test_per_sample_values_and_concatenated_chunks(make_roll):
     torch.testing.assert_close(joined.pooled(), ratio.pooled(), equal_nan=True)
 
 
-def test_empty_batch_gives_nan_not_an_error():
-    ratio = METRICS["upc"](torch.zeros(0, 4, 96, 128, 2))
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_empty_batch_gives_nan_not_an_error(name):
+    ratio = METRICS[name](torch.zeros(0, 4, 96, 128, 2))
+    assert ratio.per_sample().shape[0] == 0
     assert ratio.pooled().isnan().all()
 
 
