@@ -168,3 +168,33 @@ def test_public_name_has_a_docstring(name):
         if not doc and not isinstance(obj, _BUILTIN_VALUES) and not hasattr(obj, "__origin__"):
             doc = type(obj).__doc__
     assert doc and doc.strip(), f"crossmodal.{name} has no docstring"
+
+
+# -------------------------------------------------------------------------------------------
+# Links between the pages
+# -------------------------------------------------------------------------------------------
+
+OUR_PAGES = ("index.md", "quickstart.md", "concepts.md", "hooks.md", "cli.md", "plugin-guide.md")
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", OUR_PAGES)
+def test_relative_links_resolve(page):
+    text = (DOCS / page).read_text(encoding="utf-8")
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if "://" in target:
+            continue
+        path, _, anchor = target.partition("#")
+        resolved = (DOCS / page).parent / path if path else DOCS / page
+        if not resolved.exists():
+            broken.append(target)
+        elif anchor and resolved.suffix == ".md":
+            headings = re.findall(r"^#+ (.*)$", resolved.read_text(encoding="utf-8"), re.M)
+            if anchor not in {_anchor(h) for h in headings}:
+                broken.append(target)
+    assert not broken, f"docs/{page} links to missing files or headings: {', '.join(broken)}"
