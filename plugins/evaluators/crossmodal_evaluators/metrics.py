@@ -25,10 +25,16 @@ Conventions shared by every metric (written out in ``docs/evaluators.md``):
   be a multiple of ``steps_per_beat`` for the beat-based metrics.
 - **Empty input.** A ratio whose denominator is 0 is NaN (0 / 0); each function says when.
 
-Public names: :class:`Ratio`, :func:`binarize`, :func:`track_pairs`, :func:`empty_bar_rate`,
-:func:`used_pitch_classes`, :func:`qualified_note_rate`, :func:`tonal_distance`,
-:func:`polyphony_rate`, :func:`in_scale_rate`, :func:`pitch_range`, :func:`n_pitches_used`,
-:func:`empty_beat_rate`, :data:`METRICS` and the default constants below.
+The functions work on the whole bool roll in its own layout (no copy for bool input) with
+tensor operations only: there is no Python loop over samples, bars, pitches or notes (QN loops
+over the ``min_steps - 1`` step offsets). Counts are summed as bytes per bar first (see
+``_count``), which is several times faster on CPU than summing bools into ``int64``.
+
+Public names: :class:`Ratio`, :func:`binarize`, :func:`track_pairs`, :func:`pitch_class_matrix`,
+:func:`tonal_matrix`, :func:`empty_bar_rate`, :func:`used_pitch_classes`,
+:func:`qualified_note_rate`, :func:`tonal_distance`, :func:`polyphony_rate`,
+:func:`in_scale_rate`, :func:`pitch_range`, :func:`n_pitches_used`, :func:`empty_beat_rate`,
+:data:`METRICS` and the default constants below.
 """
 
 from __future__ import annotations
