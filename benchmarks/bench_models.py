@@ -11,8 +11,8 @@ Measures, per configuration (fp32; bf16 autocast + channels_last):
   configuration runs in its own subprocess so the peaks are separate.
 * ``phrase_latency_ms``: one phrase from one painting, eval mode, no gradients, warm.
 
-Times are medians over ``--steps`` timed steps after ``--warmup`` untimed ones, with
-``torch.set_num_threads(--threads)``. Usage::
+Times are medians (and minima, ``*_min_s``) over ``--steps`` timed steps after ``--warmup``
+untimed ones, with ``torch.set_num_threads(--threads)``. Usage::
 
     PYTHONPATH=.:plugins/jukepix python benchmarks/bench_models.py --batch 64 --batch 16
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -70,7 +71,8 @@ def gradient_penalty(critic, images, real, fake) -> torch.Tensor:
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
-def _median_time(fn, warmup: int, steps: int) -> float:
+def _times(fn, warmup: int, steps: int) -> list[float]:
+    """Seconds taken by each of ``steps`` calls of ``fn`` after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -78,7 +80,7 @@ def _median_time(fn, warmup: int, steps: int) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
 
 
 def run_one(batch: int, bf16: bool, warmup: int, steps: int) -> dict:
@@ -115,13 +117,11 @@ def run_one(batch: int, bf16: bool, warmup: int, steps: int) -> dict:
         loss.backward()
         opt_g.step()
 
-    result = {
-        "batch": batch,
-        "precision": "bf16-autocast+channels_last" if bf16 else "fp32",
-        "fake_batch_s": _median_time(make_fake, warmup, steps),
-        "critic_step_s": _median_time(critic_step, warmup, steps),
-        "generator_step_s": _median_time(generator_step, warmup, steps),
-    }
+    result = {"batch": batch, "precision": "bf16-autocast+channels_last" if bf16 else "fp32"}
+    for name, fn in [("fake_batch_s", make_fake), ("critic_step_s", critic_step), ("generator_step_s", generator_step)]:
+        times = _times(fn, warmup, steps)
+        result[name] = statistics.median(times)
+        result[name.replace("_s", "_min_s")] = min(times)
     generator.eval()
     one_image = images[:1]
 
@@ -129,7 +129,7 @@ def run_one(batch: int, bf16: bool, warmup: int, steps: int) -> dict:
         with torch.no_grad(), autocast():
             generator(one_image, torch.randn(1, generator.temporal.noise_dim))
 
-    result["phrase_latency_ms"] = 1000 * _median_time(one_phrase, 3, 20)
+    result["phrase_latency_ms"] = 1000 * statistics.median(_times(one_phrase, 3, 20))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return result
 
@@ -161,6 +161,7 @@ def main() -> None:
     if args.one:  # child process: one configuration
         print(json.dumps(run_one(batches[0], args.one == "bf16", args.warmup, args.steps)))
         return
+    load_before = os.getloadavg()[0]
     runs = []
     for batch in batches:
         for precision in ["fp32"] + ([] if args.no_bf16 else ["bf16"]):
@@ -172,6 +173,12 @@ def main() -> None:
     report = {
         "torch": torch.__version__,
         "threads": args.threads,
+        # without native bf16 (AVX-512 BF16 / AMX) oneDNN is skipped and bf16 convolutions fall
+        # back to slow reference kernels: expect bf16 to be slower than fp32 there
+        "native_bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+        # other processes on the same cores inflate every time (two OpenMP threads that are
+        # preempted wait on each other): compare runs only at similar load
+        "load_average_1min": [load_before, os.getloadavg()[0]],
         "parameters": parameter_counts(),
         "runs": runs,
     }

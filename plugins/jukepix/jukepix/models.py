@@ -73,6 +73,9 @@ DECODER_PITCH_FACTORS = (2, 8, 8)
 """Pitch up-sampling of the bar generator after the time axis is complete (Table I: 1 -> 2 ->
 16 -> 128 pitches)."""
 
+IMAGE_THUMBNAIL_SIZE = 32
+"""Side in pixels of the painting thumbnail the critic's image branch looks at."""
+
 CRITIC_TIME_FACTORS = (3, 4, 2, BEATS_PER_BAR)
 """Time reduction of the critic's bar branch, kernel = stride: 96 steps -> 32 (a 32nd note,
 3 steps) -> 8 (an 8th note) -> 4 (beats) -> 1 (the bar)."""
@@ -80,6 +83,7 @@ CRITIC_TIME_FACTORS = (3, 4, 2, BEATS_PER_BAR)
 assert math.prod(DECODER_TIME_FACTORS) == STEPS_PER_BAR, "decoder time factors must give a bar"
 assert math.prod(DECODER_PITCH_FACTORS) == N_PITCHES, "decoder pitch factors must give 128 pitches"
 assert math.prod(CRITIC_TIME_FACTORS) == STEPS_PER_BAR, "critic time factors must cover a bar"
+assert IMAGE_SHAPE[1] % IMAGE_THUMBNAIL_SIZE == 0, "the thumbnail must tile the painting"
 
 
 def _leaky() -> nn.LeakyReLU:
@@ -264,24 +268,33 @@ class PhraseCritic(Critic):
     Designed for cost (PITFALLS.md: merging bars first at 96x128 is ~17x slower than reducing
     pitch and time first). Each bar is judged on its own first, with the tracks as channels:
 
-    1. pitch: pad 128 -> 132 pitches (11 octaves from C-1), a (1, 12) convolution of stride 12
-       (one octave, aligned on C) and a (1, 11) convolution over all octaves -> (N, C, 96, 1);
-    2. time: kernel = stride convolutions 96 -> 32 -> 8 -> 4 -> 1 steps
-       (:data:`CRITIC_TIME_FACTORS`) -> a ``bar_dim`` vector per bar;
+    1. pitch: pad 128 -> 132 pitches (11 octaves from C-1); a (1, 12) convolution of stride 12
+       (one octave, aligned on C: chord shapes of both tracks) and a (1, 11) convolution over
+       all octaves (register) -> ``pitch_channels[1]`` features per time step;
+    2. time: convolutions of kernel = stride over 96 -> 32 -> 8 -> 4 -> 1 steps
+       (:data:`CRITIC_TIME_FACTORS`) -> a ``time_channels[-1]`` vector per bar;
     3. bars: a convolution of width 2 over the bar axis and a linear layer -> ``phrase_dim``.
 
-    A separate image branch (strided convolutions 256 -> 4 pixels, then linear) gives an
-    ``image_dim`` vector; the two are concatenated and a two-layer head gives the score.
-    LeakyReLU(0.2) everywhere, and no BatchNorm (it would break the per-sample gradient penalty).
+    Every convolution in steps 1 and 2 has kernel = stride, so its patches do not overlap and it
+    is computed as a linear layer applied to each patch of a reshaped view (the weights of
+    ``nn.Linear(kernel * C_in, C_out)``, patch cells ordered (position, channel)); on CPU this
+    is several times faster than ``nn.Conv2d`` on these thin shapes, in the gradient penalty's
+    double backward above all.
+
+    An image branch reduces the painting to a 32x32 thumbnail (area average), then three strided
+    4x4 convolutions (-> 4x4 pixels) and a linear layer give an ``image_dim`` vector. The two
+    vectors are concatenated and a two-layer head gives the score. LeakyReLU(0.2) everywhere,
+    no BatchNorm (it would couple the samples of a batch and break the per-sample gradient
+    penalty).
 
     Inputs: ``condition`` float ``(B, 3, 256, 256)``, RGB in [0, 1]; ``sample`` float
     ``(B, 4, 96, 128, 2)`` (bars, time steps, pitches, tracks) in [0, 1].
     Output: float ``(B,)``, the unbounded critic score (higher = more real).
 
-    :param pitch_channels: channels of the two pitch convolutions.
-    :param time_channels: channels of the four time convolutions (the last is ``bar_dim``).
+    :param pitch_channels: features per octave, then per time step after merging octaves.
+    :param time_channels: channels after each time reduction (the last is the bar vector size).
     :param phrase_dim: size of the phrase vector after merging bars.
-    :param image_channels: channels of the image branch's five convolutions.
+    :param image_channels: channels of the image branch's three convolutions.
     :param image_dim: size of the image vector.
     :param head_dim: hidden size of the head.
     """
@@ -294,64 +307,60 @@ class PhraseCritic(Critic):
         pitch_channels: Sequence[int] = (32, 64),
         time_channels: Sequence[int] = (64, 128, 128, 128),
         phrase_dim: int = 256,
-        image_channels: Sequence[int] = (8, 16, 32, 64, 64),
+        image_channels: Sequence[int] = (32, 64, 64),
         image_dim: int = 128,
         head_dim: int = 256,
     ) -> None:
         super().__init__()
-        n_octaves = math.ceil(N_PITCHES / SEMITONES_PER_OCTAVE)
-        self.pitch_padding = n_octaves * SEMITONES_PER_OCTAVE - N_PITCHES  # 4 pitches above G9
-        octave_channels, pitch_out = pitch_channels
-        self.pitch = nn.Sequential(
-            nn.Conv2d(N_TRACKS, octave_channels, (1, SEMITONES_PER_OCTAVE), stride=(1, SEMITONES_PER_OCTAVE)),
-            _leaky(),  # (N, C, 96, 11 octaves)
-            nn.Conv2d(octave_channels, pitch_out, (1, n_octaves)),
-            _leaky(),  # (N, C, 96, 1)
-        )
         if len(time_channels) != len(CRITIC_TIME_FACTORS):
             raise ValueError(
                 f"PhraseCritic: time_channels needs {len(CRITIC_TIME_FACTORS)} entries, got {len(time_channels)}"
             )
-        layers: list[nn.Module] = []
+        self.n_octaves = math.ceil(N_PITCHES / SEMITONES_PER_OCTAVE)
+        self.pitch_padding = self.n_octaves * SEMITONES_PER_OCTAVE - N_PITCHES  # 4 pitches above G9
+        octave_channels, pitch_out = pitch_channels
+        # (1, 12) stride-12 convolution over (pitch, tracks) patches of one octave
+        self.octave = nn.Linear(SEMITONES_PER_OCTAVE * N_TRACKS, octave_channels)
+        # (1, 11) convolution over all octaves
+        self.across_octaves = nn.Linear(self.n_octaves * octave_channels, pitch_out)
+        self.time = nn.ModuleList()  # (factor, 1) stride-factor convolutions over time
         in_channels = pitch_out
         for out_channels, factor in zip(time_channels, CRITIC_TIME_FACTORS):
-            layers += [nn.Conv2d(in_channels, out_channels, (factor, 1), stride=(factor, 1)), _leaky()]
+            self.time.append(nn.Linear(factor * in_channels, out_channels))
             in_channels = out_channels
-        self.time = nn.Sequential(*layers)  # (N, bar_dim, 1, 1)
         bar_dim = in_channels
         bar_kernel = 2
         self.bars = nn.Sequential(
-            nn.Conv1d(bar_dim, bar_dim, bar_kernel),  # 4 -> 3 bar pairs
+            nn.Conv1d(bar_dim, bar_dim, bar_kernel),  # 4 bars -> 3 pairs of neighbours
             _leaky(),
             nn.Flatten(),
             nn.Linear(bar_dim * (BARS_PER_PHRASE - bar_kernel + 1), phrase_dim),
             _leaky(),
         )
-        image_layers: list[nn.Module] = [
-            # kernel = stride 4: 256 -> 64 pixels (the painting's coarse layout is what matters)
-            nn.Conv2d(IMAGE_SHAPE[0], image_channels[0], 4, stride=4),
-            _leaky(),
-        ]
-        side = IMAGE_SHAPE[1] // 4
-        for in_ch, out_ch in zip(image_channels[:-1], image_channels[1:]):
-            image_layers += [nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1), _leaky()]
-            side //= 2
-        image_layers += [nn.Flatten(), nn.Linear(image_channels[-1] * side * side, image_dim), _leaky()]
+        self.thumbnail_pool = IMAGE_SHAPE[1] // IMAGE_THUMBNAIL_SIZE
+        image_layers: list[nn.Module] = []
+        in_channels, side = IMAGE_SHAPE[0], IMAGE_THUMBNAIL_SIZE
+        for out_channels in image_channels:
+            image_layers += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), _leaky()]
+            in_channels, side = out_channels, side // 2
+        image_layers += [nn.Flatten(), nn.Linear(in_channels * side * side, image_dim), _leaky()]
         self.image = nn.Sequential(*image_layers)
         self.head = nn.Sequential(nn.Linear(phrase_dim + image_dim, head_dim), _leaky(), nn.Linear(head_dim, 1))
 
     def forward(self, condition: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
         check_shape(self, "condition", condition, (None, *self.condition_shape))
         check_shape(self, "sample", sample, (None, *self.sample_shape))
-        batch = sample.shape[0]
-        padded = F.pad(sample, (0, 0, 0, self.pitch_padding))  # pitch 128 -> 132, silent above G9
-        # (B, bars, time, pitch, tracks) -> (B * bars, tracks, time, pitch): a view laid out
-        # channels-last, so channels_last weights need no copy
-        bars = padded.flatten(0, 1).permute(0, 3, 1, 2)
-        per_bar = self.time(self.pitch(bars))  # (B * bars, bar_dim, 1, 1)
-        per_bar = per_bar.reshape(batch, BARS_PER_PHRASE, -1).transpose(1, 2)  # (B, bar_dim, bars)
-        phrase = self.bars(per_bar)  # (B, phrase_dim)
-        painting = self.image(condition)  # (B, image_dim)
+        batch, bars, steps = sample.shape[:3]
+        x = F.pad(sample, (0, 0, 0, self.pitch_padding))  # (B, bars, time, 132, tracks), silent above G9
+        x = x.reshape(batch, bars, steps, self.n_octaves, -1)  # octave patches: 12 pitches x tracks
+        x = F.leaky_relu(self.octave(x), LEAKY_SLOPE)  # (B, bars, time, octaves, C)
+        x = F.leaky_relu(self.across_octaves(x.flatten(3)), LEAKY_SLOPE)  # (B, bars, time, C)
+        for factor, layer in zip(CRITIC_TIME_FACTORS, self.time):
+            steps //= factor
+            x = F.leaky_relu(layer(x.reshape(batch, bars, steps, -1)), LEAKY_SLOPE)  # (B, bars, steps, C)
+        phrase = self.bars(x[:, :, 0].transpose(1, 2))  # (B, bar_dim, bars) -> (B, phrase_dim)
+        thumbnail = F.avg_pool2d(condition, self.thumbnail_pool)  # (B, 3, 32, 32)
+        painting = self.image(thumbnail)  # (B, image_dim)
         return self.head(torch.cat([phrase, painting], dim=1))[:, 0]  # (B,)
 
 

@@ -133,7 +133,7 @@ def test_critic_gradient_penalty_double_backward(parts):
     assert grad.shape == mixed.shape
     penalty = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
     penalty.backward()
-    first = critic.pitch[0].weight.grad
+    first = critic.octave.weight.grad
     assert first is not None and torch.isfinite(first).all() and first.abs().sum() > 0
     critic.zero_grad(set_to_none=True)
 
@@ -141,11 +141,25 @@ def test_critic_gradient_penalty_double_backward(parts):
 def test_critic_has_no_batchnorm_and_scores_samples_independently(parts):
     critic = parts[3]
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
-    images, phrases = torch.rand(3, *IMAGE_SHAPE), torch.rand(3, *PHRASE_SHAPE)
+    images, phrases = torch.rand(2, *IMAGE_SHAPE), torch.rand(2, *PHRASE_SHAPE)
     with torch.no_grad():
         together = critic(images, phrases)
-        alone = critic(images[1:2], phrases[1:2])
-    torch.testing.assert_close(together[1:2], alone, rtol=1e-4, atol=1e-5)
+        alone = critic(images[1:], phrases[1:])
+    torch.testing.assert_close(together[1:], alone, rtol=1e-4, atol=1e-5)
+
+
+def test_critic_octave_layer_is_an_octave_convolution(parts):
+    """The patch-wise linear layer equals a (1, 12) stride-12 convolution with tracks as channels."""
+    critic = parts[3]
+    phrases = torch.rand(BATCH, *PHRASE_SHAPE)
+    padded = F.pad(phrases, (0, 0, 0, critic.pitch_padding))  # (B, bars, time, 132, tracks)
+    with torch.no_grad():
+        ours = critic.octave(padded.reshape(*padded.shape[:3], critic.n_octaves, -1))  # (B, bars, time, octaves, C)
+        out_channels = critic.octave.out_features
+        weight = critic.octave.weight.reshape(out_channels, 12, N_TRACKS).permute(0, 2, 1)[:, :, None, :]
+        bars = padded.flatten(0, 1).permute(0, 3, 1, 2)  # (B * bars, tracks, time, pitch)
+        conv = F.conv2d(bars, weight, critic.octave.bias, stride=(1, 12))  # (B * bars, C, time, octaves)
+    torch.testing.assert_close(ours.flatten(0, 1).permute(0, 3, 1, 2), conv, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
