@@ -98,7 +98,7 @@ def new_run_dir(out_dir: str | Path, recipe: str) -> Path:
 
 
 def _memory_format(tensor: torch.Tensor) -> torch.Tensor:
-    """Channels-last layout for 4-D (and 5-D) tensors; other ranks unchanged."""
+    """Channels-last layout for 4-D tensors (channels-last-3d for 5-D); other ranks unchanged."""
     if tensor.dim() == 4:
         return tensor.contiguous(memory_format=torch.channels_last)
     if tensor.dim() == 5:
@@ -183,7 +183,7 @@ class Trainer:
             else torch.Generator(device=self.device).manual_seed(config.seed)
         )
         self.conditions = _Batches(job.conditions, self.device, config.channels_last)
-        self.targets = _Batches(job.targets, self.device, config.channels_last)
+        self.targets = _Batches(job.targets, self.device, channels_last=False)  # samples keep their layout
         self.step = 0
         self.critic_updates_done = 0
         self.last_losses: dict[str, float] = {}
@@ -197,7 +197,6 @@ class Trainer:
         self._pending: list[tuple[int, torch.Tensor]] = []  # (generator step, losses on the device)
         self._real_metrics: dict[str, float] | None = None
         self._tensorboard: Any = None
-        self._started = time.time()
         self._last_checkpoint: Path | None = None
         # Fixed evaluation and sample pairs: their own RNG, so they never disturb training.
         fixed = torch.Generator().manual_seed(config.seed + 1)
