@@ -82,7 +82,7 @@ def assert_same(name: str, roll: np.ndarray, options: dict) -> None:
     np.testing.assert_allclose(ratio.denominator.numpy(), denominator, rtol=0, atol=0, err_msg=name)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_batched_metrics_equal_the_reference_on_small_rolls(case):
     roll, options = case
