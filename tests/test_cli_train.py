@@ -79,6 +79,10 @@ def test_resume_continues_the_run(invoke, tmp_path):
     assert run_dir_of(result) == run
     assert "from step 2 to 4" in result.stderr
     assert (run / "checkpoints" / "latest").read_text().strip() == "checkpoint-00000004.pt"
+    older = run / "checkpoints" / "checkpoint-00000002.pt"  # a file: resume from that step
+    result = invoke("train", "--resume", older, "--steps", 3)
+    assert result.exit_code == 0, result.output
+    assert "from step 2 to 3" in result.stderr and run_dir_of(result) == run
 
 
 def test_generate_writes_samples_and_skips_bad_files(invoke, tmp_path):

@@ -8,7 +8,7 @@ import click
 import torch
 
 from ..build import load_generator
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint, plugin_version_changes
 from ..config import resolve_device
 from ..errors import DataError
 from ..trainer import run_dir_of
@@ -43,10 +43,13 @@ def generate(
     """
     from . import plugins_of
 
-    registry = plugins_of(ctx).registry
+    plugins = plugins_of(ctx)
+    registry = plugins.registry
     target_device = resolve_device(device)
     document = load_checkpoint(checkpoint)
     generator, spec = load_generator(registry, document, target_device)
+    for change in plugin_version_changes(document["plugins"], {p.name: p.version for p in plugins.loaded}):
+        click.echo(f"Warning: {change}", err=True)
     writer_spec, conditions_spec = spec.component("writer"), spec.component("conditions")
     if writer_spec is None:
         raise click.ClickException(f"recipe {spec.recipe!r} names no sample writer, so nothing can be written")
