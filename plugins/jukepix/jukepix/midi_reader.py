@@ -24,6 +24,7 @@ from .skips import SkipFile
 
 __all__ = [
     "DRUM_CHANNEL",
+    "MAX_BARS",
     "NOTE_FIELDS",
     "Bar",
     "NoteTrack",
@@ -35,6 +36,10 @@ __all__ = [
 
 DRUM_CHANNEL = 9
 """MIDI channel 10 (0-based 9) carries GM percussion; its notes are ignored."""
+
+MAX_BARS = 5000
+"""Longest accepted piece, in bars (over two hours of 4/4 at 120 bpm): a longer one means a corrupt
+delta time, and its roll would not fit in memory."""
 
 NOTE_FIELDS = ("onset", "offset", "pitch", "program")
 """Columns of a note array: onset and offset in grid steps, MIDI pitch 0-127, GM program 0-127."""
@@ -122,9 +127,12 @@ def bars_from_time_signatures(
     :param signatures: ``(tick, numerator, denominator)`` triples, any order.
     :param end_tick: the tick the last bar must reach.
     :returns: bars whose ``start``/``length`` are in steps.
+    :raises SkipFile: a time signature with numerator 0, or more than :data:`MAX_BARS` bars.
     """
     changes: dict[int, tuple[int, int]] = {0: (BEATS_PER_BAR, 4)}
     for tick, numerator, denominator in sorted(signatures):
+        if numerator < 1:
+            raise SkipFile("unreadable", f"time signature {numerator}/{denominator} at tick {tick}")
         changes[tick] = (numerator, denominator)
     ticks = sorted(changes)
     bars: list[Bar] = []
@@ -135,6 +143,8 @@ def bars_from_time_signatures(
         until = Fraction(max(end_tick, tick + 1) if last_segment else ticks[i + 1])
         start = Fraction(tick)
         while start < until:
+            if len(bars) > MAX_BARS:
+                raise SkipFile("unreadable", f"implausibly long: more than {MAX_BARS} bars (corrupt delta times?)")
             stop = start + bar_ticks if last_segment else min(start + bar_ticks, until)
             first, last = ticks_to_steps(np.array([round(start), round(stop)]), ticks_per_beat)
             bars.append(Bar(int(first), int(last - first), numerator, denominator))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import mido
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jukepix.constants import STEPS_PER_BAR, STEPS_PER_BEAT
-from jukepix.midi_reader import bars_from_time_signatures, read_midi, ticks_to_steps
+from jukepix.midi_reader import MAX_BARS, bars_from_time_signatures, read_midi, ticks_to_steps
 from jukepix.phrases import notes_to_roll
 from jukepix.skips import SkipFile
 
@@ -36,6 +38,19 @@ def test_ticks_round_to_nearest_step_halves_up():
     # 48 ticks per beat: 2 ticks per step, so tick 1 is half a step.
     assert ticks_to_steps(np.array([0, 1, 2, 3, 4]), 48).tolist() == [0, 1, 1, 2, 2]
     assert ticks_to_steps(np.array([21, 22, 64]), 1024).tolist() == [0, 1, 2]  # 21.33 -> 0.49, 22 -> 0.52
+
+
+@given(st.integers(min_value=24, max_value=20000), st.lists(st.integers(0, 100000), min_size=1, max_size=20))
+def test_steps_survive_any_resolution_of_at_least_24(ticks_per_beat, steps):
+    ticks = [steps_to_ticks(s, ticks_per_beat) for s in steps]
+    assert ticks_to_steps(np.array(ticks), ticks_per_beat).tolist() == steps
+
+
+def test_corrupt_time_signature_and_absurd_length_are_skipped():
+    with pytest.raises(SkipFile, match="time signature 0/4"):
+        bars_from_time_signatures([(0, 0, 4)], 480, 480)
+    with pytest.raises(SkipFile, match="implausibly long"):
+        bars_from_time_signatures([], 480 * 4 * (MAX_BARS + 10), 480)
 
 
 def test_bars_follow_time_signature_changes():
