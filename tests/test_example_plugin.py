@@ -2,7 +2,8 @@
 
 It is installed as a reader would install it (``pip install``, no network), into a folder of
 its own, and driven through ``python -m crossmodal`` in subprocesses with that folder first on
-``PYTHONPATH``: list-components, prepare palette-demo, train, generate and evaluate.
+``PYTHONPATH``: list-components, prepare palette-demo, train, generate and evaluate; then the
+example's own tests run (tests/test_palette.py).
 """
 
 from __future__ import annotations
@@ -21,30 +22,42 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "crossmoda
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """``pip install --no-deps --no-build-isolation --target SITE`` of a copy of the example."""
-    root = tmp_path_factory.mktemp("palette")
-    source = root / "crossmodal-palette"
-    # a copy, so that the build leaves no build/ or *.egg-info folders in the repository
+def copy(tmp_path_factory) -> Path:
+    """A copy of the example, so that building it leaves no build/ or *.egg-info in the repository."""
+    source = tmp_path_factory.mktemp("palette") / "crossmodal-palette"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    site = root / "site"
+    return source
+
+
+@pytest.fixture(scope="module")
+def installed(copy) -> Path:
+    """``pip install --no-deps --no-build-isolation --target SITE`` of the example."""
+    site = copy.parent / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(site), str(source)],
+         "--no-index", "--target", str(site), str(copy)],
         check=True, capture_output=True, text=True, timeout=120,
     )
     return site
 
 
+def python(
+    site: Path, *args: str, only_palette: bool = True, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python ARGS`` with ``site`` first on PYTHONPATH (and only the palette plugin loaded)."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("CROSSMODAL_")}
+    environment["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+    if only_palette:
+        environment["CROSSMODAL_LOAD_PLUGINS"] = "palette"
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=environment, cwd=cwd, timeout=120
+    )
+
+
 def crossmodal(site: Path, *args: str, only_palette: bool = True) -> subprocess.CompletedProcess:
     """Run ``python -m crossmodal ARGS`` with ``site`` first on PYTHONPATH."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CROSSMODAL_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
-    if only_palette:
-        env["CROSSMODAL_LOAD_PLUGINS"] = "palette"
-    return subprocess.run(
-        [sys.executable, "-m", "crossmodal", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+    return python(site, "-m", "crossmodal", *args, only_palette=only_palette)
 
 
 def test_installed_distribution_has_the_entry_point(installed):
@@ -55,8 +68,9 @@ def test_installed_distribution_has_the_entry_point(installed):
 
 
 def test_list_components_shows_the_plugin_beside_the_others(installed):
-    """Loaded with every installed plugin (no allow-list): the palette entries and their provider."""
-    result = crossmodal(installed, "list-components", "--json", only_palette=False)
+    """Loaded beside the bundled evaluators plugin: the palette entries and their provider."""
+    result = python(installed, "-m", "crossmodal", "list-components", "--json", only_palette=False,
+                    env={"CROSSMODAL_LOAD_PLUGINS": "palette,evaluators"})
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     ours = {(c["kind"], c["name"]) for c in document["components"] if c["plugin"] == "palette"}
@@ -135,8 +149,7 @@ def test_bad_data_file_is_skipped_with_its_line_and_reason(installed, tmp_path):
     assert f"skipped {patterns}:4: not a number" in result.stderr
     assert "samples: value 1" in result.stdout
 
-    empty = tmp_path / "empty.csv"
-    empty.write_text(f"{good},0.1\n")
-    result = crossmodal(installed, "evaluate", str(empty), "--plugin", "palette")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"Error: {empty}: no usable light-pattern item" in result.stderr
+
+def test_the_examples_own_tests_pass(installed, copy):
+    result = python(installed, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=copy)
+    assert result.returncode == 0, result.stdout + result.stderr
