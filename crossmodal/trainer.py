@@ -536,9 +536,26 @@ class Trainer:
         if document.get("path") is not None:
             self._last_checkpoint = Path(document["path"])
 
+    def _check_weights(self) -> None:
+        """Raise :class:`TrainingDivergedError` if a weight is NaN/inf (a loss can be finite
+        while the update it produced was not)."""
+        for module_name, module in (("generator", self.generator), ("critic", self.critic)):
+            named = list(module.named_parameters())
+            finite = torch.stack([p.detach().isfinite().all() for _, p in named]).cpu()  # one sync
+            if not bool(finite.all()):
+                bad = named[int((~finite).nonzero()[0])][0]
+                raise TrainingDivergedError(
+                    f"{module_name} weight {bad!r} holds NaN or inf after generator step {self.step}; "
+                    f"training stopped, {self._last_good()}"
+                )
+
     def save_checkpoint(self) -> Path | None:
-        """Check pending losses, then write a checkpoint (main process only); returns its path."""
+        """Check pending losses and the weights, then write a checkpoint (main process only).
+
+        :returns: the path written (``None`` when this process writes no files).
+        """
         self._flush(self.config.steps)
+        self._check_weights()
         if not self._writes():
             return None
         self._last_checkpoint = save_checkpoint(self.state_dict(), self.checkpoint_dir, self.config.keep_checkpoints)

@@ -150,3 +150,10 @@ def test_core_errors_become_one_line_messages(invoke, tmp_path):
     result = invoke("train", "--plugin", "toy", "--out", tmp_path, "-c", "dim=7")
     assert result.exit_code == 1
     assert "conditions dataset 'toy-conditions'" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_a_one_line_error(invoke, tmp_path):
+    result = invoke("train", "--plugin", "toy", "--device", "cuda", "--out", tmp_path)
+    assert result.exit_code == 1 and "CUDA is not available" in result.stderr
+    assert not list(tmp_path.iterdir())  # refused before a run folder was made

@@ -187,3 +187,36 @@ def test_bf16_autocast_trains_with_finite_losses():
     trainer = make_trainer(bf16=True)
     assert all(math.isfinite(v) for v in trainer.critic_step().values())
     assert all(math.isfinite(v) for v in trainer.generator_step().values())
+
+
+def test_non_finite_weights_are_not_checkpointed(tmp_path):
+    trainer = make_trainer(tmp_path / "run", steps=2)
+    trainer.train()
+    with torch.no_grad():
+        trainer.generator.decoders[1].net[0].weight[0, 0] = float("nan")
+    with pytest.raises(TrainingDivergedError, match=r"generator weight 'decoders.1.net.0.weight'.*checkpoint-00000002"):
+        trainer.save_checkpoint()
+
+
+def test_tensorboard_gets_losses_and_metrics_when_it_imports(tmp_path, monkeypatch):
+    import types
+
+    scalars = []
+
+    class FakeWriter:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag, value, step):
+            scalars.append((tag, step))
+
+        def close(self):
+            scalars.append(("closed", None))
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=FakeWriter))
+    trainer = make_trainer(tmp_path / "run", steps=2)
+    assert trainer.open_tensorboard()
+    trainer.train()
+    trainer.close()
+    assert ("loss/critic/gp", 2) in scalars and ("metric/mean/track1", 2) in scalars
+    assert scalars[-1] == ("closed", None)
