@@ -5,7 +5,8 @@ Public: :data:`TRACK_MODES`, :data:`MIDDLE_C`, :func:`assign_tracks`.
 Modes (track 1, track 2):
 
 ``piano-hands``
-    right hand, left hand. Note tracks whose name contains "right" go right; "left" or "pedal"
+    right hand, left hand, from the notes played with piano programs (GM 1-8, 0-based 0-7; a
+    file without program changes is all piano); a violin or flute part is dropped. Note tracks whose name contains "right" go right; "left" or "pedal"
     (piano-midi.de's "Pedal" track holds real bass notes) go left. The remaining note tracks are
     placed by mean pitch: those at or above the midpoint between the highest and the lowest
     remaining mean pitch go right, the others left (two unnamed tracks: the higher one is the
@@ -49,8 +50,20 @@ def _merge(tracks: list[NoteTrack]) -> np.ndarray:
     return np.concatenate([t.notes for t in tracks])
 
 
-def _piano_hands(tracks: tuple[NoteTrack, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _piano_only(tracks: tuple[NoteTrack, ...]) -> list[NoteTrack]:
+    """The tracks' notes played with piano programs; tracks left without notes are dropped."""
+    kept = []
+    for track in tracks:
+        piano = track.notes[np.isin(track.notes[:, 3], list(PIANO_PROGRAMS))]
+        if len(piano):
+            kept.append(NoteTrack(track.name, track.channel, piano))
+    return kept
+
+
+def _piano_hands(tracks: list[NoteTrack]) -> tuple[np.ndarray, np.ndarray]:
     """Right-hand and left-hand notes (see the module docstring for the rule)."""
+    if not tracks:
+        return _merge([]), _merge([])
     if len(tracks) == 1:
         notes = tracks[0].notes
         high = notes[:, 2] >= MIDDLE_C
@@ -78,7 +91,7 @@ def assign_tracks(score: Score, mode: str) -> tuple[np.ndarray, np.ndarray]:
     :raises SkipFile: the layout does not fit the mode (category ``"track layout"``).
     """
     if mode == "piano-hands":
-        first, second = _piano_hands(score.tracks)
+        first, second = _piano_hands(_piano_only(score.tracks))
         missing = "right hand" if not len(first) else "left hand" if not len(second) else ""
     elif mode == "melody-chords":
         if len(score.tracks) < 2:

@@ -82,3 +82,10 @@ def test_real_mutopia_file_gives_piano_and_violin(shared_data):
     piano, strings = assign_tracks(score, "piano-strings")
     assert len(piano) == 360 and len(strings) == 154  # note-on/off pairs in the file
     assert set(strings[:, 3].tolist()) == {40}
+
+
+def test_piano_hands_drops_non_piano_programs(tmp_path, make_midi):
+    path = make_midi(tmp_path / "duo.mid", [HIGH + LOW, [(0, 960, 88)]], names=["Piano", "Violin"],
+                     channels=[0, 1], programs=[0, 40])
+    right, left = assign_tracks(read_midi(path), "piano-hands")
+    assert pitches(right) == [76, 79] and pitches(left) == [43]  # piano split at middle C, violin gone
