@@ -13,6 +13,12 @@ the step and the loss; no checkpoint is written after it, so the last one on dis
 A run folder holds ``config.json``, ``metrics.csv``, ``curves/*.png``, ``samples/step-XXXXXX/``,
 ``checkpoints/`` and, when TensorBoard is installed, ``tensorboard/``. Every file is written by
 the main process only (``is_main_process``), ready for a later data-parallel extension.
+
+Data parallelism is not implemented; the places it would touch are: wrapping ``generator`` and
+``critic`` after they are moved to the device (the penalty's double backward needs the critic
+wrapper to allow it), seeding ``rng``/``device_rng`` per rank, averaging the pending losses
+across ranks in :meth:`Trainer._flush`, and passing ``is_main_process=(rank == 0)``. The trainer
+keeps no module-level state, so several trainers can live in one process.
 """
 
 from __future__ import annotations
