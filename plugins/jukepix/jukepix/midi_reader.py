@@ -154,13 +154,15 @@ def bars_from_time_signatures(
 
 def _open(path: Path) -> mido.MidiFile:
     """Parse ``path`` with mido, turning every parse failure into :class:`SkipFile`."""
-    if not path.is_file():
-        raise SkipFile("unreadable", "not a file")
-    if path.stat().st_size == 0:
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(4)
+    except OSError as err:
+        raise SkipFile("unreadable", f"cannot open ({err.strerror or err})") from err
+    if not header:
         raise SkipFile("unreadable", "empty file (0 bytes)")
-    with path.open("rb") as handle:
-        if handle.read(4) != b"MThd":
-            raise SkipFile("unreadable", "not a MIDI file (no MThd header)")
+    if header != b"MThd":
+        raise SkipFile("unreadable", "not a MIDI file (no MThd header)")
     try:
         midi = mido.MidiFile(path)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:

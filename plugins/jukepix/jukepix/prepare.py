@@ -18,12 +18,13 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from crossmodal.errors import DataError
 
-from .images import IMAGE_SUFFIXES, prepare_painting
 from .constants import BARS_PER_PHRASE
+from .images import IMAGE_SUFFIXES, prepare_painting
 from .midi_reader import Bar, read_midi
 from .phrases import SEGMENTATIONS, cut_phrases, notes_to_roll
 from .segmentation import structural_windows
@@ -126,6 +127,11 @@ def _image_worker(path: Path) -> tuple[str, np.ndarray | None, float, str]:
     return str(path), image, score, ""
 
 
+def _single_threaded_worker() -> None:
+    """Pool initializer: OpenCV runs single-threaded in workers, the pool gives the parallelism."""
+    cv2.setNumThreads(1)
+
+
 def run_parallel(worker: Callable, files: list[Path], jobs: int | None, progress: Progress | None = None) -> Iterator[tuple]:
     """Apply ``worker`` to ``files``, yielding results in input order.
 
@@ -139,7 +145,7 @@ def run_parallel(worker: Callable, files: list[Path], jobs: int | None, progress
         pool = None
     else:
         context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        pool = context.Pool(jobs)
+        pool = context.Pool(jobs, initializer=_single_threaded_worker)
         results = pool.imap(worker, files, chunksize=1)
     try:
         for result in results:
