@@ -124,3 +124,16 @@ def test_drums_only_and_no_notes(tmp_path, make_midi):
     silent = make_midi(tmp_path / "silent.mid", [[]])
     with pytest.raises(SkipFile, match="no notes"):
         read_midi(silent)
+
+
+def test_pypianoroll_read_shortens_notes_that_this_reader_keeps(tmp_path, make_midi):
+    """Why ``read_midi`` exists: ``pypianoroll.read`` goes through seconds and rounds note ends down."""
+    pypianoroll = pytest.importorskip("pypianoroll")
+    plan = [(s, 3 + (s % 2) * 2) for s in range(0, 40 * 8, 8)]  # 3- and 5-step notes
+    notes = [(steps_to_ticks(s, 1024), steps_to_ticks(s + n, 1024), 60) for s, n in plan]
+    path = make_midi(tmp_path / "grid.mid", [notes], ticks_per_beat=1024)
+    ours = read_midi(path).tracks[0].notes
+    assert (ours[:, 1] - ours[:, 0]).tolist() == [n for _, n in plan]
+    theirs = pypianoroll.read(path, resolution=STEPS_PER_BEAT).tracks[0].pianoroll[:, 60] > 0
+    runs = np.diff(np.flatnonzero(np.diff(np.r_[0, theirs.astype(int), 0])))[::2]
+    assert len(runs) == len(plan) and sum(runs) < sum(n for _, n in plan)
