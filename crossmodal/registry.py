@@ -47,8 +47,9 @@ def _natural_key(text: str) -> list[Any]:
 
 
 def _summary(factory: Callable[..., Any]) -> str:
+    """The first paragraph of the factory's docstring, on one line."""
     doc = (getattr(factory, "__doc__", None) or "").strip()
-    return doc.splitlines()[0].strip() if doc else ""
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 class Registry:

@@ -17,7 +17,7 @@ from ._group import CrossmodalGroup
 from .evaluate import evaluate
 from .generate import generate
 from .list_components import list_components
-from .prepare import prepare
+from .prepare import make_prepare_group
 from .train import train
 
 __all__ = ["make_cli", "main", "plugins_of"]
@@ -57,7 +57,7 @@ def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
         value loads none).
         """
 
-    for command in (list_components, prepare, evaluate, train, generate):
+    for command in (list_components, make_prepare_group(), evaluate, train, generate):
         cli.add_command(command)
     return cli
 

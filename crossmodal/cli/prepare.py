@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 
 
-@click.group()
-def prepare() -> None:
-    """Turn raw files into datasets for training (subcommands come from plugins)."""
+def make_prepare_group() -> click.Group:
+    """A fresh, empty ``prepare`` group (one per command line, so plugins never share one)."""
+
+    @click.group()
+    def prepare() -> None:
+        """Turn raw files into datasets for training (subcommands come from plugins)."""
+
+    return prepare
