@@ -11,8 +11,10 @@ Measures, per configuration (fp32; bf16 autocast + channels_last):
   configuration runs in its own subprocess so the peaks are separate.
 * ``phrase_latency_ms``: one phrase from one painting, eval mode, no gradients, warm.
 
-Times are medians (and minima, ``*_min_s``) over ``--steps`` timed steps after ``--warmup``
-untimed ones, with ``torch.set_num_threads(--threads)``. Usage::
+Times are wall-clock medians (``*_s``), minima (``*_min_s``) and process CPU-time medians
+(``*_cpu_s``) over ``--steps`` timed steps after ``--warmup`` untimed ones, with
+``torch.set_num_threads(--threads)``. On a shared machine wall times swing with other processes'
+load (reported); ``--threads 1`` CPU times are the stable figure to compare designs by. Usage::
 
     PYTHONPATH=.:plugins/jukepix python benchmarks/bench_models.py --batch 64 --batch 16
 """
@@ -71,16 +73,18 @@ def gradient_penalty(critic, images, real, fake) -> torch.Tensor:
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
-def _times(fn, warmup: int, steps: int) -> list[float]:
-    """Seconds taken by each of ``steps`` calls of ``fn`` after ``warmup`` untimed calls."""
+def _times(fn, warmup: int, steps: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and process CPU seconds of each of ``steps`` calls of ``fn`` after ``warmup``
+    untimed calls. With one thread, CPU time is the compute time even on a busy machine."""
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(steps):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return times
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def run_one(batch: int, bf16: bool, warmup: int, steps: int) -> dict:
@@ -118,10 +122,11 @@ def run_one(batch: int, bf16: bool, warmup: int, steps: int) -> dict:
         opt_g.step()
 
     result = {"batch": batch, "precision": "bf16-autocast+channels_last" if bf16 else "fp32"}
-    for name, fn in [("fake_batch_s", make_fake), ("critic_step_s", critic_step), ("generator_step_s", generator_step)]:
-        times = _times(fn, warmup, steps)
-        result[name] = statistics.median(times)
-        result[name.replace("_s", "_min_s")] = min(times)
+    for name, fn in [("fake_batch", make_fake), ("critic_step", critic_step), ("generator_step", generator_step)]:
+        wall, cpu = _times(fn, warmup, steps)
+        result[f"{name}_s"] = statistics.median(wall)
+        result[f"{name}_min_s"] = min(wall)
+        result[f"{name}_cpu_s"] = statistics.median(cpu)
     generator.eval()
     one_image = images[:1]
 
@@ -129,7 +134,7 @@ def run_one(batch: int, bf16: bool, warmup: int, steps: int) -> dict:
         with torch.no_grad(), autocast():
             generator(one_image, torch.randn(1, generator.temporal.noise_dim))
 
-    result["phrase_latency_ms"] = 1000 * statistics.median(_times(one_phrase, 3, 20))
+    result["phrase_latency_ms"] = 1000 * statistics.median(_times(one_phrase, 3, 20)[0])
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return result
 
