@@ -19,7 +19,6 @@ import pytest
 import crossmodal
 from crossmodal import hookspecs
 from crossmodal.cli import make_cli
-from crossmodal.cli.prepare import prepare as prepare_group
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PACKAGE = Path(crossmodal.__file__).resolve().parent
@@ -88,19 +87,12 @@ def _sections(text: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cli_commands():
     """The command line as users get it: every installed plugin loaded (allow-list unset)."""
-    # The ``prepare`` group is one module-level object that plugins add commands to; put it
-    # back as it was so that the commands added here do not leak into other tests.
-    saved = dict(prepare_group.commands)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.delenv("CROSSMODAL_LOAD_PLUGINS", raising=False)
-            patch.delenv("CROSSMODAL_STRICT_PLUGINS", raising=False)
-            cli = make_cli()
-            ctx = click.Context(cli, info_name="crossmodal")
-            commands = [("crossmodal", cli), *_commands(cli, ctx, "crossmodal")]
-    finally:
-        prepare_group.commands.clear()
-        prepare_group.commands.update(saved)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("CROSSMODAL_LOAD_PLUGINS", raising=False)
+        patch.delenv("CROSSMODAL_STRICT_PLUGINS", raising=False)
+        cli = make_cli()
+        ctx = click.Context(cli, info_name="crossmodal")
+        commands = [("crossmodal", cli), *_commands(cli, ctx, "crossmodal")]
     return commands
 
 
