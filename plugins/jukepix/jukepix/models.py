@@ -225,7 +225,7 @@ class PianoRollBarDecoder(Decoder):
         self,
         feature_dim: int = 64,
         temporal_dim: int = 64,
-        channels: Sequence[int] = (512, 512, 512, 256, 256, 256, 64, 32),
+        channels: Sequence[int] = (512, 512, 512, 256, 256, 256, 64, 16),
     ) -> None:
         super().__init__()
         kernels = [(1, 1)]
