@@ -49,6 +49,9 @@ def python(
     environment["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
     if only_palette:
         environment["CROSSMODAL_LOAD_PLUGINS"] = "palette"
+    # The networks are tiny: one thread per process, or OpenMP's spin-waiting makes training
+    # several times slower whenever the other cores are busy (as they are when tests run in parallel).
+    environment["OMP_NUM_THREADS"] = "1"
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, env=environment, cwd=cwd, timeout=120
