@@ -14,7 +14,9 @@ Measures, per configuration (fp32; bf16 autocast + channels_last):
 Times are wall-clock medians (``*_s``), minima (``*_min_s``) and process CPU-time medians
 (``*_cpu_s``) over ``--steps`` timed steps after ``--warmup`` untimed ones, with
 ``torch.set_num_threads(--threads)``. On a shared machine wall times swing with other processes'
-load (reported); ``--threads 1`` CPU times are the stable figure to compare designs by. Usage::
+load (reported); ``--threads 1`` CPU times are the stable figure to compare designs by. On a CPU
+without native bf16 (``"native_bf16": false``, e.g. AVX2 only) bf16 autocast runs about ten times
+slower than fp32 and batch 64 takes minutes: pass ``--no-bf16`` there. Usage::
 
     PYTHONPATH=.:plugins/jukepix python benchmarks/bench_models.py --batch 64 --batch 16
 """
