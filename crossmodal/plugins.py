@@ -171,18 +171,39 @@ class _Staging:
             )
         self.entries.append((kind, name, factory, description))
 
-    def component(self, kind: str, name: str, factory: Any, description: str = "") -> None:
+    def _arguments(self, hook: str, required: tuple[str, ...], args: tuple, kwargs: dict) -> tuple:
+        """Bind one ``register(...)`` call to ``(*required, description="")``, or say how to call it."""
+        parameters = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in required]
+        parameters.append(inspect.Parameter("description", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=""))
+        try:
+            bound = inspect.Signature(parameters).bind(*args, **kwargs)
+        except TypeError as err:
+            raise PluginLoadError(
+                f"{hook} called register() wrongly ({err}); call it as "
+                f"register({', '.join(required)}, description=\"\")",
+                plugin=self.plugin,
+            ) from None
+        bound.apply_defaults()
+        return tuple(bound.arguments.values())
+
+    def component(self, *args: Any, **kwargs: Any) -> None:
+        """``register(kind, name, factory, description="")`` of ``crossmodal_register_components``."""
+        hook = "crossmodal_register_components"
+        kind, name, factory, description = self._arguments(hook, ("kind", "name", "factory"), args, kwargs)
         if kind not in _NETWORK_KINDS:
             raise PluginLoadError(
-                f"crossmodal_register_components registered {name!r} as {kind!r}; "
+                f"{hook} registered {name!r} as {kind!r}; "
                 f"this hook takes the kinds {', '.join(_NETWORK_KINDS)} "
                 "(evaluators, datasets, writers and recipes have hooks of their own)",
                 plugin=self.plugin,
             )
-        self._add("crossmodal_register_components", kind, name, factory, description)
+        self._add(hook, kind, name, factory, description)
 
     def of_kind(self, kind: str, hook: str):
-        def register(name: str, factory: Any, description: str = "") -> None:
+        """The ``register(name, factory, description="")`` callback of ``hook``, which fills ``kind``."""
+
+        def register(*args: Any, **kwargs: Any) -> None:
+            name, factory, description = self._arguments(hook, ("name", "factory"), args, kwargs)
             self._add(hook, kind, name, factory, description)
 
         return register

@@ -1,7 +1,8 @@
 """Malformed plugins are reported at load or recipe-build time, naming the plugin and the fault.
 
 Load time (``crossmodal.plugins``): a registration hook that returns a value, one that takes no
-``register`` argument, and ``register()`` called with a bad name, factory or description.
+``register`` argument, ``register()`` called with missing or extra arguments, and with a bad
+name, factory or description.
 Recipe-build time (``crossmodal.build``): a recipe factory that returns no ``Recipe``, a
 component factory that builds the wrong type, and components whose sizes do not fit.
 (Bad API versions, classes as entry points, unknown hooks, extra hook arguments and duplicate
@@ -90,6 +91,41 @@ def crossmodal_register_writers(register):
     {call}
 """)
     assert expected in message
+
+
+@pytest.mark.parametrize(
+    "hook, call, expected",
+    [
+        ("crossmodal_register_components", 'register("encoder", "sketch")',
+         "crossmodal_register_components called register() wrongly (missing a required argument: 'factory'); "
+         'call it as register(kind, name, factory, description="")'),
+        ("crossmodal_register_recipes", 'register("toy", dict, "one line", "two lines")',
+         "crossmodal_register_recipes called register() wrongly (too many positional arguments); "
+         'call it as register(name, factory, description="")'),
+        ("crossmodal_register_datasets", 'register("toy", dict, colour="red")',
+         "crossmodal_register_datasets called register() wrongly (got an unexpected keyword argument 'colour')"),
+    ],
+)
+def test_register_called_with_missing_or_extra_arguments_is_refused(site, hook, call, expected):
+    message = _broken_message(site, f"""
+@hookimpl
+def {hook}(register):
+    {call}
+""")
+    assert expected in message
+
+
+def test_register_takes_keyword_arguments(site):
+    source = """
+from crossmodal import hookimpl
+
+@hookimpl
+def crossmodal_register_writers(register):
+    register(name="npy", factory=dict, description="Writes arrays.")
+"""
+    _write_bad(site, source)
+    plugins = load_plugins(path=[str(site)], strict=True)
+    assert plugins.registry.get("writer", "npy").description == "Writes arrays."
 
 
 def test_bad_component_registration_names_the_kind(site):
