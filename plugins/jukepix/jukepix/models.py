@@ -22,6 +22,9 @@ the names in brackets): :func:`painting_encoder` ("painting-encoder"), :func:`ba
 
 All modules work under ``torch.autocast("cpu", dtype=torch.bfloat16)`` and with
 ``channels_last`` weights; the critic's gradient penalty (a double backward) works under both.
+bf16 pays off only on CPUs with native bf16 (AVX-512 BF16 / AMX): on an AVX2-only CPU its matrix
+products and convolutions fall back to reference kernels and a training step is about ten times
+slower than in fp32 (``benchmarks/bench_models.py`` measures both and reports which applies).
 """
 
 from __future__ import annotations
