@@ -12,6 +12,7 @@ import argparse
 import os
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from jukepix.prepare import build_painting_set, build_phrase_set
@@ -32,7 +33,9 @@ def best_time(run, repeat: int) -> tuple[float, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (the fastest is reported)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per measurement (the fastest is reported)"
+    )
     args = parser.parse_args()
     midi = sorted((SHARED_DATA / "midi").glob("*.mid"))
     paintings = sorted((SHARED_DATA / "paintings").glob("*.jpg"))
@@ -43,18 +46,25 @@ def main() -> None:
     phrase_set = None
     for jobs in sorted({1, cores}):
         for segmentation in ("bars", "structural"):
-            seconds, phrase_set = best_time(lambda: build_phrase_set(midi, "piano-hands", segmentation, jobs), args.repeat)
-            print(f"music  jobs={jobs} {segmentation:<10} {len(midi) / seconds:7.1f} files/s "
-                  f"{len(phrase_set) / seconds:8.1f} phrases/s ({len(phrase_set)} phrases, {seconds:.2f} s)")
-        seconds, painting_set = best_time(lambda: build_painting_set(paintings, None, jobs), args.repeat)
-        print(f"images jobs={jobs}            {len(paintings) / seconds:7.1f} images/s "
-              f"({len(painting_set)} images, {seconds:.2f} s)")
+            build = partial(build_phrase_set, midi, "piano-hands", segmentation, jobs)
+            seconds, phrase_set = best_time(build, args.repeat)
+            print(
+                f"music  jobs={jobs} {segmentation:<10} {len(midi) / seconds:7.1f} files/s "
+                f"{len(phrase_set) / seconds:8.1f} phrases/s ({len(phrase_set)} phrases, {seconds:.2f} s)"
+            )
+        seconds, painting_set = best_time(partial(build_painting_set, paintings, None, jobs), args.repeat)
+        print(
+            f"images jobs={jobs}            {len(paintings) / seconds:7.1f} images/s "
+            f"({len(painting_set)} images, {seconds:.2f} s)"
+        )
     with tempfile.TemporaryDirectory() as folder:
         out = write_dataset(Path(folder) / "phrases", phrase_set, {"mode": "piano-hands"})
         data = (out / "data.npy").stat().st_size
         total = sum(p.stat().st_size for p in out.iterdir())
-    print(f"stored phrase: {data / len(phrase_set):.1f} bytes in data.npy, "
-          f"{total / len(phrase_set):.1f} bytes with manifest and metadata")
+    print(
+        f"stored phrase: {data / len(phrase_set):.1f} bytes in data.npy, "
+        f"{total / len(phrase_set):.1f} bytes with manifest and metadata"
+    )
 
 
 if __name__ == "__main__":

@@ -36,9 +36,13 @@ def _prepared(source: Path, expected: type) -> PhraseSet | PaintingSet | None:
 
 
 def phrase_dataset(
-    source: str | Path | None = None, mode: str = "piano-hands", segmentation: str = "bars", jobs: int | None = None
+    source: str | Path | None = None,
+    mode: str = "piano-hands",
+    segmentation: str = "bars",
+    jobs: int | None = None,
 ) -> PhraseSet:
-    """Two-track 4-bar phrases (float32 ``(4, 96, 128, 2)`` per item) from MIDI, a prepared set or the Bach chorales.
+    """Two-track 4-bar phrases (float32 ``(4, 96, 128, 2)`` per item) from MIDI, a prepared set or
+    the Bach chorales.
 
     :param mode: ``piano-hands``, ``melody-chords`` or ``piano-strings`` (ignored for a prepared set).
     :param segmentation: ``bars`` or ``structural`` (ignored for a prepared set).
@@ -57,7 +61,9 @@ def phrase_dataset(
         raise DataError(f"{source}: {err}") from err
 
 
-def painting_dataset(source: str | Path | None = None, top_k: int | None = None, jobs: int | None = None) -> PaintingSet:
+def painting_dataset(
+    source: str | Path | None = None, top_k: int | None = None, jobs: int | None = None
+) -> PaintingSet:
     """Square 256x256 RGB paintings (float32 ``(3, 256, 256)`` in [0, 1] per item) from images, a
     prepared set or the bundled default pictures.
 

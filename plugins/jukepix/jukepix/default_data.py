@@ -51,9 +51,20 @@ VOICE_LAYOUTS = {
 """Track mode -> (voice indices of track 1, of track 2); voices are soprano, alto, tenor, bass."""
 
 DEFAULT_IMAGE_FILES = {
-    "skimage": ("data/astronaut.png", "data/chelsea.png", "data/coffee.png", "data/rocket.jpg",
-                "data/hubble_deep_field.jpg", "data/ihc.png", "data/retina.jpg", "data/motorcycle_left.png"),
-    "matplotlib": ("mpl-data/sample_data/grace_hopper.jpg", "mpl-data/sample_data/Minduka_Present_Blue_Pack.png"),
+    "skimage": (
+        "data/astronaut.png",
+        "data/chelsea.png",
+        "data/coffee.png",
+        "data/rocket.jpg",
+        "data/hubble_deep_field.jpg",
+        "data/ihc.png",
+        "data/retina.jpg",
+        "data/motorcycle_left.png",
+    ),
+    "matplotlib": (
+        "mpl-data/sample_data/grace_hopper.jpg",
+        "mpl-data/sample_data/Minduka_Present_Blue_Pack.png",
+    ),
 }
 """Package -> colour images inside its installed directory used as the default pictures."""
 
@@ -125,7 +136,9 @@ def chorale_phrases(path: str | Path, mode: str, segmentation: str) -> tuple[np.
     return notes_to_phrases(first, second, bars, segmentation)
 
 
-def _chorale_worker(path: Path, mode: str, segmentation: str) -> tuple[str, np.ndarray | None, list[int], str]:
+def _chorale_worker(
+    path: Path, mode: str, segmentation: str
+) -> tuple[str, np.ndarray | None, list[int], str]:
     """One chorale in a worker: ``(path, packed phrases or None, first bars, skip reason)``."""
     try:
         phrases, firsts = chorale_phrases(path, mode, segmentation)
@@ -160,7 +173,10 @@ def default_phrase_set(
             continue
         packed.append(rows)
         source = f"music21:bach/{Path(path).name}"
-        manifest.extend({"source": source, "first_bar": str(f), "mode": mode, "segmentation": segmentation} for f in firsts)
+        manifest.extend(
+            {"source": source, "first_bar": str(f), "mode": mode, "segmentation": segmentation}
+            for f in firsts
+        )
     if not packed:
         raise DataError(f"music21 corpus ({len(paths)} Bach works): no usable 4/4 chorale")
     options = {"mode": mode, "segmentation": segmentation, "origin": "music21 Bach chorales", "limit": limit}
@@ -187,5 +203,7 @@ def default_painting_set(top_k: int | None = None, jobs: int | None = 1) -> Pain
     """
     files = default_image_files()
     if not files:
-        raise DataError("no bundled default images found (looked in skimage/data and matplotlib's sample_data)")
+        raise DataError(
+            "no bundled default images found (looked in skimage/data and matplotlib's sample_data)"
+        )
     return build_painting_set(files, top_k, jobs)

@@ -45,7 +45,7 @@ EDGE_ROW_FRACTION = 0.02
 """A row or column with at least this fraction of edge pixels is taken to be inside the picture."""
 
 BORDER_STD_MAX = 12.0
-"""A strip cut off as a border must be this uniform: grey-level standard deviation of its pixels at most 12."""
+"""A strip cut off as a border must be this uniform: grey-level standard deviation of its pixels <= 12."""
 
 BORDER_MARGIN = 2
 """Pixels trimmed past a detected border, to drop the edge line between border and picture."""
@@ -153,7 +153,7 @@ def centre_square(image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    return image[top:top + side, left:left + side]
+    return image[top : top + side, left : left + side]
 
 
 def colour_variance(image: np.ndarray) -> float:

@@ -144,7 +144,9 @@ def bars_from_time_signatures(
         start = Fraction(tick)
         while start < until:
             if len(bars) > MAX_BARS:
-                raise SkipFile("unreadable", f"implausibly long: more than {MAX_BARS} bars (corrupt delta times?)")
+                raise SkipFile(
+                    "unreadable", f"implausibly long: more than {MAX_BARS} bars (corrupt delta times?)"
+                )
             stop = start + bar_ticks if last_segment else min(start + bar_ticks, until)
             first, last = ticks_to_steps(np.array([round(start), round(stop)]), ticks_per_beat)
             bars.append(Bar(int(first), int(last - first), numerator, denominator))
@@ -219,9 +221,13 @@ def read_midi(path: str | Path) -> Score:
         if notes
     )
     if not tracks:
-        raise SkipFile("drums only" if drum_notes else "no notes",
-                       f"{drum_notes} drum notes, no pitched notes" if drum_notes else "no notes in any track")
-    last_tick = max(offset for _, per_channel in raw for notes in per_channel.values() for _, offset, _ in notes)
+        raise SkipFile(
+            "drums only" if drum_notes else "no notes",
+            f"{drum_notes} drum notes, no pitched notes" if drum_notes else "no notes in any track",
+        )
+    last_tick = max(
+        offset for _, per_channel in raw for notes in per_channel.values() for _, offset, _ in notes
+    )
     bars = bars_from_time_signatures(signatures, max(last_tick, 1), tpb)
     return Score(str(path), tpb, tracks, bars)
 

@@ -36,7 +36,7 @@ def notes_to_roll(tracks: Sequence[np.ndarray], n_steps: int) -> np.ndarray:
     for index, notes in enumerate(tracks):
         for onset, offset, pitch in notes[:, :3]:
             last = offset - 1 if offset - onset > 1 else offset
-            roll[onset:min(last, n_steps), pitch, index] = True
+            roll[onset : min(last, n_steps), pitch, index] = True
     return roll
 
 
@@ -85,7 +85,7 @@ def cut_phrases(
         firsts_in_run = bar_windows(run) if choose_windows is None else choose_windows(roll, bars, run)
         for first in firsts_in_run:
             start = bars[first].start
-            phrase = roll[start:start + BARS_PER_PHRASE * STEPS_PER_BAR]
+            phrase = roll[start : start + BARS_PER_PHRASE * STEPS_PER_BAR]
             if phrase.any():
                 phrases.append(phrase.reshape(PHRASE_SHAPE[0], STEPS_PER_BAR, N_PITCHES, N_TRACKS))
                 firsts.append(first)

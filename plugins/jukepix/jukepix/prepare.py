@@ -18,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-import cv2
 import numpy as np
 
 from crossmodal.errors import DataError
@@ -34,6 +33,7 @@ from .tracks import TRACK_MODES, assign_tracks
 
 __all__ = [
     "MIDI_SUFFIXES",
+    "START_METHOD",
     "build_painting_set",
     "build_phrase_set",
     "collect_files",
@@ -47,11 +47,18 @@ __all__ = [
 MIDI_SUFFIXES = (".mid", ".midi")
 """File suffixes (lower case) collected when a folder of MIDI files is given."""
 
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+"""How worker processes start. Not "fork": a caller that already runs threads (torch, OpenCV's pool)
+can leave locks held in a forked child, which then hangs. The fork server imports this module once
+and forks workers from that clean, single-threaded process."""
+
 Progress = Callable[[str], None]
 """Called once per input file when it is done, with the file's path."""
 
 
-def collect_files(sources: Iterable[str | Path], suffixes: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+def collect_files(
+    sources: Iterable[str | Path], suffixes: Sequence[str]
+) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand sources into files: a file is taken as is, a folder gives its files with ``suffixes``
     (recursively, sorted by path).
 
@@ -90,7 +97,9 @@ def midi_phrases(path: str | Path, mode: str, segmentation: str) -> tuple[np.nda
     return notes_to_phrases(first, second, score.bars, segmentation)
 
 
-def notes_to_phrases(first: np.ndarray, second: np.ndarray, bars: Sequence[Bar], segmentation: str) -> tuple[np.ndarray, list[int]]:
+def notes_to_phrases(
+    first: np.ndarray, second: np.ndarray, bars: Sequence[Bar], segmentation: str
+) -> tuple[np.ndarray, list[int]]:
     """Draw two tracks' notes on a roll and cut it into phrases.
 
     :param first: int notes ``(n, >=3)`` of track 1 (onset step, offset step, pitch, ...).
@@ -105,7 +114,9 @@ def notes_to_phrases(first: np.ndarray, second: np.ndarray, bars: Sequence[Bar],
     phrases, firsts = cut_phrases(roll, bars, windows)
     if not len(phrases):
         four_four = sum(bar.is_four_four for bar in bars)
-        raise SkipFile("no phrase", f"{four_four} 4/4 bars give no {BARS_PER_PHRASE} consecutive bars with notes")
+        raise SkipFile(
+            "no phrase", f"{four_four} 4/4 bars give no {BARS_PER_PHRASE} consecutive bars with notes"
+        )
     return phrases, firsts
 
 
@@ -127,15 +138,12 @@ def _image_worker(path: Path) -> tuple[str, np.ndarray | None, float, str]:
     return str(path), image, score, ""
 
 
-def _single_threaded_worker() -> None:
-    """Pool initializer: OpenCV runs single-threaded in workers, the pool gives the parallelism."""
-    cv2.setNumThreads(1)
-
-
-def run_parallel(worker: Callable, files: list[Path], jobs: int | None, progress: Progress | None = None) -> Iterator[tuple]:
+def run_parallel(
+    worker: Callable, files: list[Path], jobs: int | None, progress: Progress | None = None
+) -> Iterator[tuple]:
     """Apply ``worker`` to ``files``, yielding results in input order.
 
-    :param jobs: worker processes (forked where the platform allows); 1 runs in this process,
+    :param jobs: worker processes (started by :data:`START_METHOD`); 1 runs in this process,
         ``None`` uses every core.
     :param progress: called with each result's first item (the path) as it arrives.
     """
@@ -144,8 +152,10 @@ def run_parallel(worker: Callable, files: list[Path], jobs: int | None, progress
         results: Iterable[tuple] = map(worker, files)
         pool = None
     else:
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        pool = context.Pool(jobs, initializer=_single_threaded_worker)
+        context = multiprocessing.get_context(START_METHOD)
+        if START_METHOD == "forkserver":
+            context.set_forkserver_preload([__name__])
+        pool = context.Pool(jobs)
         results = pool.imap(worker, files, chunksize=1)
     try:
         for result in results:
@@ -177,12 +187,16 @@ def build_phrase_set(
     sources = list(sources)
     files, skipped = collect_files(sources, MIDI_SUFFIXES)
     packed, manifest = [], []
-    for path, rows, firsts, reason in run_parallel(partial(_music_worker, mode=mode, segmentation=segmentation), files, jobs, progress):
+    for path, rows, firsts, reason in run_parallel(
+        partial(_music_worker, mode=mode, segmentation=segmentation), files, jobs, progress
+    ):
         if rows is None:
             skipped.append((path, reason))
             continue
         packed.append(rows)
-        manifest.extend({"source": path, "first_bar": str(f), "mode": mode, "segmentation": segmentation} for f in firsts)
+        manifest.extend(
+            {"source": path, "first_bar": str(f), "mode": mode, "segmentation": segmentation} for f in firsts
+        )
     if not packed:
         raise DataError(_nothing_usable("MIDI", sources, skipped))
     meta = {"mode": mode, "segmentation": segmentation}

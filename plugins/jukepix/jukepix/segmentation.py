@@ -27,7 +27,14 @@ import numpy as np
 from .constants import BARS_PER_PHRASE, STEPS_PER_BAR
 from .midi_reader import Bar
 
-__all__ = ["KERNEL_BARS", "ONSET_SLOTS", "bar_features", "novelty_curve", "structural_boundaries", "structural_windows"]
+__all__ = [
+    "KERNEL_BARS",
+    "ONSET_SLOTS",
+    "bar_features",
+    "novelty_curve",
+    "structural_boundaries",
+    "structural_windows",
+]
 
 KERNEL_BARS = BARS_PER_PHRASE
 """Half-width of the checkerboard kernel, in bars: one phrase on each side of a candidate boundary."""
@@ -55,11 +62,11 @@ def bar_features(roll: np.ndarray, bars: Sequence[Bar]) -> np.ndarray:
     onsets = merged & ~np.vstack([np.zeros((1, merged.shape[1]), dtype=bool), merged[:-1]])
     chroma, rhythm = [], []
     for bar in bars:
-        cells = merged[bar.start:bar.start + STEPS_PER_BAR]
+        cells = merged[bar.start : bar.start + STEPS_PER_BAR]
         padded = np.zeros((cells.shape[0], PITCH_CLASSES * 11), dtype=np.int64)
-        padded[:, :cells.shape[1]] = cells
+        padded[:, : cells.shape[1]] = cells
         chroma.append(padded.reshape(cells.shape[0], 11, PITCH_CLASSES).sum(axis=(0, 1)))
-        starts = onsets[bar.start:bar.start + STEPS_PER_BAR].sum(axis=1)
+        starts = onsets[bar.start : bar.start + STEPS_PER_BAR].sum(axis=1)
         rhythm.append(starts.reshape(ONSET_SLOTS, -1).sum(axis=1))
     return np.hstack([_unit(np.array(chroma, dtype=float)), _unit(np.array(rhythm, dtype=float))])
 
@@ -75,12 +82,14 @@ def novelty_curve(features: np.ndarray, half_width: int = KERNEL_BARS) -> np.nda
     n = len(features)
     similarity = _unit(features) @ _unit(features).T
     padded = np.zeros((n + 2 * half_width, n + 2 * half_width))
-    padded[half_width:half_width + n, half_width:half_width + n] = similarity
+    padded[half_width : half_width + n, half_width : half_width + n] = similarity
     axis = np.arange(-half_width, half_width) + 0.5
     sign = np.sign(axis)
     taper = np.exp(-0.5 * (axis / (half_width / 2)) ** 2)
     kernel = np.outer(sign * taper, sign * taper)
-    return np.array([(padded[i:i + 2 * half_width, i:i + 2 * half_width] * kernel).sum() for i in range(n)])
+    return np.array(
+        [(padded[i : i + 2 * half_width, i : i + 2 * half_width] * kernel).sum() for i in range(n)]
+    )
 
 
 def structural_boundaries(novelty: np.ndarray, min_gap: int = BARS_PER_PHRASE) -> list[int]:
@@ -94,8 +103,11 @@ def structural_boundaries(novelty: np.ndarray, min_gap: int = BARS_PER_PHRASE) -
     """
     left = np.r_[-np.inf, novelty[:-1]]
     right = np.r_[novelty[1:], -np.inf]
-    peaks = [i for i in np.argsort(-novelty, kind="stable")
-             if novelty[i] > 0 and novelty[i] >= left[i] and novelty[i] >= right[i] and i <= len(novelty) - min_gap]
+    peaks = [
+        i
+        for i in np.argsort(-novelty, kind="stable")
+        if novelty[i] > 0 and novelty[i] >= left[i] and novelty[i] >= right[i] and i <= len(novelty) - min_gap
+    ]
     chosen = [0]
     for peak in peaks:
         if all(abs(int(peak) - c) >= min_gap for c in chosen):
@@ -114,5 +126,8 @@ def structural_windows(roll: np.ndarray, bars: Sequence[Bar], run: list[int]) ->
         return []
     boundaries = structural_boundaries(novelty_curve(bar_features(roll, [bars[i] for i in run])))
     ends = boundaries[1:] + [len(run)]
-    return [run[i] for start, end in zip(boundaries, ends)
-            for i in range(start, end - BARS_PER_PHRASE + 1, BARS_PER_PHRASE)]
+    return [
+        run[i]
+        for start, end in zip(boundaries, ends)
+        for i in range(start, end - BARS_PER_PHRASE + 1, BARS_PER_PHRASE)
+    ]

@@ -81,7 +81,9 @@ def skip_summary(skipped: Skipped) -> dict[str, int]:
 class _ArraySet:
     """Shared part of the two sample sets: a row array, per-row manifest records and skips."""
 
-    def __init__(self, data: np.ndarray, manifest: Sequence[dict[str, str]], skipped: Skipped, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, data: np.ndarray, manifest: Sequence[dict[str, str]], skipped: Skipped, meta: dict[str, Any]
+    ) -> None:
         if len(data) != len(manifest):
             raise DataError(f"dataset has {len(data)} items but {len(manifest)} manifest rows")
         self.data = data
@@ -151,7 +153,9 @@ def write_dataset(out: str | Path, sample_set: PhraseSet | PaintingSet, options:
     """
     out = Path(out)
     if out.exists() and not (out / "metadata.json").is_file():
-        raise DataError(f"{out}: exists and is not a Jukepix dataset (no metadata.json); choose another --out")
+        raise DataError(
+            f"{out}: exists and is not a Jukepix dataset (no metadata.json); choose another --out"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     kind = "jukepix-phrases" if isinstance(sample_set, PhraseSet) else "jukepix-paintings"
     building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
@@ -173,7 +177,9 @@ def write_dataset(out: str | Path, sample_set: PhraseSet | PaintingSet, options:
             "skip_summary": skip_summary(sample_set.skipped),
             "skipped": [list(pair) for pair in sample_set.skipped],
         }
-        (building / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        (building / "metadata.json").write_text(
+            json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
         _swap_into_place(building, out)
     finally:
         shutil.rmtree(building, ignore_errors=True)
@@ -217,7 +223,9 @@ def load_dataset(path: str | Path) -> PhraseSet | PaintingSet:
         raise DataError(f"{path}: cannot read data.npy or manifest.csv ({err})") from err
     expected = (PACKED_PHRASE_BYTES,) if kind == "jukepix-phrases" else IMAGE_HWC
     if data.shape[1:] != expected or data.dtype != np.uint8:
-        raise DataError(f"{path / 'data.npy'}: rows are {data.dtype} {data.shape[1:]}, expected uint8 {expected}")
+        raise DataError(
+            f"{path / 'data.npy'}: rows are {data.dtype} {data.shape[1:]}, expected uint8 {expected}"
+        )
     skipped = [(p, r) for p, r in meta.get("skipped", [])]
     cls = PhraseSet if kind == "jukepix-phrases" else PaintingSet
     return cls(data, manifest, skipped, meta)

@@ -6,14 +6,15 @@ Modes (track 1, track 2):
 
 ``piano-hands``
     right hand, left hand, from the notes played with piano programs (GM 1-8, 0-based 0-7; a
-    file without program changes is all piano); a violin or flute part is dropped. Note tracks whose name contains "right" go right; "left" or "pedal"
-    (piano-midi.de's "Pedal" track holds real bass notes) go left. The remaining note tracks are
-    placed by mean pitch: those at or above the midpoint between the highest and the lowest
-    remaining mean pitch go right, the others left (two unnamed tracks: the higher one is the
-    right hand). A single remaining track fills the hand that is still empty, or, when neither
-    or both are, goes right if its mean pitch is at or above :data:`MIDDLE_C`. When the whole file is a single note track, each note is split at
-    :data:`MIDDLE_C` (pitch >= 60 right, below left). A file that still leaves one hand empty is
-    skipped.
+    file without program changes is all piano); a violin or flute part is dropped. Note tracks
+    whose name contains "right" go right; "left" or "pedal" (piano-midi.de's "Pedal" track holds
+    real bass notes) go left. The remaining note tracks are placed by mean pitch: those at or
+    above the midpoint between the highest and the lowest remaining mean pitch go right, the
+    others left (two unnamed tracks: the higher one is the right hand). A single remaining track
+    fills the hand that is still empty, or, when neither or both are, goes right if its mean
+    pitch is at or above :data:`MIDDLE_C`. When all piano notes sit in one note track, each note
+    is split at :data:`MIDDLE_C` (pitch >= 60 right, below left). A file that still leaves one
+    hand empty is skipped.
 ``melody-chords``
     the first note track in file order (Nottingham's melody), then every other note track merged
     (the chords). A file with a single note track is skipped.
@@ -102,8 +103,13 @@ def assign_tracks(score: Score, mode: str) -> tuple[np.ndarray, np.ndarray]:
         notes = _merge(list(score.tracks))
         first = notes[np.isin(notes[:, 3], list(PIANO_PROGRAMS))]
         second = notes[np.isin(notes[:, 3], list(STRING_PROGRAMS))]
-        missing = ("piano (programs 0-7)" if not len(first)
-                   else "strings (programs 40-47)" if not len(second) else "")
+        missing = (
+            "piano (programs 0-7)"
+            if not len(first)
+            else "strings (programs 40-47)"
+            if not len(second)
+            else ""
+        )
     else:
         raise ValueError(f"unknown track mode {mode!r}; expected one of {', '.join(TRACK_MODES)}")
     if missing:

@@ -36,8 +36,11 @@ def write_midi(
     """Write a type-1 file: a conductor track with ``(tick, numerator, denominator)`` time
     signatures, then one track per note list (named, on a channel, with an optional program)."""
     midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
-    midi.tracks.append(_timed([(t, mido.MetaMessage("time_signature", numerator=n, denominator=d))
-                               for t, n, d in signatures]))
+    midi.tracks.append(
+        _timed(
+            [(t, mido.MetaMessage("time_signature", numerator=n, denominator=d)) for t, n, d in signatures]
+        )
+    )
     for index, notes in enumerate(tracks):
         channel = channels[index] if index < len(channels) else 0
         events: list[tuple[int, mido.Message | mido.MetaMessage]] = []

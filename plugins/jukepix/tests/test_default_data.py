@@ -66,7 +66,9 @@ def test_default_pictures_need_no_download():
 def test_factories_accept_none_a_file_a_folder_and_a_prepared_set(tmp_path, shared_data, monkeypatch):
     monkeypatch.setattr(datasets, "default_phrase_set", lambda mode, segmentation, jobs=None: "default")
     assert datasets.phrase_dataset(None) == "default"
-    one = datasets.phrase_dataset(shared_data / "midi" / "nottingham__hpps1.mid", mode="melody-chords", jobs=1)
+    one = datasets.phrase_dataset(
+        shared_data / "midi" / "nottingham__hpps1.mid", mode="melody-chords", jobs=1
+    )
     assert len(one) > 0 and one.skipped == []
     write_dataset(tmp_path / "ds", one, {"mode": "melody-chords"})
     assert len(datasets.phrase_dataset(tmp_path / "ds")) == len(one)

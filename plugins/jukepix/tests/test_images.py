@@ -73,10 +73,13 @@ def test_non_ascii_file_name(tmp_path):
     assert read_image(path).shape == (64, 64, 3)
 
 
-@pytest.mark.parametrize("name, content, match", [
-    ("empty.png", b"", "empty file"),
-    ("text.jpg", b"not an image at all\n", "not a decodable image"),
-])
+@pytest.mark.parametrize(
+    "name, content, match",
+    [
+        ("empty.png", b"", "empty file"),
+        ("text.jpg", b"not an image at all\n", "not a decodable image"),
+    ],
+)
 def test_unreadable_files(tmp_path, name, content, match):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(SkipFile, match=match):
@@ -114,7 +117,9 @@ def test_picture_without_border_is_kept():
 
 def test_smooth_sky_is_not_taken_for_a_border():
     picture = texture(200, 200)
-    picture[:80] = np.linspace(90, 160, 80, dtype=np.uint8)[:, None, None]  # flat rows, but not uniform in height
+    picture[:80] = np.linspace(90, 160, 80, dtype=np.uint8)[
+        :, None, None
+    ]  # flat rows, but not uniform in height
     assert crop_border(picture).shape[0] == 200
 
 
@@ -133,10 +138,10 @@ def test_colour_variance_definition():
     assert colour_variance(flat) == 0.0
     halves = np.zeros((8, 8, 3), dtype=np.uint8)
     halves[4:] = 255
-    assert colour_variance(halves) == pytest.approx(127.5 ** 2)
+    assert colour_variance(halves) == pytest.approx(127.5**2)
     only_red = np.zeros((8, 8, 3), dtype=np.uint8)
     only_red[4:, :, 0] = 255
-    assert colour_variance(only_red) == pytest.approx(127.5 ** 2 / 3)
+    assert colour_variance(only_red) == pytest.approx(127.5**2 / 3)
 
 
 def test_real_paintings(shared_data):

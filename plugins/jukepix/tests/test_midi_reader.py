@@ -23,7 +23,9 @@ def steps_to_ticks(steps: int, ticks_per_beat: int) -> int:
 def test_note_lengths_are_exact_at_odd_resolutions(tmp_path, make_midi, ticks_per_beat):
     # (onset step, length in steps, pitch): 3- and 5-step notes at odd positions, one repeated.
     plan = [(7, 3, 60), (10, 3, 60), (13, 5, 64), (101, 5, 67), (190, 3, 72)]
-    notes = [(steps_to_ticks(s, ticks_per_beat), steps_to_ticks(s + n, ticks_per_beat), p) for s, n, p in plan]
+    notes = [
+        (steps_to_ticks(s, ticks_per_beat), steps_to_ticks(s + n, ticks_per_beat), p) for s, n, p in plan
+    ]
     score = read_midi(make_midi(tmp_path / "odd.mid", [notes], ticks_per_beat=ticks_per_beat))
     got = score.tracks[0].notes
     assert got[:, :3].tolist() == [[s, s + n, p] for s, n, p in plan]
@@ -59,24 +61,34 @@ def test_bars_follow_time_signature_changes():
     signatures = [(0, 4, 4), (2 * bar, 3, 4), (2 * bar + 3 * tpb, 4, 4)]
     bars = bars_from_time_signatures(signatures, 5 * bar, tpb)
     assert [(b.start, b.length, b.numerator) for b in bars[:4]] == [
-        (0, STEPS_PER_BAR, 4), (STEPS_PER_BAR, STEPS_PER_BAR, 4), (192, 72, 3), (264, STEPS_PER_BAR, 4)]
+        (0, STEPS_PER_BAR, 4),
+        (STEPS_PER_BAR, STEPS_PER_BAR, 4),
+        (192, 72, 3),
+        (264, STEPS_PER_BAR, 4),
+    ]
     assert [b.is_four_four for b in bars[:4]] == [True, True, False, True]
 
 
 def test_time_signature_inside_a_bar_cuts_it_short():
     bars = bars_from_time_signatures([(0, 4, 4), (480 * 6, 4, 4)], 480 * 12, 480)
     assert [(b.start, b.length, b.is_four_four) for b in bars] == [
-        (0, 96, True), (96, 48, False), (144, 96, True), (240, 96, True)]
+        (0, 96, True),
+        (96, 48, False),
+        (144, 96, True),
+        (240, 96, True),
+    ]
 
 
 def test_velocity_zero_note_on_ends_note_and_drums_are_ignored(tmp_path):
     midi = mido.MidiFile(ticks_per_beat=480)
-    track = mido.MidiTrack([
-        mido.Message("note_on", note=60, velocity=90, time=0),
-        mido.Message("note_on", channel=9, note=36, velocity=90, time=0),
-        mido.Message("note_on", note=60, velocity=0, time=480),
-        mido.Message("note_off", channel=9, note=36, time=0),
-    ])
+    track = mido.MidiTrack(
+        [
+            mido.Message("note_on", note=60, velocity=90, time=0),
+            mido.Message("note_on", channel=9, note=36, velocity=90, time=0),
+            mido.Message("note_on", note=60, velocity=0, time=480),
+            mido.Message("note_off", channel=9, note=36, time=0),
+        ]
+    )
     midi.tracks.append(track)
     midi.save(tmp_path / "v0.mid")
     score = read_midi(tmp_path / "v0.mid")
@@ -97,10 +109,13 @@ def test_real_file_with_meter_change_keeps_its_four_four_bars(shared_data):
     assert score.bars[24].numerator == 9
 
 
-@pytest.mark.parametrize("content, category", [
-    (b"", "unreadable"),
-    (b"this is a text file, not MIDI\n", "unreadable"),
-])
+@pytest.mark.parametrize(
+    "content, category",
+    [
+        (b"", "unreadable"),
+        (b"this is a text file, not MIDI\n", "unreadable"),
+    ],
+)
 def test_unreadable_files_are_skipped_with_a_reason(tmp_path, content, category):
     path = tmp_path / "bad.mid"
     path.write_bytes(content)

@@ -48,8 +48,16 @@ def test_cut_phrases_skips_windows_across_meter_changes_and_silent_phrases():
 def test_novelty_peaks_at_a_change_of_material():
     bars = four_four_bars(16)
     end = 16 * STEPS_PER_BAR
-    a = [[b * STEPS_PER_BAR + s, b * STEPS_PER_BAR + s + 12, 60 + (s // 24) * 4] for b in range(8) for s in (0, 24, 48, 72)]
-    b = [[b * STEPS_PER_BAR + s, b * STEPS_PER_BAR + s + 6, 66 + (s // 12) % 3] for b in range(8, 16) for s in range(0, 96, 12)]
+    a = [
+        [b * STEPS_PER_BAR + s, b * STEPS_PER_BAR + s + 12, 60 + (s // 24) * 4]
+        for b in range(8)
+        for s in (0, 24, 48, 72)
+    ]
+    b = [
+        [b * STEPS_PER_BAR + s, b * STEPS_PER_BAR + s + 6, 66 + (s // 12) % 3]
+        for b in range(8, 16)
+        for s in range(0, 96, 12)
+    ]
     roll = notes_to_roll([np.array(a + b), np.zeros((0, 3), dtype=int)], end)
     novelty = novelty_curve(bar_features(roll, bars))
     assert int(np.argmax(novelty)) == 8
@@ -65,15 +73,18 @@ def test_structural_boundaries_are_a_phrase_apart():
 
 
 def test_three_four_only_file_gives_no_phrase(tmp_path, make_midi):
-    path = make_midi(tmp_path / "waltz.mid", [[(i * 480, i * 480 + 240, 64) for i in range(48)]],
-                     signatures=[(0, 3, 4)])
+    path = make_midi(
+        tmp_path / "waltz.mid", [[(i * 480, i * 480 + 240, 64) for i in range(48)]], signatures=[(0, 3, 4)]
+    )
     with pytest.raises(SkipFile, match="no 4/4 bars"):
         midi_phrases(path, "piano-hands", "bars")
 
 
 @pytest.mark.parametrize("segmentation", ["bars", "structural"])
 def test_real_files_give_phrases(shared_data, segmentation):
-    phrases, firsts = midi_phrases(shared_data / "midi" / "nottingham__hpps1.mid", "melody-chords", segmentation)
+    phrases, firsts = midi_phrases(
+        shared_data / "midi" / "nottingham__hpps1.mid", "melody-chords", segmentation
+    )
     assert phrases.shape[1:] == PHRASE_SHAPE and len(phrases) == len(firsts) > 0
     assert all(phrases[i].any() for i in range(len(phrases)))
     melody_notes = phrases[..., 0].sum(axis=(1, 2, 3))
@@ -83,7 +94,9 @@ def test_real_files_give_phrases(shared_data, segmentation):
 
 
 def test_real_piano_phrases_put_the_right_hand_higher(shared_data):
-    phrases, _ = midi_phrases(shared_data / "midi" / "pianomidide__Beethoven__pathetique_3.mid", "piano-hands", "bars")
+    phrases, _ = midi_phrases(
+        shared_data / "midi" / "pianomidide__Beethoven__pathetique_3.mid", "piano-hands", "bars"
+    )
     pitch = np.arange(128)
     mean = [(phrases[..., t].sum(axis=(0, 1, 2)) * pitch).sum() / phrases[..., t].sum() for t in range(2)]
     assert mean[0] > mean[1] + 12

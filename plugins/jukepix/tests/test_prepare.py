@@ -13,8 +13,12 @@ from crossmodal.errors import DataError
 from jukepix.prepare import build_painting_set, build_phrase_set, prepare_images, prepare_music
 from jukepix.store import load_dataset
 
-REAL_MIDI = ["nottingham__hpps1.mid", "pianomidide__Chopin__chpn-p9.mid",
-             "mutopia__Handel_HWV361_mvt1_violin-piano.mid", "nottingham__waltzes2.mid"]
+REAL_MIDI = [
+    "nottingham__hpps1.mid",
+    "pianomidide__Chopin__chpn-p9.mid",
+    "mutopia__Handel_HWV361_mvt1_violin-piano.mid",
+    "nottingham__waltzes2.mid",
+]
 
 
 @pytest.fixture
@@ -39,7 +43,14 @@ def test_bad_files_are_skipped_with_reasons_and_good_ones_kept(midi_folder):
     phrases = build_phrase_set([midi_folder], "piano-hands", "bars", jobs=1, progress=seen.append)
     assert len(seen) == 9  # readme.txt is not collected
     reasons = {path.rsplit("/", 1)[-1]: reason for path, reason in phrases.skipped}
-    assert set(reasons) == {"empty.mid", "text.mid", "truncated.mid", "drums.mid", "three_four.mid", "nottingham__waltzes2.mid"}
+    assert set(reasons) == {
+        "empty.mid",
+        "text.mid",
+        "truncated.mid",
+        "drums.mid",
+        "three_four.mid",
+        "nottingham__waltzes2.mid",
+    }
     assert reasons["empty.mid"].startswith("unreadable: empty file")
     assert reasons["text.mid"].startswith("unreadable: not a MIDI file")
     assert reasons["truncated.mid"].startswith("unreadable:")

@@ -11,8 +11,15 @@ import torch
 from crossmodal.errors import DataError
 from crossmodal.interfaces import SampleSet
 from jukepix.constants import IMAGE_SHAPE, IMAGE_SIZE, PHRASE_SHAPE
-from jukepix.store import (PACKED_PHRASE_BYTES, PaintingSet, PhraseSet, load_dataset, pack_phrases,
-                           skip_summary, write_dataset)
+from jukepix.store import (
+    PACKED_PHRASE_BYTES,
+    PaintingSet,
+    PhraseSet,
+    load_dataset,
+    pack_phrases,
+    skip_summary,
+    write_dataset,
+)
 
 
 def random_phrases(n: int, seed: int = 0) -> np.ndarray:
@@ -20,15 +27,19 @@ def random_phrases(n: int, seed: int = 0) -> np.ndarray:
 
 
 def phrase_set(phrases: np.ndarray, skipped=()) -> PhraseSet:
-    manifest = [{"source": f"f{i}.mid", "first_bar": str(4 * i), "mode": "piano-hands", "segmentation": "bars"}
-                for i in range(len(phrases))]
+    manifest = [
+        {"source": f"f{i}.mid", "first_bar": str(4 * i), "mode": "piano-hands", "segmentation": "bars"}
+        for i in range(len(phrases))
+    ]
     return PhraseSet(pack_phrases(phrases), manifest, list(skipped), {})
 
 
 def test_packed_phrase_is_12288_bytes_and_round_trips(tmp_path):
     phrases = random_phrases(5)
     assert pack_phrases(phrases).shape == (5, PACKED_PHRASE_BYTES) == (5, 12288)
-    written = write_dataset(tmp_path / "ds", phrase_set(phrases, [("bad.mid", "no notes: empty")]), {"mode": "piano-hands"})
+    written = write_dataset(
+        tmp_path / "ds", phrase_set(phrases, [("bad.mid", "no notes: empty")]), {"mode": "piano-hands"}
+    )
     loaded = load_dataset(written)
     assert isinstance(loaded, PhraseSet) and isinstance(loaded, SampleSet)
     assert isinstance(loaded.data, np.memmap)  # lazy: rows are read when a batch asks for them
@@ -39,14 +50,20 @@ def test_packed_phrase_is_12288_bytes_and_round_trips(tmp_path):
     assert loaded.sources()[3] == "f3.mid bar 12"
     assert loaded.skipped == [("bad.mid", "no notes: empty")]
     meta = json.loads((written / "metadata.json").read_text())
-    assert meta["count"] == 5 and meta["shape"] == list(PHRASE_SHAPE) and meta["skip_summary"] == {"no notes": 1}
+    assert (
+        meta["count"] == 5 and meta["shape"] == list(PHRASE_SHAPE) and meta["skip_summary"] == {"no notes": 1}
+    )
     assert (written / "data.npy").stat().st_size < 5 * PACKED_PHRASE_BYTES + 256
 
 
 def test_painting_set_round_trips_as_chw_floats(tmp_path):
     pixels = np.random.default_rng(1).integers(0, 256, (2, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
-    paintings = PaintingSet(pixels, [{"source": "a.jpg", "colour_variance": "1.0"},
-                                     {"source": "b.png", "colour_variance": "2.0"}], [], {})
+    paintings = PaintingSet(
+        pixels,
+        [{"source": "a.jpg", "colour_variance": "1.0"}, {"source": "b.png", "colour_variance": "2.0"}],
+        [],
+        {},
+    )
     loaded = load_dataset(write_dataset(tmp_path / "imgs", paintings, {"top_k": None}))
     assert isinstance(loaded, PaintingSet) and loaded.sample_shape == IMAGE_SHAPE
     batch = loaded.batch(torch.tensor([1]))

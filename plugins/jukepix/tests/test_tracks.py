@@ -31,7 +31,9 @@ def test_unnamed_tracks_go_by_mean_pitch(tmp_path, make_midi):
 
 
 def test_pedal_track_joins_the_left_hand_and_extra_tracks_fill_by_pitch(tmp_path, make_midi):
-    path = make_midi(tmp_path / "three.mid", [HIGH, MIDDLE, LOW], names=["Piano right", "Piano middle", "Pedal"])
+    path = make_midi(
+        tmp_path / "three.mid", [HIGH, MIDDLE, LOW], names=["Piano right", "Piano middle", "Pedal"]
+    )
     right, left = assign_tracks(read_midi(path), "piano-hands")
     assert pitches(right) == [76, 79]
     assert pitches(left) == [43, 55, 57]  # "Piano middle" has mean pitch 56 < middle C
@@ -85,7 +87,12 @@ def test_real_mutopia_file_gives_piano_and_violin(shared_data):
 
 
 def test_piano_hands_drops_non_piano_programs(tmp_path, make_midi):
-    path = make_midi(tmp_path / "duo.mid", [HIGH + LOW, [(0, 960, 88)]], names=["Piano", "Violin"],
-                     channels=[0, 1], programs=[0, 40])
+    path = make_midi(
+        tmp_path / "duo.mid",
+        [HIGH + LOW, [(0, 960, 88)]],
+        names=["Piano", "Violin"],
+        channels=[0, 1],
+        programs=[0, 40],
+    )
     right, left = assign_tracks(read_midi(path), "piano-hands")
     assert pitches(right) == [76, 79] and pitches(left) == [43]  # piano split at middle C, violin gone
