@@ -12,13 +12,21 @@ the step and the loss; no checkpoint is written after it, so the last one on dis
 
 A run folder holds ``config.json``, ``metrics.csv``, ``curves/*.png``, ``samples/step-XXXXXX/``,
 ``checkpoints/`` and, when TensorBoard is installed, ``tensorboard/``. Every file is written by
-the main process only (``is_main_process``), ready for a later data-parallel extension.
+the main process only (``is_main_process``).
 
-Data parallelism is not implemented; the places it would touch are: wrapping ``generator`` and
-``critic`` after they are moved to the device (the penalty's double backward needs the critic
-wrapper to allow it), seeding ``rng``/``device_rng`` per rank, averaging the pending losses
-across ranks in :meth:`Trainer._flush`, and passing ``is_main_process=(rank == 0)``. The trainer
-keeps no module-level state, so several trainers can live in one process.
+Data parallelism (see :mod:`crossmodal.distributed`): under ``torchrun`` each of the N processes
+trains on ``batch_size / N`` pairs. Every process draws the same *global* batch of indices,
+noise and penalty mixing weights from identically seeded generators and keeps its own slice of
+it, so the slices partition the global batch and every RNG state is the same on every process
+(a checkpoint holds rank 0's and every process loads it). The Wasserstein terms run through
+:class:`~torch.nn.parallel.DistributedDataParallel` wrappers, which average the gradients over
+the processes during ``backward()``; the gradient penalty (a double backward) and the extra
+loss terms call the plain modules, whose parameters are the wrapper's, so their gradients are
+averaged in that same single ``backward()``. On the CPU a run of N processes takes the same
+updates as one process with the same global batch, up to float rounding (networks with
+BatchNorm normalise each process's slice on its own). Losses are averaged over the processes
+before they are checked and logged; rank 0 alone evaluates and writes. The trainer keeps no
+module-level state, so several trainers can live in one process.
 """
 
 from __future__ import annotations
@@ -39,9 +47,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import distributed
 from .build import Job, JobSpec, build_job, count_parameters, get_recipe
 from .checkpoint import (
     capture_rng_state,
+    checkpoint_name,
     load_checkpoint,
     plugin_version_changes,
     restore_rng_state,
@@ -49,7 +59,7 @@ from .checkpoint import (
 )
 from .config import TrainConfig, critic_updates_for, resolve_config, resolve_device
 from .curves import plot_curves
-from .errors import CheckpointError, ShapeError, TrainingDivergedError
+from .errors import CheckpointError, RecipeError, ShapeError, TrainingDivergedError
 from .interfaces import SampleSet
 from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
 from .recipe import LossTerm
@@ -112,6 +122,19 @@ def _memory_format(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def _local_batch(batch_size: int, world_size: int) -> int:
+    """Pairs per process when the global ``batch_size`` is split over ``world_size`` processes.
+
+    :raises RecipeError: when it does not split evenly.
+    """
+    if batch_size % world_size:
+        raise RecipeError(
+            f"batch_size {batch_size} (the global batch) cannot be split evenly over {world_size} "
+            f"processes; choose a multiple of {world_size}"
+        )
+    return batch_size // world_size
+
+
 class _Batches:
     """Fetches items of a :class:`SampleSet` onto the device; small sets are kept on a GPU."""
 
@@ -148,10 +171,13 @@ class Trainer:
     :param config: the resolved :class:`~crossmodal.config.TrainConfig`.
     :param run_dir: the run folder (``None``: write nothing, e.g. in tests of single steps).
     :param plugin_versions: plugin name -> version, recorded in ``config.json`` and checkpoints.
-    :param is_main_process: only the main process writes files and reports progress.
+    :param is_main_process: only the main process writes files, evaluates and reports progress
+        (default: rank 0 of the process group, or ``True`` when there is none).
     :param progress: called as ``progress(step, total, losses)`` every ``log_every`` updates.
+    :raises RecipeError: when ``batch_size`` is not a multiple of the number of processes.
 
     Attributes: ``step`` (generator updates done), ``critic_updates_done``, ``device``,
+    ``world_size`` and ``rank`` (1 and 0 without a process group),
     ``last_losses`` (means over the last logging interval), ``last_metrics`` (last evaluation),
     ``warnings`` (lines for the user, e.g. plugin versions that changed since a checkpoint).
     """
@@ -163,21 +189,29 @@ class Trainer:
         run_dir: str | Path | None = None,
         *,
         plugin_versions: Mapping[str, str] | None = None,
-        is_main_process: bool = True,
+        is_main_process: bool | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.job = job
         self.config = config
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.plugin_versions = dict(plugin_versions or {})
-        self.is_main_process = is_main_process
+        self.world_size, self.rank = distributed.world_size(), distributed.rank()
+        self.is_main_process = distributed.is_main_process() if is_main_process is None else is_main_process
         self.progress = progress
-        self.device = resolve_device(config.device)
+        local_batch = _local_batch(config.batch_size, self.world_size)
+        self._local = slice(self.rank * local_batch, (self.rank + 1) * local_batch)  # this rank's share
+        self.device = distributed.device_for(config.device)
         self.generator = job.generator.to(self.device)
         self.critic = job.critic.to(self.device)
         if config.channels_last:
             for parameter in [*self.generator.parameters(), *self.critic.parameters()]:
                 parameter.data = _memory_format(parameter.data)
+        # Updates that need gradients averaged over the processes go through these wrappers (the
+        # modules themselves when alone); generating without gradients, the gradient penalty,
+        # evaluation and checkpoints use the plain modules, which share the wrappers' parameters.
+        self._ddp_generator = distributed.wrap(self.generator, self.device)
+        self._ddp_critic = distributed.wrap(self.critic, self.device)
         betas = (config.beta1, config.beta2)
         self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas)
@@ -211,7 +245,7 @@ class Trainer:
             len(job.conditions), len(job.targets), n_fixed, fixed
         )
         self._fixed_noise = self.generator.sample_noise(n_fixed, generator=fixed)
-        if self.run_dir is not None and is_main_process:
+        if self.run_dir is not None and self.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.write_run_config()
 
@@ -238,11 +272,35 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def _draw(self, with_targets: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A batch ``(conditions (B, *condition_shape), targets (B, *sample_shape) or None)``."""
+        """This process's share of a global batch: ``(conditions (b, *condition_shape), targets
+        (b, *sample_shape) or None)`` with ``b = batch_size / world_size``."""
         condition_idx, target_idx = self.job.recipe.pairing(
             len(self.job.conditions), len(self.job.targets), self.config.batch_size, self.rng
         )
+        condition_idx, target_idx = condition_idx[self._local], target_idx[self._local]
         return self.conditions(condition_idx), self.targets(target_idx) if with_targets else None
+
+    def _noise(self) -> torch.Tensor:
+        """This process's rows ``(b, noise_dim)`` of the global batch's noise (drawn whole on every rank)."""
+        return self.generator.sample_noise(self.config.batch_size, self.device_rng, self.device)[self._local]
+
+    def _penalty_rng(self) -> torch.Generator:
+        """The generator from which :func:`gradient_penalty` draws this process's ``b`` mixing weights.
+
+        Alone: ``device_rng``, as always. With N processes: a copy of the shared CPU ``rng``
+        advanced past the lower ranks' ``b`` weights each, while ``rng`` itself skips the global
+        batch's ``batch_size`` weights; so the processes' weights are consecutive slices of one
+        draw (on a CPU run the very values one process would draw) and ``rng`` stays the same
+        on every rank. (A CUDA generator draws in a different order per call size, hence the CPU.)
+        """
+        if self.world_size == 1:
+            return self.device_rng
+        local_batch = self._local.stop - self._local.start
+        share = torch.Generator().set_state(self.rng.get_state())
+        for _ in range(self.rank):
+            torch.rand(local_batch, generator=share)
+        torch.rand(self.config.batch_size, generator=self.rng)
+        return share
 
     def _extra(self, terms: tuple[LossTerm, ...], context: Mapping[str, Any]) -> list[torch.Tensor]:
         return [term.weight * term.fn(context).float() for term in terms]
@@ -250,15 +308,18 @@ class Trainer:
     def _critic_update(self) -> torch.Tensor:
         """One critic update; returns its losses as a device tensor in ``_critic_names`` order."""
         conditions, real = self._draw()
-        noise = self.generator.sample_noise(self.config.batch_size, self.device_rng, self.device)
+        noise = self._noise()
         with self._autocast():
             with torch.no_grad():
                 fake = self.generator(conditions, noise)
             wasserstein = wasserstein_critic_loss(
-                self.critic(conditions, real).float(), self.critic(conditions, fake).float()
+                self._ddp_critic(conditions, real).float(), self._ddp_critic(conditions, fake).float()
             )
+        # Through the plain critic: its double backward never enters the DDP wrapper, and the
+        # parameters it reaches are the wrapper's, whose hooks average their summed gradient
+        # (Wasserstein + penalty + extra terms) once in total.backward().
         penalty = gradient_penalty(
-            self.critic, conditions, real, fake, self.config.gp_weight, generator=self.device_rng
+            self.critic, conditions, real, fake, self.config.gp_weight, generator=self._penalty_rng()
         )
         terms = [wasserstein, penalty]
         if self.job.recipe.critic_losses:
@@ -277,11 +338,11 @@ class Trainer:
         """One generator update; returns its losses as a device tensor in ``_generator_names`` order."""
         extra_terms = self.job.recipe.generator_losses
         conditions, real = self._draw(with_targets=bool(extra_terms))
-        noise = self.generator.sample_noise(self.config.batch_size, self.device_rng, self.device)
-        self.critic.requires_grad_(False)
+        noise = self._noise()
+        self.critic.requires_grad_(False)  # the plain critic below: no critic gradients to average
         try:
             with self._autocast():
-                fake = self.generator(conditions, noise)
+                fake = self._ddp_generator(conditions, noise)
                 terms = [wasserstein_generator_loss(self.critic(conditions, fake).float())]
                 if extra_terms:
                     context = {"conditions": conditions, "real": real, "fake": fake,
@@ -353,7 +414,7 @@ class Trainer:
             checkpoint = self._due(config.checkpoint_every, step, last)
             if evaluate or sample or checkpoint or step % config.log_every == 0:
                 self._flush(last)
-            if evaluate:
+            if evaluate and self.is_main_process:
                 self.evaluate()
             if sample:
                 self.write_samples()
@@ -367,11 +428,13 @@ class Trainer:
         return "no checkpoint had been written yet"
 
     def _flush(self, total: int) -> None:
-        """Copy pending losses to the host (one sync), check them, report progress."""
+        """Average pending losses over the processes, copy them to the host (one sync), check
+        them, report progress. Every process calls it at the same steps."""
         if not self._pending:
             return
         steps = [step for step, _ in self._pending]
-        values = torch.stack([losses for _, losses in self._pending]).cpu()  # (n_steps, n_losses)
+        values = torch.stack([losses for _, losses in self._pending])  # (n_steps, n_losses)
+        values = distributed.all_reduce_mean(values).cpu()
         self._pending.clear()
         finite = torch.isfinite(values)
         if not bool(finite.all()):
@@ -558,14 +621,21 @@ class Trainer:
     def save_checkpoint(self) -> Path | None:
         """Check pending losses and the weights, then write a checkpoint (main process only).
 
+        In a distributed run every process calls it and waits until rank 0 has written the file.
+
         :returns: the path written (``None`` when this process writes no files).
         """
         self._flush(self.config.steps)
         self._check_weights()
-        if not self._writes():
-            return None
-        self._last_checkpoint = save_checkpoint(self.state_dict(), self.checkpoint_dir, self.config.keep_checkpoints)
-        return self._last_checkpoint
+        written = None
+        if self._writes():
+            written = save_checkpoint(self.state_dict(), self.checkpoint_dir, self.config.keep_checkpoints)
+        distributed.barrier()
+        if written is not None:
+            self._last_checkpoint = written
+        elif self.run_dir is not None:  # where rank 0 wrote it, for this process's messages
+            self._last_checkpoint = self.checkpoint_dir / checkpoint_name(self.step)
+        return written
 
     def write_run_config(self) -> Path:
         """Write ``config.json``: recipe, components, data, training options, plugins, device."""
@@ -619,13 +689,18 @@ def start_training(
     overrides: Mapping[str, Any] | None = None,
     plugin_versions: Mapping[str, str] | None = None,
     progress: Progress | None = None,
-    is_main_process: bool = True,
+    is_main_process: bool | None = None,
 ) -> Trainer:
     """Resolve the configuration, seed, build and check the job, create the run folder.
+
+    Under ``torchrun`` this joins the process group (:func:`crossmodal.distributed.init`), checks
+    that every process resolved the same options, and rank 0 creates the run folder and tells
+    the others its name.
 
     :param recipe_name: a registered recipe; its ``training`` mapping sits between the defaults
         and ``config_file`` (a JSON or TOML file), and ``overrides`` (e.g. command-line options,
         ``None`` values ignored) win over both.
+    :param is_main_process: default: rank 0 (``True`` without a process group).
     :returns: a :class:`Trainer` ready for :meth:`Trainer.train`.
     """
     recipe = get_recipe(registry, recipe_name)
@@ -633,9 +708,15 @@ def start_training(
         recipe = dataclasses.replace(recipe, name=recipe_name)
     config = resolve_config(recipe.training, config_file, overrides, recipe_name=recipe_name)
     resolve_device(config.device)
-    seed_everything(config.seed)
+    distributed.init(config.device)
+    distributed.check_same(config.to_dict(), "training options")
+    _local_batch(config.batch_size, distributed.world_size())  # before a run folder is made
+    if is_main_process is None:
+        is_main_process = distributed.is_main_process()
+    seed_everything(config.seed)  # the same seed everywhere: identical networks and batch draws
     job = build_job(registry, recipe, condition_source, target_source, condition_options, target_options)
     run_dir = new_run_dir(config.out_dir, recipe_name) if is_main_process else None
+    run_dir = distributed.broadcast_object(run_dir)
     trainer = Trainer(job, config, run_dir, plugin_versions=plugin_versions,
                       is_main_process=is_main_process, progress=progress)
     trainer.open_tensorboard()
@@ -654,13 +735,15 @@ def resume_training(
     overrides: Mapping[str, Any] | None = None,
     plugin_versions: Mapping[str, str] | None = None,
     progress: Progress | None = None,
-    is_main_process: bool = True,
+    is_main_process: bool | None = None,
 ) -> Trainer:
     """Rebuild a run from a checkpoint (a file, or a run folder's latest) to continue exactly.
 
     The job is rebuilt from the components, options and data sources recorded in the
     checkpoint, and the configuration is the recorded one with ``overrides`` on top (e.g. a
     larger ``steps`` to train further). The run continues in the checkpoint's run folder.
+    Under ``torchrun`` every process loads the same checkpoint (rank 0's RNG states, which are
+    every rank's: see the module docstring), so the processes continue exactly too.
     """
     document = load_checkpoint(checkpoint)
     path = Path(document["path"])
@@ -669,9 +752,13 @@ def resume_training(
     config = TrainConfig().merged(document["config"], f"checkpoint {path}").merged(
         overrides or {}, "command-line options"
     )
+    distributed.init(config.device)
+    distributed.check_same((str(path), config.to_dict()), "checkpoint and training options")
+    if is_main_process is None:
+        is_main_process = distributed.is_main_process()
     job = build_job(registry, recipe, spec=spec)
-    trainer = Trainer(job, config, run_dir_of(path) if is_main_process else None,
-                      plugin_versions=plugin_versions, is_main_process=is_main_process, progress=progress)
+    trainer = Trainer(job, config, run_dir_of(path), plugin_versions=plugin_versions,
+                      is_main_process=is_main_process, progress=progress)
     trainer.load_state_dict(document)
     if is_main_process:
         trainer.forget_metrics_after(trainer.step)

@@ -1,4 +1,8 @@
-"""``crossmodal train``: train a plugin's recipe, or resume a run."""
+"""``crossmodal train``: train a plugin's recipe, or resume a run.
+
+Under ``torchrun --nproc-per-node N -m crossmodal train ...`` every process runs this command;
+the trainer joins the process group (see :mod:`crossmodal.distributed`) and only rank 0 prints.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any, Mapping
 
 import click
 
+from .. import distributed
 from ..trainer import resume_training, start_training
 
 __all__ = ["parse_options", "train"]
@@ -70,7 +75,29 @@ def train(
 
     Prints the run folder and the final metrics on stdout; progress goes to stderr. Training
     options are merged as: defaults < the recipe's < --config file < these options.
+
+    For data-parallel training launch it with ``torchrun --nproc-per-node N -m crossmodal train
+    ...``: --batch-size is then the global batch, split evenly over the N processes.
     """
+    try:
+        _train(ctx, plugin_name, recipe, conditions, targets, condition_option, target_option,
+               config_file, resume, overrides)
+    finally:
+        distributed.teardown()
+
+
+def _train(
+    ctx: click.Context,
+    plugin_name: str | None,
+    recipe: str | None,
+    conditions: str | None,
+    targets: str | None,
+    condition_option: tuple[str, ...],
+    target_option: tuple[str, ...],
+    config_file: str | None,
+    resume: str | None,
+    overrides: dict[str, Any],
+) -> None:
     from . import plugins_of
 
     plugins = plugins_of(ctx)
@@ -107,11 +134,18 @@ def train(
             overrides=overrides,
             plugin_versions=versions,
         )
+    if not trainer.is_main_process:  # another rank of a distributed run: train quietly
+        try:
+            trainer.train()
+        finally:
+            trainer.close()
+        return
     for warning in trainer.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(f"run: {trainer.run_dir}")
+    processes = f" x {trainer.world_size} processes" if trainer.world_size > 1 else ""
     click.echo(
-        f"training {trainer.job.spec.recipe} on {trainer.device} from step {trainer.step} to "
+        f"training {trainer.job.spec.recipe} on {trainer.device}{processes} from step {trainer.step} to "
         f"{trainer.config.steps}",
         err=True,
     )
