@@ -52,7 +52,7 @@ class NoteTrack:
     :ivar name: the track's name (``""`` when it has none).
     :ivar channel: MIDI channel 0-15.
     :ivar notes: int64 array ``(n_notes, 4)``, columns :data:`NOTE_FIELDS`; onset/offset in steps,
-        ``offset > onset`` always (a note shorter than half a step lasts one step).
+        ``offset > onset`` always (a note whose end rounds to its start step lasts one step).
     """
 
     name: str
