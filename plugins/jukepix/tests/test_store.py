@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -121,3 +124,36 @@ def test_batch_index_out_of_range(tmp_path):
 def test_skip_summary_counts_categories():
     skipped = [("a", "unreadable: empty"), ("b", "no 4/4 bars: x"), ("c", "unreadable: text")]
     assert skip_summary(skipped) == {"unreadable": 2, "no 4/4 bars": 1}
+
+
+KILLED_WRITER = """
+import sys, time
+import numpy as np
+from jukepix import store
+from jukepix.constants import PHRASE_SHAPE
+
+def slow_save(path, array):
+    np.lib.format.write_array(open(path, "wb"), array)
+    print("written", flush=True)
+    time.sleep(60)  # killed here, after data.npy, before the manifest and the rename
+
+store.np.save = slow_save
+phrases = np.ones((3, *PHRASE_SHAPE), dtype=bool)
+manifest = [{"source": "x.mid", "first_bar": "0", "mode": "piano-hands", "segmentation": "bars"}] * 3
+store.write_dataset(sys.argv[1], store.PhraseSet(store.pack_phrases(phrases), manifest, [], {}), {})
+"""
+
+
+def test_killed_run_leaves_the_old_dataset_untouched(tmp_path):
+    target = write_dataset(tmp_path / "ds", phrase_set(random_phrases(2)), {})
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "written"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert len(load_dataset(target)) == 2
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "ds"]
+    assert all(name.startswith(".ds.building-") for name in leftovers)
