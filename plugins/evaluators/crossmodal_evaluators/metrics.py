@@ -17,8 +17,8 @@ Conventions shared by every metric (written out in ``docs/evaluators.md``):
   as the piano roll they would be written out as.
 - **Notes.** A note is a maximal run of consecutive on-steps of one pitch in one track, along the
   flattened ``S * T`` time axis of one sample: a note held across a bar line is *one* note, and a
-  note never continues from one sample into the next. The data pipeline leaves a one-step rest
-  at the end of each note, so repeated notes stay distinct.
+  note never continues from one sample into the next. Jukepix's data pipeline leaves a one-step
+  rest before a re-struck note of the same pitch, so repeated notes stay distinct.
 - **Pitch classes** are ``(lowest_pitch + p) % 12`` with 0 = C: real pitch classes, not the
   groups of adjacent pitches that pypianoroll 1.0.4 and MuseGAN's code use.
 - **Beats** are consecutive windows of ``steps_per_beat`` time steps inside each bar; ``T`` must

@@ -4,9 +4,12 @@ Public: :func:`notes_to_roll`, :func:`four_four_runs`, :func:`bar_windows`, :fun
 :data:`SEGMENTATIONS`.
 
 Note-boundary rule: a note from step ``onset`` to step ``offset`` (exclusive) switches on the
-cells ``onset .. offset - 2``; its last step is left off, a one-step rest, so that two repeated
-notes of the same pitch stay two notes in the binary roll. A note one step long keeps its single
-step. To recover a note's length from the roll, add one step to a run of two or more cells.
+cells ``onset .. offset - 1``, so a run of ``n`` cells is a note of ``n`` steps. Where a note of
+the same pitch and track starts right where another is still sounding (a re-struck note), the
+cell just before the new onset is switched off: a one-step rest that keeps the two notes apart
+in the binary roll. Only re-struck notes lose that step; every other note keeps its exact length
+(so QN, which counts notes of at least 3 steps, is not biased). A one-step note directly followed
+by the same pitch cannot be kept apart and merges with it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ SEGMENTATIONS = ("bars", "structural")
 
 
 def notes_to_roll(tracks: Sequence[np.ndarray], n_steps: int) -> np.ndarray:
-    """Draw note arrays into a binary roll, applying the one-step-rest boundary rule.
+    """Draw note arrays into a binary roll, applying the re-struck-note boundary rule.
 
     :param tracks: one int array ``(n_notes, >=3)`` per track, columns onset step, offset step
         (exclusive), MIDI pitch (further columns are ignored).
@@ -33,10 +36,15 @@ def notes_to_roll(tracks: Sequence[np.ndarray], n_steps: int) -> np.ndarray:
     :returns: bool array ``(n_steps, N_PITCHES, len(tracks))``.
     """
     roll = np.zeros((n_steps, N_PITCHES, len(tracks)), dtype=bool)
+    onsets = np.zeros_like(roll)
     for index, notes in enumerate(tracks):
         for onset, offset, pitch in notes[:, :3]:
-            last = offset - 1 if offset - onset > 1 else offset
-            roll[onset : min(last, n_steps), pitch, index] = True
+            roll[onset : min(offset, n_steps), pitch, index] = True
+            if onset < n_steps:
+                onsets[onset, pitch, index] = True
+    before_onset = np.zeros_like(onsets)
+    before_onset[:-1] = onsets[1:]  # cell s - 1 for every onset at step s
+    roll &= ~(before_onset & ~onsets)
     return roll
 
 

@@ -51,8 +51,9 @@ __all__ = [
     "write_dataset",
 ]
 
-FORMAT_VERSION = 1
-"""Version of the on-disk layout; bumped when a reader could misread an older directory."""
+FORMAT_VERSION = 2
+"""Version of the on-disk layout and roll rules; bumped when a reader could misread an older
+directory (2: notes keep their exact length, only re-struck notes get a one-step rest)."""
 
 PHRASE_CELLS = int(np.prod(PHRASE_SHAPE))
 """Cells in one phrase: 4 x 96 x 128 x 2 = 98,304."""

@@ -8,7 +8,7 @@ A phrase is ``(bars, time, pitch, tracks)`` = ``(4, 96, 128, 2)``: time in steps
 :data:`~jukepix.constants.STEPS_PER_BEAT` per beat, pitch the MIDI number, values in [0, 1]
 (the generator's on-probabilities), binarised as ``value > 0.5``. Consecutive on-steps of one
 pitch are one note, so two repeated notes need an off-step between them (the training data
-leaves a one-step gap there).
+leaves a one-step rest before a re-struck note).
 
 MIDI files are written at :data:`TICKS_PER_BEAT` ticks per beat, a multiple of the step grid, so
 each note starts and ends on an exact tick: a note of ``n`` steps lasts ``n * TICKS_PER_STEP``

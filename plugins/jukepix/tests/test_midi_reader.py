@@ -30,10 +30,10 @@ def test_note_lengths_are_exact_at_odd_resolutions(tmp_path, make_midi, ticks_pe
     got = score.tracks[0].notes
     assert got[:, :3].tolist() == [[s, s + n, p] for s, n, p in plan]
     roll = notes_to_roll([got], 200)[:, :, 0]
-    assert np.flatnonzero(roll[:, 60]).tolist() == [7, 8, 10, 11]  # repeated C4 stays two notes
-    assert np.flatnonzero(roll[:, 64]).tolist() == [13, 14, 15, 16]
-    assert np.flatnonzero(roll[:, 67]).tolist() == [101, 102, 103, 104]
-    assert roll.sum() == 2 + 2 + 4 + 4 + 2
+    assert np.flatnonzero(roll[:, 60]).tolist() == [7, 8, 10, 11, 12]  # re-struck C4 stays two notes
+    assert np.flatnonzero(roll[:, 64]).tolist() == [13, 14, 15, 16, 17]
+    assert np.flatnonzero(roll[:, 67]).tolist() == [101, 102, 103, 104, 105]
+    assert roll.sum() == 2 + 3 + 5 + 5 + 3
 
 
 def test_ticks_round_to_nearest_step_halves_up():

@@ -17,11 +17,13 @@ def four_four_bars(n: int) -> list[Bar]:
     return [Bar(i * STEPS_PER_BAR, STEPS_PER_BAR, 4, 4) for i in range(n)]
 
 
-def test_note_boundary_rule_leaves_one_step_rest():
-    notes = np.array([[0, 1, 60], [1, 3, 60], [3, 8, 60], [8, 9, 61]])
+def test_note_boundary_rule_rests_only_before_re_struck_notes():
+    notes = np.array([[0, 1, 60], [1, 3, 60], [3, 8, 60], [8, 9, 61], [5, 8, 62]])
     roll = notes_to_roll([notes, np.zeros((0, 3), dtype=int)], 10)
     assert roll.shape == (10, 128, 2)
-    assert roll[:, 60, 0].astype(int).tolist() == [1, 1, 0, 1, 1, 1, 1, 0, 0, 0]
+    # the 1-step note at 0 cannot be kept apart from the note at 1; the note at 3 is re-struck
+    assert roll[:, 60, 0].astype(int).tolist() == [1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
+    assert roll[:, 62, 0].astype(int).tolist() == [0] * 5 + [1, 1, 1, 0, 0]  # exact length
     assert roll[:, 61, 0].astype(int).tolist() == [0] * 8 + [1, 0]
     assert not roll[:, :, 1].any()
 
