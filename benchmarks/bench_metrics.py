@@ -58,21 +58,15 @@ def music_like_phrases(n_phrases: int, seed: int = 0, chunk: int = 500) -> torch
     return torch.cat(parts)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phrases", type=int, default=5000, help="phrases of 4 bars (default 5000 = 20,000 bars)")
-    parser.add_argument("--chunk", type=int, default=1000, help="phrases per batched call")
-    parser.add_argument("--reference-phrases", type=int, default=12, help="phrases the reference is timed on")
-    parser.add_argument("--device", default="cpu", help="torch device for the batched metrics")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+def measure(n_phrases: int = 5000, chunk: int = 1000, reference_phrases: int = 12, device: str = "cpu") -> dict:
+    """Time every metric batched and per-sample (see the module docstring); returns the summary.
 
-    started = time.perf_counter()
-    phrases = music_like_phrases(args.phrases)
-    print(f"built {args.phrases} phrases ({4 * args.phrases} bars) in {time.perf_counter() - started:.1f} s")
-    subset = phrases[: args.reference_phrases].numpy()
+    The summary holds ``batched_total_s``, ``reference_total_s_extrapolated``, ``speedup``,
+    ``all_allclose`` and one row per metric under ``metrics``. Uses torch's current thread count.
+    """
+    device = torch.device(device)
+    phrases = music_like_phrases(n_phrases)
+    subset = phrases[:reference_phrases].numpy()
     phrases = phrases.to(device)
 
     rows = []
@@ -81,7 +75,7 @@ def main() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
-        ratio = Ratio.concat([metric(chunk) for chunk in torch.split(phrases, args.chunk)])
+        ratio = Ratio.concat([metric(part) for part in torch.split(phrases, chunk)])
         if device.type == "cuda":
             torch.cuda.synchronize()
         batched_s = time.perf_counter() - started
@@ -89,7 +83,7 @@ def main() -> None:
         started = time.perf_counter()
         numerator, denominator = reference.evaluate(name, subset)
         reference_per_phrase = (time.perf_counter() - started) / len(subset)
-        reference_s = reference_per_phrase * args.phrases
+        reference_s = reference_per_phrase * n_phrases
         head = slice(0, len(subset))
         same = bool(
             np.allclose(ratio.numerator[head].cpu().numpy(), numerator, rtol=1e-9, atol=1e-9)
@@ -112,6 +106,37 @@ def main() -> None:
 
     total_batched = sum(r["batched_s"] for r in rows)
     total_reference = sum(r["reference_s_extrapolated"] for r in rows)
+    return {
+        "phrases": n_phrases,
+        "bars": 4 * n_phrases,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "reference_timed_on_phrases": len(subset),
+        "reference_extrapolated": True,
+        "batched_total_s": round(total_batched, 3),
+        "reference_total_s_extrapolated": round(total_reference, 1),
+        "speedup": round(total_reference / total_batched, 1),
+        "batched_bars_per_s": round(4 * n_phrases / total_batched, 1),
+        "reference_bars_per_s": round(4 * n_phrases / total_reference, 2),
+        "all_allclose": all(r["allclose"] for r in rows),
+        "metrics": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phrases", type=int, default=5000, help="phrases of 4 bars (default 5000 = 20,000 bars)")
+    parser.add_argument("--chunk", type=int, default=1000, help="phrases per batched call")
+    parser.add_argument("--reference-phrases", type=int, default=12, help="phrases the reference is timed on")
+    parser.add_argument("--device", default="cpu", help="torch device for the batched metrics")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    summary = measure(args.phrases, args.chunk, args.reference_phrases, args.device)
+    print(f"measured {args.phrases} phrases ({4 * args.phrases} bars) in {time.perf_counter() - started:.1f} s")
+    rows = summary["metrics"]
+    total_batched, total_reference = summary["batched_total_s"], summary["reference_total_s_extrapolated"]
     print(f"\n{'metric':<12} {'batched s':>10} {'ref s/phrase':>13} {'ref s (extrap.)':>16} {'speedup':>9}  same")
     for r in rows:
         print(
@@ -119,19 +144,6 @@ def main() -> None:
             f"{r['reference_s_extrapolated']:>16.1f} {r['speedup']:>8.0f}x  {r['allclose']}"
         )
     print(f"{'all':<12} {total_batched:>10.3f} {'':>13} {total_reference:>16.1f} {total_reference / total_batched:>8.0f}x")
-    summary = {
-        "phrases": args.phrases,
-        "bars": 4 * args.phrases,
-        "device": str(device),
-        "threads": args.threads,
-        "reference_timed_on_phrases": len(subset),
-        "reference_extrapolated": True,
-        "batched_total_s": round(total_batched, 3),
-        "reference_total_s_extrapolated": round(total_reference, 1),
-        "speedup": round(total_reference / total_batched, 1),
-        "all_allclose": all(r["allclose"] for r in rows),
-        "metrics": rows,
-    }
     print(json.dumps(summary, indent=1))
     if not summary["all_allclose"]:
         raise SystemExit("batched and reference values differ")
