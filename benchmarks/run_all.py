@@ -211,9 +211,13 @@ def goals(runs: list[dict], gpu_result: dict | str) -> list[dict]:
     run = best("generator_step_s")
     add("generator step at batch 64, 2 CPU cores (s)", GOALS["generator_step_s"], run, run["generator_step_s"])
     run = best("peak_rss_mb")
-    add("peak RSS of a training step at batch 64 (GB)", GOALS["peak_rss_gb"], run, run["peak_rss_mb"] / 1024)
+    add("peak RSS of a training step at batch 64 (GiB)", GOALS["peak_rss_gb"], run, run["peak_rss_mb"] / 1024)
     run = best("phrase_latency_ms")
-    add("generation per phrase, warm (ms)", GOALS["phrase_latency_ms"], run, run["phrase_latency_ms"])
+    add("generation of one phrase from one painting, warm (ms)", GOALS["phrase_latency_ms"], run,
+        run["phrase_latency_ms"])
+    run = best("phrase_latency_batch_ms_per_phrase")
+    add(f"generation per phrase in a batch of {BATCH}, warm (ms)", GOALS["phrase_latency_ms"], run,
+        run["phrase_latency_batch_ms_per_phrase"])
     for step in ("critic", "generator"):
         run = best(f"{step}_flop_fraction_of_matmul", lower=False)
         add(f"{step} step FLOP/s as a fraction of matmul FLOP/s", GOALS["flop_fraction_of_matmul"], run,
@@ -256,13 +260,14 @@ def main() -> None:
         document["prepare"] = f"not measured: {err}"
     document["gpu"] = gpu(warmup, steps)
     document["goals"] = goals(document["models"], document["gpu"])
-    load_after = os.getloadavg()[0]
-    document["machine"]["load_average_1min_after"] = round(load_after, 2)
-    load = max(document["machine"]["load_average_1min_before"], load_after)
-    if load > 0.5 * (os.cpu_count() or 1):
+    document["machine"]["load_average_1min_after"] = round(os.getloadavg()[0], 2)  # ours included
+    load = document["machine"]["load_average_1min_before"]
+    parallelism = min(run["parallelism"] for run in document["models"])
+    if load > 0.5 * (os.cpu_count() or 1) or parallelism < 0.75 * args.threads:
         document["machine"]["load_note"] = (
-            f"other processes were running (1-minute load {load:.1f} on {os.cpu_count()} cores): "
-            "wall times are inflated; the *_cpu_s figures are less affected"
+            f"other processes were running (1-minute load {load:.1f} before the run on {os.cpu_count()} "
+            f"cores; generator step CPU/wall {parallelism:.2f} with {args.threads} threads): wall times are "
+            "inflated; compare the *_cpu_s figures"
         )
     text = json.dumps(document, indent=2)
     print(text)

@@ -111,6 +111,8 @@ def init(
     if not dist.is_available():
         raise RecipeError(f"WORLD_SIZE={size} but this torch build has no torch.distributed")
     backend = "nccl" if resolve_device(device_name).type == "cuda" else "gloo"
+    if backend == "nccl":  # NCCL collectives (object broadcasts too) run on the current GPU: ours
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank or 0)))
     options: dict[str, Any] = {"backend": backend, "init_method": init_method, "timeout": TIMEOUT}
     if world_size is not None:
         options["world_size"] = world_size
