@@ -174,7 +174,8 @@ class SampleWriter(Protocol):
     """Writes generated samples to files a person can open (for music: MIDI and a PNG).
 
     ``write(samples, directory, stem)`` takes ``(B, n_segments, *segment_shape, n_tracks)``
-    in [0, 1] and returns the paths written, each written atomically.
+    in [0, 1], writes the files of sample ``i`` under the name ``{stem}-{i}`` (plus the
+    writer's suffixes) and returns the paths written, each written atomically.
     """
 
     def write(self, samples: torch.Tensor, directory: Path, stem: str) -> list[Path]: ...

@@ -98,7 +98,7 @@ def test_generate_writes_samples_and_skips_bad_files(invoke, tmp_path):
     written = [Path(line) for line in result.stdout.splitlines()]
     assert sorted(p.name for p in written) == ["good-0.npy", "good-0.txt", "good-1.npy", "good-1.txt"]
     assert all(p.exists() for p in written)
-    assert np.load(out / "good-0.npy").shape == (1, 2, 6, 2)
+    assert np.load(out / "good-0.npy").shape == (2, 6, 2)
     skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
     assert len(skipped) == 1 and "short.txt" in skipped[0] and "expected 8" in skipped[0]
     again = invoke("generate", "--checkpoint", run, "--condition", good, "--samples", 2, "--out", tmp_path / "b",

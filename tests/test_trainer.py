@@ -156,8 +156,8 @@ def test_run_writes_config_metrics_curves_samples_and_checkpoints(tmp_path):
         png = run / "curves" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    first = run / "samples" / "step-000002" / "sample.npy"
-    assert first.exists() and (run / "samples" / "step-000004" / "sample.txt").exists()
+    first = run / "samples" / "step-000002" / "sample-0.npy"
+    assert first.exists() and (run / "samples" / "step-000004" / "sample-1.txt").exists()
     assert (run / "samples" / "conditions.txt").read_text().startswith("sample 0: synthetic #")
     assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
         "checkpoint-00000002.pt", "checkpoint-00000004.pt"]
@@ -168,8 +168,8 @@ def test_written_samples_use_fixed_conditions_and_noise(tmp_path):
 
     trainer = make_trainer(tmp_path / "run", steps=2, lr=1e-12)  # the generator barely moves
     trainer.train()
-    a = np.load(tmp_path / "run" / "samples" / "step-000002" / "sample.npy")
-    b = trainer._generate_fixed(trainer.config.write_samples).numpy()
+    a = np.load(tmp_path / "run" / "samples" / "step-000002" / "sample-1.npy")
+    b = trainer._generate_fixed(trainer.config.write_samples).numpy()[1]
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 

@@ -206,20 +206,21 @@ class ToyOtherKind(Evaluator):
 
 
 class ToyWriter:
-    """Writes each batch as ``<stem>.npy`` and ``<stem>.txt`` (one line per sample)."""
+    """Writes sample i of a batch as ``<stem>-<i>.npy`` and ``<stem>-<i>.txt``."""
 
     def write(self, samples: torch.Tensor, directory: Path, stem: str) -> list[Path]:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        array = samples.detach().cpu().numpy()
-        npy, txt = directory / f"{stem}.npy", directory / f"{stem}.txt"
-        with open(npy.with_name(npy.name + ".tmp"), "wb") as handle:
-            np.save(handle, array)
-        os.replace(npy.with_name(npy.name + ".tmp"), npy)
-        lines = [" ".join(f"{v:.3f}" for v in row.reshape(-1)) for row in array]
-        txt.with_name(txt.name + ".tmp").write_text("\n".join(lines) + "\n")
-        os.replace(txt.with_name(txt.name + ".tmp"), txt)
-        return [npy, txt]
+        written = []
+        for index, sample in enumerate(samples.detach().cpu().numpy()):
+            npy, txt = directory / f"{stem}-{index}.npy", directory / f"{stem}-{index}.txt"
+            with open(npy.with_name(npy.name + ".tmp"), "wb") as handle:
+                np.save(handle, sample)
+            os.replace(npy.with_name(npy.name + ".tmp"), npy)
+            txt.with_name(txt.name + ".tmp").write_text(" ".join(f"{v:.3f}" for v in sample.reshape(-1)) + "\n")
+            os.replace(txt.with_name(txt.name + ".tmp"), txt)
+            written += [npy, txt]
+        return written
 
 
 def toy_recipe() -> Recipe:

@@ -80,8 +80,7 @@ def generate(
             stem = Path(file).stem
             for item in range(generated.shape[0]):
                 prefix = stem if generated.shape[0] == 1 else f"{stem}-{item}"
-                for k in range(samples):
-                    written += writer.write(generated[item, k : k + 1], out, f"{prefix}-{k}")
+                written += writer.write(generated[item], out, prefix)  # the writer numbers samples
     for path in written:
         click.echo(str(path))
     if not written:
