@@ -112,6 +112,19 @@ def matmul_throughput(repeats: int) -> dict:
     return best
 
 
+def cuda_matmul_throughput(dtype: torch.dtype, n: int = 8192, repeats: int = 10) -> float:
+    """FLOP/s of an ``n`` x ``n`` matmul on the current GPU in ``dtype`` (TF32 as torch's default)."""
+    a = torch.randn(n, n, device="cuda", dtype=dtype)
+    b = torch.randn(n, n, device="cuda", dtype=dtype)
+    torch.matmul(a, b)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.matmul(a, b)
+    torch.cuda.synchronize()
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
 def paper_schedule() -> tuple[int, int]:
     """(generator steps, critic updates) of the paper's run: TrainConfig's defaults."""
     config = TrainConfig()
@@ -171,6 +184,8 @@ def gpu(warmup: int, steps: int) -> dict | str:
     """The model steps on the GPU, eager and compiled, and the paper run's hours; or why not."""
     if not torch.cuda.is_available():
         return "not measured on GPU"
+    matmul = {"fp32": cuda_matmul_throughput(torch.float32), "bf16": cuda_matmul_throughput(torch.bfloat16)}
+    log(f"gpu matmul: fp32 {matmul['fp32'] / 1e12:.1f} TFLOP/s, bf16 {matmul['bf16'] / 1e12:.1f} TFLOP/s")
     runs = []
     for precision in ("fp32", "bf16"):
         for mode in (None, "default", "reduce-overhead"):
@@ -182,12 +197,14 @@ def gpu(warmup: int, steps: int) -> dict | str:
                 runs.append({"precision": precision, "compile": mode or "eager",
                              "error": (err.stderr or "").strip().splitlines()[-1:] or [str(err)]})
                 continue
-            run.update(derive(run, float("nan")))
-            run["generator_steps_per_s"] = 1 / (run["paper_run_hours"] * 3600 / run["paper_run_generator_steps"])
+            run.update(derive(run, matmul[precision]))
+            # generator steps per second with the paper's average of 5.045 critic updates each
+            run["paper_run_generator_steps_per_s"] = run["paper_run_generator_steps"] / (run["paper_run_hours"] * 3600)
             runs.append(run)
     measured = [r for r in runs if "error" not in r]
     best = min(measured, key=lambda r: r["paper_run_hours"]) if measured else None
-    return {"device": torch.cuda.get_device_name(0), "runs": runs,
+    return {"device": torch.cuda.get_device_name(0),
+            "matmul_tflop_per_s": {k: round(v / 1e12, 1) for k, v in matmul.items()}, "runs": runs,
             "best": None if best is None else {k: best[k] for k in ("precision", "compile", "paper_run_hours")}}
 
 

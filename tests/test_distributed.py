@@ -84,11 +84,11 @@ def ranks(tmp_path_factory):
 
 def _assert_same(a: dict, b: dict, what: str, **tolerance) -> None:
     assert a.keys() == b.keys()
-    for key in a:
+    for key, value in a.items():
         if tolerance:
-            torch.testing.assert_close(a[key], b[key], **tolerance, msg=lambda m: f"{what}.{key}: {m}")
+            torch.testing.assert_close(value, b[key], **tolerance, msg=f"{what}.{key} differs beyond {tolerance}")
         else:
-            assert torch.equal(a[key], b[key]), f"{what}.{key} differs"
+            assert torch.equal(value, b[key]), f"{what}.{key} differs"
 
 
 def test_every_rank_ends_with_identical_replicas(ranks):
@@ -161,7 +161,7 @@ def test_torchrun_runs_the_train_command_on_two_processes(tmp_path):
     launcher.write_text(LAUNCHER.format(tests=str(Path(__file__).parent)))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                str(launcher), "train", "--plugin", "toy", "--steps", "2", "--out", str(tmp_path / "runs")]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("run: ") == 1 and result.stdout.count("checkpoint: ") == 1  # rank 0 only
     assert "on cpu x 2 processes from step 0 to 2" in result.stderr
@@ -169,7 +169,7 @@ def test_torchrun_runs_the_train_command_on_two_processes(tmp_path):
     assert (run / "checkpoints" / "checkpoint-00000002.pt").exists()
 
     uneven = subprocess.run(command[:-2] + ["--batch-size", "7", "--out", str(tmp_path / "uneven")],
-                            capture_output=True, text=True, timeout=120)
+                            check=False, capture_output=True, text=True, timeout=120)
     assert uneven.returncode != 0
     assert "Error: batch_size 7 (the global batch) cannot be split evenly over 2 processes" in uneven.stderr
     assert not (tmp_path / "uneven").exists() or not list((tmp_path / "uneven").iterdir())
