@@ -6,29 +6,15 @@ the trainer joins the process group (see :mod:`crossmodal.distributed`) and only
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
 import click
 
 from .. import distributed
 from ..trainer import resume_training, start_training
+from ._options import parse_key_values, report_skipped
 
-__all__ = ["parse_options", "train"]
-
-
-def parse_options(values: tuple[str, ...], option: str) -> dict[str, Any]:
-    """``("n=3", "name=x")`` -> ``{"n": 3, "name": "x"}``; values are JSON when they parse, else text."""
-    parsed: dict[str, Any] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
-        try:
-            parsed[key.strip()] = json.loads(value)
-        except ValueError:
-            parsed[key.strip()] = value
-    return parsed
+__all__ = ["train"]
 
 
 def _format_losses(losses: Mapping[str, float] | None) -> str:
@@ -128,8 +114,8 @@ def _train(
             recipe_name,
             condition_source=conditions,
             target_source=targets,
-            condition_options=parse_options(condition_option, "--condition-option"),
-            target_options=parse_options(target_option, "--target-option"),
+            condition_options=parse_key_values(condition_option, "--condition-option"),
+            target_options=parse_key_values(target_option, "--target-option"),
             config_file=config_file,
             overrides=overrides,
             plugin_versions=versions,
@@ -142,6 +128,8 @@ def _train(
         return
     for warning in trainer.warnings:
         click.echo(f"Warning: {warning}", err=True)
+    report_skipped(trainer.job.conditions)
+    report_skipped(trainer.job.targets)
     click.echo(f"run: {trainer.run_dir}")
     processes = f" x {trainer.world_size} processes" if trainer.world_size > 1 else ""
     click.echo(

@@ -79,6 +79,9 @@ DECODER_PITCH_FACTORS = (2, 8, 8)
 IMAGE_THUMBNAIL_SIZE = 32
 """Side in pixels of the painting thumbnail the critic's image branch looks at."""
 
+INITIAL_ON_RATE = 0.02
+"""Default probability that a cell of an untrained bar generator's output is on."""
+
 CRITIC_TIME_FACTORS = (3, 4, 2, BEATS_PER_BAR)
 """Time reduction of the critic's bar branch, kernel = stride: 96 steps -> 32 (a 32nd note,
 3 steps) -> 8 (an 8th note) -> 4 (beats) -> 1 (the bar)."""
@@ -220,6 +223,10 @@ class PianoRollBarDecoder(Decoder):
     :param feature_dim: size of the painting feature the code starts with.
     :param temporal_dim: size of the bar vector that follows it.
     :param channels: output channels of the first eight layers (the ninth has one).
+    :param initial_on_rate: the output layer's bias starts at ``logit(initial_on_rate)``, so an
+        untrained generator's cells are on with about this probability (real piano-rolls have
+        about 1-3% of their cells on) rather than 0.5: the generator starts from near-silence
+        and learns to add notes, instead of first having to remove half of all cells.
     """
 
     segment_shape = (STEPS_PER_BAR, N_PITCHES)
@@ -229,8 +236,11 @@ class PianoRollBarDecoder(Decoder):
         feature_dim: int = 64,
         temporal_dim: int = 64,
         channels: Sequence[int] = (512, 512, 512, 256, 256, 256, 64, 16),
+        initial_on_rate: float = INITIAL_ON_RATE,
     ) -> None:
         super().__init__()
+        if not 0.0 < initial_on_rate < 1.0:
+            raise ValueError(f"PianoRollBarDecoder: initial_on_rate must be in (0, 1), got {initial_on_rate}")
         kernels = [(1, 1)]
         kernels += [(factor, 1) for factor in DECODER_TIME_FACTORS]
         kernels += [(1, factor) for factor in DECODER_PITCH_FACTORS]
@@ -251,7 +261,10 @@ class PianoRollBarDecoder(Decoder):
                 nn.ReLU(),
             ]
             in_channels = out_channels
-        layers += [BlockConvTranspose2d(in_channels, 1, kernels[-1]), nn.Sigmoid()]
+        output = BlockConvTranspose2d(in_channels, 1, kernels[-1])
+        with torch.no_grad():  # start near the data's sparsity instead of at p = 0.5 everywhere
+            output.bias.fill_(math.log(initial_on_rate / (1.0 - initial_on_rate)))
+        layers += [output, nn.Sigmoid()]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:

@@ -22,18 +22,18 @@ STRINGS_PROGRAM = 48
 """GM program 49 "String Ensemble 1" (0-based 48), written for the strings track of generated MIDI."""
 
 DEMO_TRAINING = {
-    "steps": 60,
+    "steps": 100,
     "batch_size": 16,
     "warmup_generator_steps": 10,
     "critic_updates_warmup": 20,
     "critic_updates": 5,
     "eval_every": 10,
     "eval_samples": 64,
-    "sample_every": 30,
-    "checkpoint_every": 30,
+    "sample_every": 50,
+    "checkpoint_every": 50,
 }
-"""Demo schedule on 2 CPU cores: 10 warm-up generator steps with 20 critic updates each, then 50
-with 5 (450 critic and 60 generator updates at batch 16)."""
+"""Demo schedule on 2 CPU cores: 10 warm-up generator steps with 20 critic updates each, then 90
+with 5 (650 critic and 100 generator updates at batch 16)."""
 
 
 def _recipe(name: str, mode: str, programs: tuple[int, int], track_names: tuple[str, str], description: str) -> Recipe:

@@ -239,3 +239,14 @@ def test_one_phrase_in_eval_mode(parts):
     finally:
         for module in [encoder, temporal, *decoders]:
             module.train()
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.3])
+def test_untrained_decoder_starts_near_its_initial_on_rate(rate):
+    torch.manual_seed(0)
+    decoder = PianoRollBarDecoder(initial_on_rate=rate)
+    with torch.no_grad():
+        bars = decoder(torch.randn(16, decoder.input_dim))
+    assert bars.mean().item() == pytest.approx(rate, rel=0.5)  # not 0.5, as a zero bias would give
+    with pytest.raises(ValueError, match="initial_on_rate"):
+        PianoRollBarDecoder(initial_on_rate=1.0)

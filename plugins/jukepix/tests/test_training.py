@@ -4,6 +4,7 @@ MIDI whose tracks and programs match the recipe, for both track modes."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import mido
 import pytest
@@ -69,13 +70,18 @@ def test_train_then_generate_writes_two_track_midi(tmp_path, shared_data, monkey
     monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "jukepix,evaluators")
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY_SCHEDULE))
+    music = tmp_path / "music"
+    music.mkdir()
+    shutil.copy(shared_data / targets, music)
+    (music / "empty.mid").write_bytes(b"")
     runner = CliRunner()
     result = runner.invoke(make_cli(), [
         "train", "--plugin", "jukepix", "--recipe", recipe, "--config", str(config),
-        "--conditions", str(shared_data / "paintings"), "--targets", str(shared_data / targets),
+        "--conditions", str(shared_data / "paintings"), "--targets", str(music),
         "--out", str(tmp_path / "runs"),
     ])
     assert result.exit_code == 0, result.output
+    assert f"skipped {music / 'empty.mid'}: " in result.stderr
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "metrics.csv").is_file() and (run / "config.json").is_file()
 
