@@ -79,7 +79,7 @@ def _worker(rank: int, tmp: str) -> None:
 def ranks(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp")
     mp.spawn(_worker, args=(str(tmp),), nprocs=WORLD_SIZE, join=True)
-    return tmp, [torch.load(tmp / f"rank{r}.pt", weights_only=False) for r in range(WORLD_SIZE)]
+    return tmp, [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD_SIZE)]
 
 
 def _assert_same(a: dict, b: dict, what: str, **tolerance) -> None:

@@ -62,6 +62,6 @@ def list_components(ctx: click.Context, kind: str | None, as_json: bool) -> None
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
     if len(rows) == 1:
-        click.echo("(no components registered: install a plugin, e.g. pip install -e plugins/jukepix)")
+        click.echo("(no components registered: install a plugin; see docs/plugin-guide.md)")
     for b in plugins.broken:
         click.echo(f"BROKEN  {b.message}")
