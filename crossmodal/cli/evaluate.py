@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -55,7 +56,7 @@ def evaluate(ctx, source, dataset, plugin, options, reference, evaluator_names, 
     evaluators = matching_evaluators(registry, columns["value"].sample_kind, evaluator_names)
     results = {}
     for column, sample_set in columns.items():
-        with click.progressbar(length=len(sample_set), label=f"Evaluating {column}", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=len(sample_set), label=f"Evaluating {column}", file=sys.stderr) as bar:
             results[column] = evaluate_set(sample_set, evaluators, batch_size, progress=bar.update)
     if as_json:
         document = {

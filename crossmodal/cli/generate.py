@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -57,7 +58,7 @@ def generate(
     out = Path(out_dir) if out_dir else run_dir_of(Path(document["path"])) / "generated"
     rng = torch.Generator().manual_seed(seed)
     written: list[Path] = []
-    with click.progressbar(condition_files, label="generating", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(condition_files, label="generating", file=sys.stderr) as bar:
         for file in bar:
             try:
                 data = registry.create("dataset", conditions_spec.name, source=file, **conditions_spec.options)

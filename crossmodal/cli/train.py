@@ -6,6 +6,7 @@ the trainer joins the process group (see :mod:`crossmodal.distributed`) and only
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Mapping
 
 import click
@@ -140,7 +141,7 @@ def _train(
     bar = click.progressbar(
         length=trainer.config.steps,
         label="training",
-        file=click.get_text_stream("stderr"),
+        file=sys.stderr,
         show_eta=True,
         show_pos=True,
         item_show_func=_format_losses,

@@ -9,6 +9,7 @@ usable was produced.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -45,7 +46,7 @@ def _run_with_progress(
     """Run ``prepare(progress)`` under a stderr progress bar; report skips; map DataError to exit 1."""
     files, _ = collect_files(sources, suffixes)
     try:
-        with click.progressbar(length=len(files), label=label, file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=len(files), label=label, file=sys.stderr) as bar:
             result = prepare(lambda _path: bar.update(1))
     except DataError as err:
         raise click.ClickException(str(err)) from err
