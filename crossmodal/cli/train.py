@@ -66,27 +66,9 @@ def train(
     For data-parallel training launch it with ``torchrun --nproc-per-node N -m crossmodal train
     ...``: --batch-size is then the global batch, split evenly over the N processes.
     """
-    try:
-        _train(ctx, plugin_name, recipe, conditions, targets, condition_option, target_option,
-               config_file, resume, overrides)
-    finally:
-        distributed.teardown()
-
-
-def _train(
-    ctx: click.Context,
-    plugin_name: str | None,
-    recipe: str | None,
-    conditions: str | None,
-    targets: str | None,
-    condition_option: tuple[str, ...],
-    target_option: tuple[str, ...],
-    config_file: str | None,
-    resume: str | None,
-    overrides: dict[str, Any],
-) -> None:
     from . import plugins_of
 
+    ctx.call_on_close(distributed.teardown)  # leave the process group however the command ends
     plugins = plugins_of(ctx)
     registry = plugins.registry
     versions = {p.name: p.version for p in plugins.loaded}
