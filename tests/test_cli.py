@@ -100,3 +100,21 @@ def test_python_dash_m_runs_the_cli():
         [sys.executable, "-m", "crossmodal", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == f"crossmodal, version {__version__}"
+
+
+def test_debug_shows_the_broken_plugins_traceback(runner, site):
+    result = runner.invoke(make_cli(), ["--debug", "list-components"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, Exception) and "no_such_module" in str(result.exception)
+    assert isinstance(result.exception.__cause__, ModuleNotFoundError)
+
+
+def test_plugin_without_api_version_is_flagged(runner, tmp_path, monkeypatch):
+    source = GOOD_PLUGIN.replace("@hookimpl\ndef crossmodal_api_version():\n    return API_VERSION\n", "")
+    assert "crossmodal_api_version" not in source
+    write_distribution(tmp_path, "old", "0.9", {"old": "old_plugin"}, {"old_plugin": source})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "old")
+    result = runner.invoke(make_cli(), ["list-components"])
+    assert result.exit_code == 0
+    assert "WARNING  plugin 'old' declares no crossmodal_api_version" in result.stdout

@@ -46,6 +46,8 @@ class CrossmodalGroup(click.Group):
         try:
             self.plugins(ctx)
         except CrossmodalError as err:
+            if ctx.params.get("debug"):
+                raise  # the traceback, with the plugin's own exception as its cause
             raise click.ClickException(str(err)) from err
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -63,5 +63,8 @@ def list_components(ctx: click.Context, kind: str | None, as_json: bool) -> None
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
     if len(rows) == 1:
         click.echo("(no components registered: install a plugin; see docs/plugin-guide.md)")
+    for p in plugins.loaded:
+        if p.api_version is None:
+            click.echo(f"WARNING  plugin {p.name!r} declares no crossmodal_api_version; it may not fit this crossmodal")
     for b in plugins.broken:
         click.echo(f"BROKEN  {b.message}")
