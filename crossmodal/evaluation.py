@@ -10,7 +10,7 @@ from .errors import RecipeError
 from .interfaces import Evaluator, SampleSet, ratios
 from .registry import Registry
 
-__all__ = ["evaluate_samples", "evaluate_set", "flatten", "format_value", "matching_evaluators"]
+__all__ = ["evaluate_set", "flatten", "format_value", "matching_evaluators"]
 
 
 def matching_evaluators(registry: Registry, sample_kind: str, names: Sequence[str] = ()) -> list[Evaluator]:
@@ -29,14 +29,6 @@ def matching_evaluators(registry: Registry, sample_kind: str, names: Sequence[st
                 f"evaluator {name!r} reads {evaluator.sample_kind!r} samples, but the data is {sample_kind!r}"
             )
     return evaluators
-
-
-def evaluate_samples(samples: torch.Tensor, evaluators: Sequence[Evaluator]) -> dict[str, torch.Tensor]:
-    """All metrics of ``evaluators`` on one batch ``(B, *sample_shape)``: name -> value tensor."""
-    values: dict[str, torch.Tensor] = {}
-    for evaluator in evaluators:
-        values.update(evaluator(samples))
-    return values
 
 
 def evaluate_set(

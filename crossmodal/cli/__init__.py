@@ -65,6 +65,3 @@ def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``crossmodal`` console script."""
     make_cli().main(args=argv, prog_name="crossmodal")
-
-
-
