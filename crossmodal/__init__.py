@@ -10,6 +10,7 @@ from .errors import (
     CrossmodalError,
     DataError,
     DuplicateComponentError,
+    OutputError,
     PluginLoadError,
     RecipeError,
     ShapeError,
@@ -36,6 +37,7 @@ from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_gener
 from .config import TrainConfig, critic_updates_for, resolve_config
 from .build import Job, JobSpec, build_job
 from .checkpoint import load_checkpoint, save_checkpoint
+from .files import atomic_write, atomic_write_text, remove_leftovers, shown
 from .trainer import Trainer, resume_training, start_training
 
 __version__ = "0.1.0"
@@ -58,6 +60,7 @@ __all__ = [
     "Job",
     "JobSpec",
     "LossTerm",
+    "OutputError",
     "PluginLoadError",
     "Plugins",
     "Recipe",
@@ -74,6 +77,8 @@ __all__ = [
     "TrainingDivergedError",
     "UnknownComponentError",
     "__version__",
+    "atomic_write",
+    "atomic_write_text",
     "build_job",
     "check_shape",
     "critic_updates_for",
@@ -83,9 +88,11 @@ __all__ = [
     "load_checkpoint",
     "load_plugins",
     "random_pairs",
+    "remove_leftovers",
     "resolve_config",
     "resume_training",
     "save_checkpoint",
+    "shown",
     "start_training",
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",

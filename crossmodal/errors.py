@@ -50,3 +50,7 @@ class CheckpointError(CrossmodalError):
 
 class TrainingDivergedError(CrossmodalError):
     """A loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
+
+
+class OutputError(CrossmodalError, OSError):
+    """A file could not be written (a full disk, no permission...); nothing was half-written."""
