@@ -48,7 +48,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from jukepix.constants import BARS_PER_PHRASE, IMAGE_SHAPE, N_TRACKS, PHRASE_SHAPE
-from jukepix.models import bar_temporal, painting_encoder, phrase_critic, pianoroll_bar_decoder
+from jukepix.models import BarTemporalSource, PaintingEncoder, PhraseCritic, PianoRollBarDecoder
 
 GP_WEIGHT = 10.0
 """Gradient-penalty weight lambda (Gulrajani et al. 2017)."""
@@ -65,9 +65,9 @@ class Generator(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.encoder = painting_encoder()
-        self.temporal = bar_temporal()
-        self.decoders = torch.nn.ModuleList(pianoroll_bar_decoder() for _ in range(N_TRACKS))
+        self.encoder = PaintingEncoder()
+        self.temporal = BarTemporalSource()
+        self.decoders = torch.nn.ModuleList(PianoRollBarDecoder() for _ in range(N_TRACKS))
 
     def forward(self, images: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         batch = images.shape[0]
@@ -141,7 +141,7 @@ def run_one(
     on_cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if on_cuda else None
     torch.manual_seed(0)
-    generator, critic = Generator().to(device), phrase_critic().to(device)
+    generator, critic = Generator().to(device), PhraseCritic().to(device)
     memory_format = torch.channels_last if bf16 else torch.contiguous_format
     generator.to(memory_format=memory_format)
     critic.to(memory_format=memory_format)
@@ -233,7 +233,7 @@ def parameter_counts() -> dict:
         "temporal": count(generator.temporal),
         "bar_generator_each": count(generator.decoders[0]),
         "generator_total": count(generator),
-        "critic": count(phrase_critic()),
+        "critic": count(PhraseCritic()),
     }
 
 

@@ -14,11 +14,10 @@ Music tensors are laid out ``(batch, bars, time, pitch, tracks)``: time in steps
 :data:`~jukepix.constants.STEPS_PER_BEAT` per beat, pitch as the MIDI number 0-127, values in
 [0, 1] (probabilities from the generator, binary in the data). Paintings are RGB floats in [0, 1].
 
-Public classes: :class:`PaintingEncoder`, :class:`BarTemporalSource`,
-:class:`PianoRollBarDecoder`, :class:`PhraseCritic`. Factories (registered by the plugin under
-the names in brackets): :func:`painting_encoder` ("painting-encoder"), :func:`bar_temporal`
-("bar-temporal"), :func:`pianoroll_bar_decoder` ("pianoroll-bar"), :func:`phrase_critic`
-("phrase-critic").
+Public classes (registered by the plugin under the names in brackets, so their constructor
+signatures are the options a recipe may give): :class:`PaintingEncoder` ("painting-encoder"),
+:class:`BarTemporalSource` ("bar-temporal"), :class:`PianoRollBarDecoder` ("pianoroll-bar"),
+:class:`PhraseCritic` ("phrase-critic").
 
 All modules work under ``torch.autocast("cpu", dtype=torch.bfloat16)`` and with
 ``channels_last`` weights; the critic's gradient penalty (a double backward) works under both.
@@ -54,10 +53,6 @@ __all__ = [
     "PianoRollBarDecoder",
     "PhraseCritic",
     "BlockConvTranspose2d",
-    "painting_encoder",
-    "bar_temporal",
-    "pianoroll_bar_decoder",
-    "phrase_critic",
     "DECODER_TIME_FACTORS",
     "DECODER_PITCH_FACTORS",
 ]
@@ -378,28 +373,3 @@ class PhraseCritic(Critic):
         thumbnail = F.avg_pool2d(condition, self.thumbnail_pool)  # (B, 3, 32, 32)
         painting = self.image(thumbnail)  # (B, image_dim)
         return self.head(torch.cat([phrase, painting], dim=1))[:, 0]  # (B,)
-
-
-# -------------------------------------------------------------------------------------------
-# Factories (registered by jukepix.plugin)
-# -------------------------------------------------------------------------------------------
-
-
-def painting_encoder(**options) -> PaintingEncoder:
-    """Painting encoder: RGB 256x256 in [0, 1] -> 64-d feature (five strided convs, ~0.44 M params)."""
-    return PaintingEncoder(**options)
-
-
-def bar_temporal(**options) -> BarTemporalSource:
-    """Temporal source: 32-d noise -> one 64-d vector per bar of a 4-bar phrase (~0.03 M params)."""
-    return BarTemporalSource(**options)
-
-
-def pianoroll_bar_decoder(**options) -> PianoRollBarDecoder:
-    """Bar generator: [feature, bar vector] (128) -> one bar of one track, 96 steps x 128 pitches (~2.3 M params)."""
-    return PianoRollBarDecoder(**options)
-
-
-def phrase_critic(**options) -> PhraseCritic:
-    """Phrase critic: (painting, 4-bar 2-track phrase) -> WGAN score; reduces pitch, then time, then bars."""
-    return PhraseCritic(**options)

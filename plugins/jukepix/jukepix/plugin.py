@@ -3,10 +3,10 @@
 ===========  ====================  ==================================================
 kind         name                  object
 ===========  ====================  ==================================================
-encoder      painting-encoder      :func:`jukepix.models.painting_encoder`
-temporal     bar-temporal          :func:`jukepix.models.bar_temporal`
-decoder      pianoroll-bar         :func:`jukepix.models.pianoroll_bar_decoder`
-critic       phrase-critic         :func:`jukepix.models.phrase_critic`
+encoder      painting-encoder      :class:`jukepix.models.PaintingEncoder`  
+temporal     bar-temporal          :class:`jukepix.models.BarTemporalSource`
+decoder      pianoroll-bar         :class:`jukepix.models.PianoRollBarDecoder`
+critic       phrase-critic         :class:`jukepix.models.PhraseCritic`
 dataset      paintings             :func:`jukepix.datasets.painting_dataset`
 dataset      phrases               :func:`jukepix.datasets.phrase_dataset`
 writer       pianoroll-midi        :class:`jukepix.writer.PianoRollWriter`
@@ -41,10 +41,14 @@ def crossmodal_api_version() -> int:
 
 @hookimpl
 def crossmodal_register_components(register: RegisterComponent) -> None:
-    register("encoder", "painting-encoder", models.painting_encoder)
-    register("temporal", "bar-temporal", models.bar_temporal)
-    register("decoder", "pianoroll-bar", models.pianoroll_bar_decoder)
-    register("critic", "phrase-critic", models.phrase_critic)
+    register("encoder", "painting-encoder", models.PaintingEncoder,
+             "Painting encoder: RGB 256x256 in [0, 1] -> 64-d feature (five strided convs, ~0.44 M params).")
+    register("temporal", "bar-temporal", models.BarTemporalSource,
+             "Temporal source: 32-d noise -> one 64-d vector per bar of a 4-bar phrase (~0.03 M params).")
+    register("decoder", "pianoroll-bar", models.PianoRollBarDecoder,
+             "Bar generator: [feature, bar vector] (128) -> one bar of one track, 96 steps x 128 pitches.")
+    register("critic", "phrase-critic", models.PhraseCritic,
+             "Phrase critic: (painting, 4-bar 2-track phrase) -> WGAN score; reduces pitch, time, then bars.")
 
 
 @hookimpl

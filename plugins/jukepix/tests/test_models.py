@@ -15,10 +15,6 @@ from jukepix.models import (
     PaintingEncoder,
     PhraseCritic,
     PianoRollBarDecoder,
-    bar_temporal,
-    painting_encoder,
-    phrase_critic,
-    pianoroll_bar_decoder,
 )
 
 TABLE_I_CONV_CHANNELS = [16, 32, 64, 64, 64]
@@ -55,7 +51,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def parts():
     torch.manual_seed(0)
-    return painting_encoder(), bar_temporal(), [pianoroll_bar_decoder() for _ in range(N_TRACKS)], phrase_critic()
+    return PaintingEncoder(), BarTemporalSource(), [PianoRollBarDecoder() for _ in range(N_TRACKS)], PhraseCritic()
 
 
 def test_factories_build_the_interfaces(parts):
@@ -68,7 +64,7 @@ def test_factories_build_the_interfaces(parts):
     assert decoders[0].segment_shape == (STEPS_PER_BAR, N_PITCHES)
     assert isinstance(critic, Critic)
     assert critic.condition_shape == IMAGE_SHAPE and critic.sample_shape == PHRASE_SHAPE
-    assert pianoroll_bar_decoder(feature_dim=32, temporal_dim=16).input_dim == 48
+    assert PianoRollBarDecoder(feature_dim=32, temporal_dim=16).input_dim == 48
 
 
 def test_encoder_layers_follow_table_i():
