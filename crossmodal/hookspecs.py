@@ -21,6 +21,11 @@ plugin is registered). The core calls the hooks in this order when a command sta
 ``crossmodal_api_version`` (when the plugin is loaded), then every ``crossmodal_register_*`` hook
 once, then ``crossmodal_register_commands`` while the command line is built. Nothing is loaded at
 import time.
+
+Each plugin is imported and its hooks are called on their own: a plugin whose import or hook
+raises (``sys.exit()`` included; Ctrl-C still stops the command) is reported as broken, with
+nothing it registered kept, and the others load. See ``docs/plugin-guide.md`` for conflicts
+between plugins and the load-time report.
 """
 
 from __future__ import annotations
@@ -158,7 +163,13 @@ def crossmodal_register_commands(cli: "click.Group") -> None:
     :param cli: the top-level :class:`click.Group`. Data-preparation commands belong in its
         ``prepare`` subgroup (``cli.commands["prepare"]``), e.g. ``crossmodal prepare music``.
 
-    Every implementation is called, after registration, each time the command line is built.
-    Commands should raise :class:`crossmodal.CrossmodalError` subclasses (or click exceptions)
-    for expected failures; the CLI prints them without a traceback.
+    Every implementation is called, after registration, each time the command line is built:
+    each plugin's alone (through pluggy), in plugin load order. An implementation that raises
+    (``sys.exit()`` included), or that replaces or removes a command it did not add (a core
+    command such as ``train``, or another plugin's), makes its plugin broken: the commands it
+    added are taken back, its registrations are dropped, and the other plugins keep working.
+
+    For plugin authors: add commands under names of your own, data preparation under
+    ``prepare``. Commands should raise :class:`crossmodal.CrossmodalError` subclasses (or click
+    exceptions) for expected failures; the CLI prints them without a traceback.
     """

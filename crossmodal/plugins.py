@@ -1,16 +1,39 @@
 """Loading plugins into a :class:`Plugins` set: pluggy manager, registry and load report.
 
 Each entry point is imported, validated and registered on its own, so one broken plugin is
-reported (name, distribution, exception, how to skip it) instead of taking the CLI down. Strict
-mode (``strict=True`` or ``CROSSMODAL_STRICT_PLUGINS=1``) turns any failure into an error.
+reported (name, distribution, exception, how to skip it) instead of taking the CLI down: an
+exception, ``sys.exit()`` (:class:`SystemExit`) or any other :class:`BaseException` except
+:class:`KeyboardInterrupt` raised while a plugin is imported or while its hooks run marks that
+plugin broken. Strict mode (``strict=True`` or ``CROSSMODAL_STRICT_PLUGINS=1``) turns any failure
+into an error.
+
 ``CROSSMODAL_LOAD_PLUGINS`` limits auto-loading: unset loads all, an empty string loads none,
-``"a,b"`` loads only the plugins whose entry-point names are listed.
+``"a,b"`` loads only the listed plugins. An item is an entry-point name (``jukepix``) or
+``distribution:entry-point`` (``crossmodal-jukepix:jukepix``), which picks one distribution when
+two declare the same entry-point name.
+
+Conflicts are never resolved silently (docs/plugin-guide.md, "Conflicts between plugins"):
+
+* Two distributions declaring the same entry-point name, or entry points of two distributions
+  naming the same plugin module, are *both* reported broken and neither is loaded, until the
+  allow-list picks one with ``distribution:entry-point``.
+* Entry points load in a fixed order, by distribution name then entry-point name, whatever the
+  order of ``sys.path``. A (kind, name) registered by two plugins keeps the first registration,
+  refuses the later plugin with both owners named, and is marked *contested*: asking the
+  registry for it is an error until the user disables one of the two.
+
+Each plugin's load (import, checks and registration hooks; command registration is added by the
+CLI) is timed: :attr:`LoadedPlugin.load_seconds`, and :meth:`Plugins.slow` lists the plugins
+slower than ``CROSSMODAL_SLOW_PLUGIN_SECONDS`` (default 2 s).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -19,16 +42,21 @@ import pluggy
 from . import hookspecs
 from .discovery import PluginEntryPoint, find_entry_points
 from .errors import CrossmodalError, PluginLoadError
-from .registry import KINDS, Registry
+from .files import shown
+from .registry import Registry
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_SLOW_PLUGIN_SECONDS",
     "LOAD_PLUGINS_ENV",
+    "SLOW_PLUGIN_ENV",
     "STRICT_ENV",
     "BrokenPlugin",
     "LoadedPlugin",
     "Plugins",
+    "call_plugin_hook",
     "load_plugins",
+    "slow_plugin_seconds",
 ]
 
 API_VERSION = 1
@@ -36,6 +64,11 @@ API_VERSION = 1
 
 LOAD_PLUGINS_ENV = "CROSSMODAL_LOAD_PLUGINS"
 STRICT_ENV = "CROSSMODAL_STRICT_PLUGINS"
+SLOW_PLUGIN_ENV = "CROSSMODAL_SLOW_PLUGIN_SECONDS"
+"""Environment variable: load time in seconds above which commands warn about a plugin."""
+
+DEFAULT_SLOW_PLUGIN_SECONDS = 2.0
+"""Default of :data:`SLOW_PLUGIN_ENV`, in seconds."""
 
 _NETWORK_KINDS = ("encoder", "temporal", "decoder", "critic")
 _REGISTRATION_HOOKS = {
@@ -46,17 +79,43 @@ _REGISTRATION_HOOKS = {
     "crossmodal_register_writers": "writer",
     "crossmodal_register_recipes": "recipe",
 }
+_SKIP_HINT = f"Skip it with {LOAD_PLUGINS_ENV}=<the plugins you want>, or run with --debug for the traceback."
+
+
+def _owner(name: str, distribution: str, version: str) -> str:
+    """``'name' (distribution==version)`` as it appears in messages."""
+    dist = f" ({shown(distribution)}=={shown(version)})" if distribution else ""
+    return f"{name!r}{dist}"
+
+
+def _describe(error: BaseException) -> str:
+    """``Type: message`` on one line, control characters escaped (a plugin's text cannot forge lines)."""
+    if isinstance(error, SystemExit):
+        text = f"the plugin called sys.exit({error.code!r})"
+    else:
+        text = re.sub(r"\s*\n\s*", "; ", str(error).strip())
+    return shown(f"{type(error).__name__}: {text}")
 
 
 @dataclass(frozen=True)
 class LoadedPlugin:
-    """A plugin that imported, validated and registered without error."""
+    """A plugin that imported, validated and registered without error.
+
+    :param load_seconds: wall time of its import, checks and hooks (commands included once the
+        CLI has registered them), in seconds.
+    """
 
     name: str
     distribution: str
     version: str
     hooks: tuple[str, ...]
     api_version: int | None
+    load_seconds: float = 0.0
+
+    @property
+    def owner(self) -> str:
+        """``'name' (distribution==version)``, as messages show it."""
+        return _owner(self.name, self.distribution, self.version)
 
 
 @dataclass(frozen=True)
@@ -67,39 +126,131 @@ class BrokenPlugin:
     distribution: str
     version: str
     error: BaseException
+    load_seconds: float = 0.0
+
+    @property
+    def owner(self) -> str:
+        """``'name' (distribution==version)``, as messages show it."""
+        return _owner(self.name, self.distribution, self.version)
+
+    @property
+    def error_text(self) -> str:
+        """``Type: message`` of the error, on one line."""
+        return _describe(self.error)
 
     @property
     def message(self) -> str:
         """One line: what failed, and how to skip it."""
-        dist = f" ({self.distribution}=={self.version})" if self.distribution else ""
-        return (
-            f"plugin {self.name!r}{dist} failed to load: {type(self.error).__name__}: {self.error}. "
-            f"Skip it with {LOAD_PLUGINS_ENV}=<the plugins you want>, or run with --debug for the traceback."
-        )
+        return f"plugin {self.owner} failed to load: {self.error_text}. {_SKIP_HINT}"
 
 
 @dataclass
 class Plugins:
-    """The outcome of :func:`load_plugins`: a pluggy manager, a filled registry and a report."""
+    """The outcome of :func:`load_plugins`: a pluggy manager, a filled registry and a report.
+
+    :param strict: whether a failure is an error (the CLI uses it for command registration).
+    """
 
     manager: pluggy.PluginManager
     registry: Registry
     loaded: list[LoadedPlugin] = field(default_factory=list)
     broken: list[BrokenPlugin] = field(default_factory=list)
+    strict: bool = False
 
     def broken_plugin(self, name: str) -> BrokenPlugin | None:
         """The failure record of plugin ``name``, if it failed."""
         return next((b for b in self.broken if b.name == name), None)
 
+    def loaded_plugin(self, name: str) -> LoadedPlugin | None:
+        """The record of loaded plugin ``name``, if it loaded."""
+        return next((p for p in self.loaded if p.name == name), None)
+
     def plugin_names(self) -> list[str]:
         return [p.name for p in self.loaded]
 
+    def add_load_time(self, name: str, seconds: float) -> None:
+        """Add ``seconds`` (e.g. its command registration) to loaded plugin ``name``'s load time."""
+        self.loaded = [
+            dataclasses.replace(p, load_seconds=p.load_seconds + seconds) if p.name == name else p
+            for p in self.loaded
+        ]
 
-def _env_allow_list() -> set[str] | None:
+    def mark_broken(self, name: str, error: BaseException, seconds: float = 0.0) -> BrokenPlugin:
+        """Turn loaded plugin ``name`` into a broken one: its registrations and hooks are dropped.
+
+        Raises :class:`PluginLoadError` (caused by ``error``) instead when :attr:`strict` is set.
+        """
+        plugin = self.loaded_plugin(name)
+        if plugin is None:
+            raise KeyError(name)
+        broken = BrokenPlugin(name, plugin.distribution, plugin.version, error, plugin.load_seconds + seconds)
+        if self.strict:
+            raise PluginLoadError(broken.message, plugin=name, distribution=plugin.distribution) from error
+        self.loaded.remove(plugin)
+        for info in self.registry.entries():
+            if info.plugin == name:
+                self.registry.remove(info.kind, info.name)
+        if self.manager.get_plugin(name) is not None:
+            self.manager.unregister(name=name)
+        self.broken.append(broken)
+        return broken
+
+    def slow(self, threshold: float | None = None) -> list[LoadedPlugin | BrokenPlugin]:
+        """Plugins whose load took longer than ``threshold`` seconds (default: :func:`slow_plugin_seconds`)."""
+        threshold = slow_plugin_seconds() if threshold is None else threshold
+        return [p for p in (*self.loaded, *self.broken) if p.load_seconds > threshold]
+
+
+def slow_plugin_seconds() -> float:
+    """The slow-plugin threshold: ``CROSSMODAL_SLOW_PLUGIN_SECONDS``, or 2 s when unset or invalid.
+
+    ``inf`` turns the warning off.
+    """
+    value = os.environ.get(SLOW_PLUGIN_ENV, "").strip()
+    try:
+        seconds = float(value) if value else DEFAULT_SLOW_PLUGIN_SECONDS
+    except ValueError:
+        return DEFAULT_SLOW_PLUGIN_SECONDS
+    return seconds if seconds == seconds else DEFAULT_SLOW_PLUGIN_SECONDS  # NaN: the default
+
+
+def call_plugin_hook(manager: pluggy.PluginManager, hook: str, plugin_name: str, **kwargs: Any) -> Any:
+    """Call plugin ``plugin_name``'s implementation of ``hook`` alone, through pluggy.
+
+    Uses :meth:`pluggy.PluginManager.subset_hook_caller` with every other plugin removed, so
+    pluggy passes each implementation only the arguments it declares, as in a normal hook call.
+
+    :returns: what pluggy returns: the result for a ``firstresult`` hook, else the list of
+        non-None results (empty when the plugin returned None or does not implement ``hook``).
+    """
+    others = [plugin for name, plugin in manager.list_name_plugin() if name != plugin_name]
+    return manager.subset_hook_caller(hook, others)(**kwargs)
+
+
+def _normalize(distribution: str) -> str:
+    """A distribution name compared the way pip does (PEP 503): ``Crossmodal_Jukepix`` == ``crossmodal-jukepix``."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+class _AllowList:
+    """``CROSSMODAL_LOAD_PLUGINS`` items: ``name`` or ``distribution:name``."""
+
+    def __init__(self, items: Iterable[str]) -> None:
+        self.items: set[tuple[str | None, str]] = set()
+        for item in items:
+            item = item.strip()
+            if not item:
+                continue
+            dist, sep, name = item.rpartition(":")
+            self.items.add((_normalize(dist.strip()) if sep else None, name.strip()))
+
+    def admits(self, ep: PluginEntryPoint) -> bool:
+        return any(name == ep.name and dist in (None, _normalize(ep.distribution)) for dist, name in self.items)
+
+
+def _env_allow_list() -> list[str] | None:
     value = os.environ.get(LOAD_PLUGINS_ENV)
-    if value is None:
-        return None
-    return {name.strip() for name in value.split(",") if name.strip()}
+    return None if value is None else value.split(",")
 
 
 def _env_strict() -> bool:
@@ -126,11 +277,10 @@ def _validate_plugin_object(name: str, obj: object) -> None:
         )
 
 
-def _api_version(name: str, obj: object) -> int | None:
-    impl = getattr(obj, "crossmodal_api_version", None)
-    if impl is None:
+def _api_version(manager: pluggy.PluginManager, name: str) -> int | None:
+    version = call_plugin_hook(manager, "crossmodal_api_version", name)
+    if version is None:
         return None
-    version = impl()
     if not isinstance(version, int) or isinstance(version, bool):
         raise PluginLoadError(f"crossmodal_api_version() returned {version!r}, not an int", plugin=name)
     if version != API_VERSION:
@@ -212,28 +362,27 @@ class _Staging:
 def _register_plugin(
     manager: pluggy.PluginManager, registry: Registry, name: str, dist: str, version: str
 ) -> tuple[str, ...]:
-    """Run ``name``'s registration hooks and commit what they registered; returns hook names."""
+    """Run ``name``'s registration hooks (through pluggy, one plugin at a time) and commit them."""
     staging = _Staging(name)
     hooks_run = []
     for hook_name, kind in _REGISTRATION_HOOKS.items():
-        for impl in getattr(manager.hook, hook_name).get_hookimpls():
-            if impl.plugin_name != name:
-                continue
-            if "register" not in impl.argnames:
-                raise PluginLoadError(
-                    f"{hook_name}() takes no 'register' argument, so it cannot register anything; "
-                    f"declare it as {hook_name}(register)",
-                    plugin=name,
-                )
-            register = staging.component if kind is None else staging.of_kind(kind, hook_name)
-            returned = impl.function(*[{"register": register}[arg] for arg in impl.argnames])
-            if returned is not None:
-                raise PluginLoadError(
-                    f"{hook_name}() returned a {type(returned).__name__}; registration hooks return "
-                    "None and call register(...) once per entry instead",
-                    plugin=name,
-                )
-            hooks_run.append(hook_name)
+        impls = [i for i in getattr(manager.hook, hook_name).get_hookimpls() if i.plugin_name == name]
+        if not impls:
+            continue
+        if "register" not in impls[0].argnames:
+            raise PluginLoadError(
+                f"{hook_name}() takes no 'register' argument, so it cannot register anything; "
+                f"declare it as {hook_name}(register)",
+                plugin=name,
+            )
+        register = staging.component if kind is None else staging.of_kind(kind, hook_name)
+        for returned in call_plugin_hook(manager, hook_name, name, register=register):
+            raise PluginLoadError(
+                f"{hook_name}() returned a {type(returned).__name__}; registration hooks return "
+                "None and call register(...) once per entry instead",
+                plugin=name,
+            )
+        hooks_run.append(hook_name)
     added = []
     try:
         for kind, comp_name, factory, description in staging.entries:
@@ -247,6 +396,51 @@ def _register_plugin(
     return tuple(hooks_run)
 
 
+def _conflicts(candidates: Sequence[PluginEntryPoint]) -> dict[int, list[PluginEntryPoint]]:
+    """Index in ``candidates`` -> the entry points of *other* distributions with its name or target."""
+    found: dict[int, list[PluginEntryPoint]] = {}
+    for i, ep in enumerate(candidates):
+        others = [
+            other for other in candidates
+            if _normalize(other.distribution) != _normalize(ep.distribution)
+            and (other.name == ep.name or other.target == ep.target)
+        ]
+        if others:
+            found[i] = others
+    return found
+
+
+def _conflict_error(ep: PluginEntryPoint, others: Sequence[PluginEntryPoint]) -> PluginLoadError:
+    parties = [ep, *others]
+    listing = " and ".join(
+        f"{shown(p.distribution)}=={shown(p.version)} ({p.name} = {shown(p.target)})" for p in parties
+    )
+    same = "the entry-point name" if all(p.name == ep.name for p in parties) else "the entry-point name or plugin module"
+    choices = " or ".join(f"{LOAD_PLUGINS_ENV}={shown(p.distribution)}:{p.name},..." for p in parties)
+    return PluginLoadError(
+        f"{len(parties)} distributions claim {same} {ep.name!r}: {listing}; "
+        f"{'neither' if len(parties) == 2 else 'none'} is loaded until you "
+        f"choose one ({choices}, listing the other plugins you want too) or uninstall the other",
+        plugin=ep.name,
+        distribution=f"{ep.distribution}=={ep.version}",
+    )
+
+
+def _first_per_distribution(found: Sequence[PluginEntryPoint]) -> list[PluginEntryPoint]:
+    """Drop an entry point that a copy of the same distribution earlier on the path already declares.
+
+    Python imports the first copy anyway (a shadowed install, not a second plugin).
+    """
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for ep in found:
+        key = (_normalize(ep.distribution), ep.name)
+        if key not in seen:
+            seen.add(key)
+            kept.append(ep)
+    return kept
+
+
 def load_plugins(
     *,
     strict: bool | None = None,
@@ -256,49 +450,73 @@ def load_plugins(
 ) -> Plugins:
     """Discover, import, validate and register plugins; never raises for one plugin unless strict.
 
+    Entry points load sorted by distribution name, then entry-point name, so the outcome does not
+    depend on the order of ``sys.path``; see the module docstring for how conflicts are handled.
+
     :param strict: raise :class:`PluginLoadError` on the first failure (default: the
         ``CROSSMODAL_STRICT_PLUGINS`` environment variable).
-    :param allow: entry-point names to load (default: ``CROSSMODAL_LOAD_PLUGINS``; ``None`` = all).
+    :param allow: plugins to load, each ``name`` or ``distribution:name`` (default:
+        ``CROSSMODAL_LOAD_PLUGINS``; ``None`` = all).
     :param path: directories to search for distributions instead of ``sys.path``.
     :param extra: ``(name, plugin_object)`` pairs registered after the entry points (in-process
         plugins, e.g. in tests); always loaded.
     :returns: a :class:`Plugins` set; failures are in ``.broken``.
     """
     strict = _env_strict() if strict is None else strict
-    allowed = _env_allow_list() if allow is None else set(allow)
+    items = _env_allow_list() if allow is None else list(allow)
+    allowed = None if items is None else _AllowList(items)
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    plugins = Plugins(manager=manager, registry=Registry())
+    plugins = Plugins(manager=manager, registry=Registry(), strict=strict)
 
-    candidates: list[tuple[str, str, str, PluginEntryPoint | None, object]] = []
-    for ep in find_entry_points(path):
-        if allowed is not None and ep.name not in allowed:
-            continue
-        candidates.append((ep.name, ep.distribution, ep.version, ep, None))
+    found = [ep for ep in find_entry_points(path) if allowed is None or allowed.admits(ep)]
+    entry_points = sorted(
+        _first_per_distribution(found), key=lambda ep: (_normalize(ep.distribution), ep.name, ep.target)
+    )
+    conflicts = _conflicts(entry_points)
+    candidates: list[tuple[str, str, str, PluginEntryPoint | None, object]] = [
+        (ep.name, ep.distribution, ep.version, ep, None) for ep in entry_points
+    ]
     candidates.extend((name, "", "", None, obj) for name, obj in extra)
+    owners: dict[str, str] = {}  # plugin name -> "'name' (dist==version)" of the plugin registered under it
 
-    for name, dist, version, ep, obj in candidates:
+    for index, (name, dist, version, ep, obj) in enumerate(candidates):
         registered = False
+        start = time.perf_counter()
         try:
+            if index in conflicts:
+                raise _conflict_error(ep, conflicts[index])
             if manager.has_plugin(name):
-                other = manager.get_plugin(name)
                 raise PluginLoadError(
-                    f"another plugin already uses the name {name!r} ({getattr(other, '__name__', other)!r}); "
-                    "two installed distributions declare the same entry-point name",
+                    f"another plugin already uses the name {name!r}: {owners[name]}; the later one, "
+                    f"{_owner(name, dist, version)}, is refused. Disable one of them with {LOAD_PLUGINS_ENV}",
                     plugin=name,
                 )
             if ep is not None:
                 obj = ep.load()
             _validate_plugin_object(name, obj)
+            if manager.is_registered(obj):
+                taken = manager.get_name(obj)
+                raise PluginLoadError(
+                    f"its entry point names the plugin object that {owners.get(taken, repr(taken))} "
+                    f"already registered; one plugin cannot load under two names. Disable one of them "
+                    f"with {LOAD_PLUGINS_ENV}",
+                    plugin=name,
+                )
             manager.register(obj, name=name)
             registered = True
-            api = _api_version(name, obj)
+            owners[name] = _owner(name, dist, version)
+            api = _api_version(manager, name)
             hooks = _register_plugin(manager, plugins.registry, name, dist, version)
-            plugins.loaded.append(LoadedPlugin(name, dist, version, hooks, api))
-        except Exception as err:  # noqa: BLE001 - any plugin failure is recorded, never swallowed
+            seconds = time.perf_counter() - start
+            plugins.loaded.append(LoadedPlugin(name, dist, version, hooks, api, seconds))
+        except KeyboardInterrupt:
+            raise  # Ctrl-C while a plugin loads still stops the command
+        except BaseException as err:  # noqa: BLE001 - recorded (SystemExit included), never swallowed
             if registered:
                 manager.unregister(name=name)
-            broken = BrokenPlugin(name, dist, version, err)
+                owners.pop(name, None)
+            broken = BrokenPlugin(name, dist, version, err, time.perf_counter() - start)
             if strict:
                 raise PluginLoadError(broken.message, plugin=name, distribution=dist) from err
             plugins.broken.append(broken)

@@ -58,10 +58,16 @@ class Registry:
     Filled through the ``crossmodal_register_*`` hooks; a duplicate (kind, name) raises
     :class:`DuplicateComponentError` naming both providers, an unknown one raises
     :class:`UnknownComponentError` with the closest registered names.
+
+    A duplicate also marks the name *contested*: the first entry stays listed, but :meth:`get`
+    (and so :meth:`create`) refuses it, naming every provider, so that which plugin's component
+    is used never depends on the order plugins load in. Disabling all but one provider (see
+    ``CROSSMODAL_LOAD_PLUGINS``) settles it.
     """
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, ComponentInfo]] = {kind: {} for kind in KINDS}
+        self._contested: dict[tuple[str, str], list[str]] = {}
 
     def add(
         self,
@@ -89,6 +95,10 @@ class Registry:
             kind, name, factory, description or _summary(factory), plugin, distribution, version
         )
         if existing is not None:
+            if existing.plugin != plugin:  # a plugin repeating itself is its own bug, not a contest
+                providers = self._contested.setdefault((kind, name), [existing.provider])
+                if info.provider not in providers:
+                    providers.append(info.provider)
             raise DuplicateComponentError(
                 f"{kind} {name!r} is registered twice: by {existing.provider} and by {info.provider}; "
                 "uninstall or disable one of them (see CROSSMODAL_LOAD_PLUGINS)"
@@ -100,8 +110,22 @@ class Registry:
         """Forget ``(kind, name)`` (used to roll back a plugin whose registration failed)."""
         del self._entries[kind][name]
 
+    def contested(self) -> dict[tuple[str, str], list[str]]:
+        """``(kind, name)`` -> the providers (``plugin (distribution==version)``) that registered it."""
+        return {key: list(providers) for key, providers in self._contested.items()}
+
     def get(self, kind: str, name: str) -> ComponentInfo:
-        """The entry for ``(kind, name)``, or :class:`UnknownComponentError` with suggestions."""
+        """The entry for ``(kind, name)``, or :class:`UnknownComponentError` with suggestions.
+
+        A contested name raises :class:`DuplicateComponentError` naming its providers.
+        """
+        providers = self._contested.get((kind, name))
+        if providers is not None:
+            raise DuplicateComponentError(
+                f"{kind} {name!r} is registered by {len(providers)} plugins: {' and '.join(providers)}; "
+                "crossmodal uses none of them until you choose: set CROSSMODAL_LOAD_PLUGINS to the "
+                "plugins you want, leaving out all but one of these (see `crossmodal list-components`)"
+            )
         try:
             return self._entries[kind][name]
         except KeyError:

@@ -54,3 +54,29 @@ GOOD_PLUGIN = textwrap.dedent('''
     def crossmodal_register_evaluators(register):
         register("sketch-mean", lambda: None, "Mean of a sketch")
 ''')
+
+
+_module_numbers = __import__("itertools").count()
+
+
+def unique_module(prefix: str) -> str:
+    """A module name no other test has imported (``sys.modules`` caches modules by name)."""
+    return f"{prefix}_{next(_module_numbers)}_{__import__('os').getpid()}"
+
+
+def encoder_plugin(encoder: str, extra: str = "") -> str:
+    """Source of a plugin that registers one encoder named ``encoder``, then runs ``extra`` (dedented)."""
+    return textwrap.dedent(f'''
+        from crossmodal import Encoder, hookimpl, API_VERSION
+
+        class NamedEncoder(Encoder):
+            """An encoder registered under {encoder!r}."""
+
+        @hookimpl
+        def crossmodal_api_version():
+            return API_VERSION
+
+        @hookimpl
+        def crossmodal_register_components(register):
+            register("encoder", {encoder!r}, NamedEncoder)
+    ''') + textwrap.dedent(extra)

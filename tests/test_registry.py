@@ -62,3 +62,22 @@ def test_description_defaults_to_docstring_summary_and_create_calls_factory():
     info = registry.add("writer", "w", _factory, plugin="a")
     assert info.description == "A factory used in tests."
     assert registry.create("writer", "w") is not registry.create("writer", "w")
+
+
+def test_a_name_two_plugins_registered_is_refused_until_one_is_left_out():
+    registry = Registry()
+    registry.add("encoder", "paint", _factory, plugin="a", distribution="dist-a", version="1")
+    with pytest.raises(DuplicateComponentError):
+        registry.add("encoder", "paint", _factory, plugin="b", distribution="dist-b", version="2")
+    assert [e.plugin for e in registry.entries()] == ["a"]  # the first stays listed...
+    with pytest.raises(DuplicateComponentError, match=r"registered by 2 plugins: a \(dist-a==1\) and b \(dist-b==2\)"):
+        registry.create("encoder", "paint")  # ...but neither is used
+    assert registry.contested() == {("encoder", "paint"): ["a (dist-a==1)", "b (dist-b==2)"]}
+
+
+def test_a_plugin_repeating_a_name_contests_nothing():
+    registry = Registry()
+    registry.add("encoder", "paint", _factory, plugin="a")
+    with pytest.raises(DuplicateComponentError, match="by a and by a"):
+        registry.add("encoder", "paint", _factory, plugin="a")
+    assert registry.contested() == {} and registry.get("encoder", "paint").plugin == "a"

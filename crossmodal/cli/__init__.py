@@ -53,8 +53,8 @@ def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
         """crossmodal: train and evaluate cross-modal GANs assembled from plugins.
 
         Plugins are discovered through the ``crossmodal`` entry-point group. Set
-        CROSSMODAL_LOAD_PLUGINS to a comma-separated list to load only those plugins (an empty
-        value loads none).
+        CROSSMODAL_LOAD_PLUGINS to a comma-separated list of NAME or DISTRIBUTION:NAME items to
+        load only those plugins (an empty value loads none).
         """
 
     for command in (list_components, make_prepare_group(), evaluate, train, generate):

@@ -1,13 +1,42 @@
-"""The click group that loads plugins lazily and turns crossmodal errors into click errors."""
+"""The click group that loads plugins lazily and turns crossmodal errors into click errors.
+
+Each plugin's ``crossmodal_register_commands`` runs alone, through pluggy
+(:func:`crossmodal.plugins.call_plugin_hook`). A plugin whose implementation raises (or calls
+``sys.exit()``), or which replaces or removes a command it does not own (a core command such as
+``train``, or another plugin's), is reported broken like one that fails to import: the commands
+it added are taken back, its registrations dropped, and the other plugins keep working.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 import click
 
-from ..errors import CrossmodalError
-from ..plugins import Plugins, load_plugins
+from ..errors import CrossmodalError, PluginLoadError
+from ..files import shown
+from ..plugins import LOAD_PLUGINS_ENV, SLOW_PLUGIN_ENV, Plugins, call_plugin_hook, load_plugins, slow_plugin_seconds
+
+CORE_OWNER = "the crossmodal core"
+"""Owner shown for the commands the core defines (``list-components``, ``train``...)."""
+
+_Snapshot = list[tuple[str, click.Group, dict[str, click.Command]]]
+
+
+def _snapshot(group: click.Group, path: str) -> _Snapshot:
+    """Every group under ``group`` (itself included) with a copy of its commands."""
+    snapshot = [(path, group, dict(group.commands))]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            snapshot += _snapshot(command, f"{path} {name}")
+    return snapshot
+
+
+def _restore(snapshot: _Snapshot) -> None:
+    """Put every group's commands back as they were (new groups vanish with their parents' entries)."""
+    for _, group, commands in snapshot:
+        group.commands = dict(commands)
 
 
 class CrossmodalGroup(click.Group):
@@ -19,15 +48,62 @@ class CrossmodalGroup(click.Group):
         self._plugins: Plugins | None = None
 
     def plugins(self, ctx: click.Context) -> Plugins:
-        """Load plugins once; warn on stderr about each broken one."""
+        """Load plugins and their commands once; warn on stderr about broken and slow ones."""
         if self._plugins is None:
             params = ctx.params
             strict = bool(params.get("strict_plugins") or params.get("debug")) or None
-            self._plugins = load_plugins(strict=strict, extra=self._extra_plugins)
-            for broken in self._plugins.broken:
+            plugins = load_plugins(strict=strict, extra=self._extra_plugins)
+            self._register_commands(plugins)
+            self._plugins = plugins
+            for broken in plugins.broken:
                 click.echo(f"Warning: {broken.message}", err=True)
-            self._plugins.manager.hook.crossmodal_register_commands(cli=self)
+            threshold = slow_plugin_seconds()
+            for slow in plugins.slow(threshold):
+                click.echo(
+                    f"Warning: plugin {slow.owner} took {slow.load_seconds:.2f} s to load, more than "
+                    f"{threshold:g} s ({SLOW_PLUGIN_ENV}); every command waits for it. Skip it with "
+                    f"{LOAD_PLUGINS_ENV}=<the plugins you want>.",
+                    err=True,
+                )
         return self._plugins
+
+    def _register_commands(self, plugins: Plugins) -> None:
+        """Call each loaded plugin's ``crossmodal_register_commands`` alone; refuse what breaks."""
+        owners = {f"{path} {name}".strip(): CORE_OWNER for path, _, commands in _snapshot(self, "")
+                  for name in commands}
+        hook = "crossmodal_register_commands"
+        for plugin in list(plugins.loaded):
+            if not getattr(plugins.manager.hook, hook).get_hookimpls():
+                break
+            before = _snapshot(self, "")
+            start = time.perf_counter()
+            try:
+                call_plugin_hook(plugins.manager, hook, plugin.name, cli=self)
+                self._check_clobbers(before, owners, plugin.owner)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:  # noqa: BLE001 - recorded as a broken plugin (SystemExit too)
+                _restore(before)
+                plugins.mark_broken(plugin.name, err, time.perf_counter() - start)  # raises when strict
+                continue
+            plugins.add_load_time(plugin.name, time.perf_counter() - start)
+            for path, _, commands in _snapshot(self, ""):
+                for name in commands:
+                    owners.setdefault(f"{path} {name}".strip(), plugin.owner)
+
+    @staticmethod
+    def _check_clobbers(before: _Snapshot, owners: dict[str, str], plugin: str) -> None:
+        """Raise when a command that existed before the hook ran was replaced or removed."""
+        for path, group, commands in before:
+            for name, command in commands.items():
+                if group.commands.get(name) is not command:
+                    full = f"{path} {name}".strip()
+                    what = "replaced" if name in group.commands else "removed"
+                    raise PluginLoadError(
+                        f"crossmodal_register_commands {what} the command `crossmodal {shown(full)}`, "
+                        f"which belongs to {owners.get(full, 'another plugin')}; a plugin adds commands "
+                        "under names of its own"
+                    )
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Command names, leaving out groups (like ``prepare``) that no plugin filled."""

@@ -1,16 +1,28 @@
-"""``crossmodal evaluate``: every matching metric on a dataset, optionally beside a reference."""
+"""``crossmodal evaluate``: every matching metric on a dataset, optionally beside a reference.
+
+An evaluator is plugin code, so each runs guarded: one whose factory or ``totals`` raises (or
+returns something that is not ``{metric: (numerator, denominator)}`` tensors) is skipped with a
+``Warning:`` line on stderr naming the evaluator, its plugin and the error, its metrics are left
+out of every column (a value from only some batches would be wrong), and the other metrics are
+printed; ``--json`` lists it under ``failed``. The command fails (exit code 1) only when a
+failure leaves no metric to print. ``--debug`` re-raises the evaluator's own error instead.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import click
+import torch
 
 from ..errors import RecipeError
-from ..evaluation import evaluate_set, flatten, format_value, matching_evaluators
-from ..registry import Registry
+from ..evaluation import evaluate_set, flatten, format_value
+from ..files import shown
+from ..interfaces import Evaluator
+from ..registry import ComponentInfo, Registry
 from ._options import parse_key_values, report_skipped
 
 
@@ -33,6 +45,94 @@ def _load(registry: Registry, dataset: str, source: Path, options: dict):
     return sample_set
 
 
+class _Guarded(Evaluator):
+    """One plugin's evaluator, run so that its failure is recorded instead of ending the command.
+
+    After the first failure it returns no totals, and :attr:`metrics` names what it had
+    returned before, so the caller can drop those partial values.
+    """
+
+    def __init__(self, info: ComponentInfo, evaluator: Any = None, error: BaseException | None = None) -> None:
+        self.info = info
+        self.inner = evaluator
+        self.name = info.name
+        self.sample_kind = getattr(evaluator, "sample_kind", None)
+        self.error = error
+        self.raise_errors = False
+        self.metrics: set[str] = set()
+        self._shapes: dict[str, tuple[torch.Size, torch.Size]] = {}
+
+    def _checked(self, totals: Any) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        if not isinstance(totals, Mapping):
+            raise TypeError(f"totals() returned a {type(totals).__name__}, not a dict")
+        checked = {}
+        for metric, pair in totals.items():
+            if not (isinstance(pair, tuple) and len(pair) == 2 and all(torch.is_tensor(t) for t in pair)):
+                raise TypeError(f"totals()[{metric!r}] is not a (numerator, denominator) pair of tensors")
+            shapes = (pair[0].shape, pair[1].shape)
+            if self._shapes.setdefault(metric, shapes) != shapes:
+                raise ValueError(f"totals()[{metric!r}] changed shape between batches")
+            checked[metric] = pair
+        return checked
+
+    def totals(self, samples: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        if self.error is not None:
+            return {}
+        try:
+            totals = self._checked(self.inner.totals(samples))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as err:  # noqa: BLE001 - recorded, reported and its metrics dropped
+            if self.raise_errors:
+                raise
+            self.error = err
+            return {}
+        self.metrics.update(totals)
+        return totals
+
+    def warning(self) -> str:
+        error = " ".join(f"{type(self.error).__name__}: {self.error}".split())
+        return (
+            f"evaluator {self.name!r} from plugin {shown(self.info.provider)} failed: {shown(error)}; "
+            "its metrics are left out (run with --debug for the traceback)"
+        )
+
+
+def _guarded_evaluators(
+    registry: Registry, sample_kind: str, names: Sequence[str], raise_errors: bool
+) -> list[_Guarded]:
+    """Build the named evaluators (all when ``names`` is empty) that read ``sample_kind``, guarded.
+
+    As :func:`crossmodal.evaluation.matching_evaluators`, but a factory that fails gives a
+    failed :class:`_Guarded` instead of an exception. An unknown name, or a named evaluator of
+    another sample kind, is still an error; so is a contested one that was named.
+    """
+    evaluators = []
+    for name in list(names) or registry.names("evaluator"):
+        if names:
+            info = registry.get("evaluator", name)  # an unknown or contested name that was asked for: an error
+        else:
+            info = next(e for e in registry.entries("evaluator") if e.name == name)
+        try:
+            registry.get("evaluator", name)  # a contested name raises, naming its plugins
+            evaluator = info.factory()
+            kind = evaluator.sample_kind
+        except KeyboardInterrupt:
+            raise
+        except BaseException as err:  # noqa: BLE001 - reported as a failed evaluator
+            if raise_errors:
+                raise
+            evaluators.append(_Guarded(info, error=err))
+            continue
+        if kind == sample_kind:
+            guarded = _Guarded(info, evaluator)
+            guarded.raise_errors = raise_errors
+            evaluators.append(guarded)
+        elif names:
+            raise RecipeError(f"evaluator {name!r} reads {kind!r} samples, but the data is {sample_kind!r}")
+    return evaluators
+
+
 @click.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--dataset", help="Registered dataset that reads SOURCE (default: the recipes' target dataset).")
@@ -48,16 +148,29 @@ def evaluate(ctx, source, dataset, plugin, options, reference, evaluator_names, 
     from . import plugins_of
 
     registry = plugins_of(ctx).registry
+    debug = bool(ctx.find_root().params.get("debug"))
     dataset = dataset or _default_dataset(registry, plugin)
     dataset_options = parse_key_values(options, "--option")
     columns = {"value": _load(registry, dataset, source, dataset_options)}
     if reference is not None:
         columns["reference"] = _load(registry, dataset, reference, dataset_options)
-    evaluators = matching_evaluators(registry, columns["value"].sample_kind, evaluator_names)
+    guarded = _guarded_evaluators(registry, columns["value"].sample_kind, evaluator_names, debug)
+    running = [g for g in guarded if g.error is None]
     results = {}
     for column, sample_set in columns.items():
         with click.progressbar(length=len(sample_set), label=f"Evaluating {column}", file=sys.stderr) as bar:
-            results[column] = evaluate_set(sample_set, evaluators, batch_size, progress=bar.update)
+            results[column] = evaluate_set(sample_set, running, batch_size, progress=bar.update)
+    failed = [g for g in guarded if g.error is not None]
+    for g in failed:
+        click.echo(f"Warning: {g.warning()}", err=True)
+        for values in results.values():
+            for metric in g.metrics:
+                values.pop(metric, None)
+    if failed and not results["value"]:
+        raise click.ClickException(
+            f"no metric left to show: evaluator(s) {', '.join(repr(g.name) for g in failed)} failed; "
+            "see the warnings above"
+        )
     if as_json:
         document = {
             "dataset": dataset,
@@ -66,6 +179,16 @@ def evaluate(ctx, source, dataset, plugin, options, reference, evaluator_names, 
             "samples": {column: len(s) for column, s in columns.items()},
             "skipped": {column: [list(item) for item in getattr(s, "skipped", ())] for column, s in columns.items()},
             "metrics": {column: flatten(values) for column, values in results.items()},
+            "failed": [
+                {
+                    "evaluator": g.name,
+                    "plugin": g.info.plugin,
+                    "distribution": g.info.distribution,
+                    "version": g.info.version,
+                    "error": shown(" ".join(f"{type(g.error).__name__}: {g.error}".split())),
+                }
+                for g in failed
+            ],
         }
         click.echo(json.dumps(document, indent=2))
         return

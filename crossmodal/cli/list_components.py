@@ -1,4 +1,10 @@
-"""``crossmodal list-components``: every registered component and where it came from."""
+"""``crossmodal list-components``: every registered component and where it came from.
+
+The table lists the components, then every plugin with its load time (import, checks and
+hooks, in seconds) and whether it loaded, then a ``CONFLICT`` line per name two plugins registered and a ``BROKEN``
+line per plugin that failed. ``--json`` holds the same under ``components``, ``plugins``
+(``load_seconds``) and ``broken`` (``load_seconds``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import json
 
 import click
 
+from ..files import shown
 from ..registry import KINDS
 
 
@@ -39,6 +46,7 @@ def list_components(ctx: click.Context, kind: str | None, as_json: bool) -> None
                     "version": p.version,
                     "hooks": list(p.hooks),
                     "api_version": p.api_version,
+                    "load_seconds": round(p.load_seconds, 4),
                 }
                 for p in plugins.loaded
             ],
@@ -47,7 +55,8 @@ def list_components(ctx: click.Context, kind: str | None, as_json: bool) -> None
                     "name": b.name,
                     "distribution": b.distribution,
                     "version": b.version,
-                    "error": f"{type(b.error).__name__}: {b.error}",
+                    "error": b.error_text,
+                    "load_seconds": round(b.load_seconds, 4),
                 }
                 for b in plugins.broken
             ],
@@ -63,6 +72,22 @@ def list_components(ctx: click.Context, kind: str | None, as_json: bool) -> None
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
     if len(rows) == 1:
         click.echo("(no components registered: install a plugin; see docs/plugin-guide.md)")
+    if plugins.loaded or plugins.broken:
+        click.echo("")
+        table = [("PLUGIN", "DISTRIBUTION", "LOAD TIME", "STATUS")] + [
+            (p.name, f"{shown(p.distribution)}=={shown(p.version)}" if p.distribution else "-",
+             f"{p.load_seconds:.3f} s", status)
+            for status, group in (("loaded", plugins.loaded), ("broken", plugins.broken))
+            for p in group
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(3)]
+        for row in table:
+            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+    for (kind, name), providers in plugins.registry.contested().items():
+        click.echo(
+            f"CONFLICT  {kind} {name!r} is registered by {' and '.join(providers)}; none of them is used "
+            "until you keep only one (CROSSMODAL_LOAD_PLUGINS)"
+        )
     for p in plugins.loaded:
         if p.api_version is None:
             click.echo(f"WARNING  plugin {p.name!r} declares no crossmodal_api_version; it may not fit this crossmodal")
