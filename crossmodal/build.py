@@ -8,19 +8,33 @@ named by a :class:`~crossmodal.recipe.Recipe` and checks that they fit together;
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
+import torch
 from torch import nn
 
-from .errors import RecipeError
+from .errors import CheckpointError, CrossmodalError, RecipeError
+from .files import shown
 from .generator import ConditionalGenerator
 from .interfaces import Critic, Decoder, Encoder, Evaluator, SampleSet, SampleWriter, TemporalSource
 from .recipe import ComponentSpec, Recipe
 from .registry import Registry
 
-__all__ = ["Job", "JobSpec", "build_generator", "build_job", "count_parameters", "get_recipe", "load_generator"]
+__all__ = [
+    "Job",
+    "JobSpec",
+    "build_generator",
+    "build_job",
+    "check_finite_weights",
+    "check_options",
+    "count_parameters",
+    "create_component",
+    "get_recipe",
+    "load_generator",
+]
 
 _COMPONENT_KINDS = ("encoder", "temporal", "decoder", "critic")
 
@@ -104,15 +118,121 @@ def get_recipe(registry: Registry, name: str) -> Recipe:
     return recipe
 
 
-def _create(registry: Registry, kind: str, spec: ComponentSpec, expected: type, recipe: str, **extra: Any) -> Any:
-    obj = registry.create(kind, spec.name, **extra, **dict(spec.options))
+_BUILD_ERRORS = (RuntimeError, MemoryError, ValueError, TypeError, OverflowError)
+"""What a factory raises for option values it cannot build (a 32 TB layer, a negative size...)."""
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0].strip() if lines else type(err).__name__
+
+
+def _options_text(options: Mapping[str, Any]) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "no options"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def check_options(
+    registry: Registry,
+    kind: str,
+    spec: ComponentSpec,
+    origin: str,
+    *,
+    extra: Collection[str] = (),
+    command_line: Collection[str] = (),
+    label: str = "",
+    error: type[CrossmodalError] = RecipeError,
+) -> None:
+    """Check ``spec.options`` against the signature of the factory registered as ``(kind, spec.name)``.
+
+    Nothing is built. Factories that take ``**kwargs`` accept any option name.
+
+    :param origin: where the options come from, for the message (``"recipe 'toy'"``,
+        ``"checkpoint runs/a/checkpoints/checkpoint-00000010.pt (recipe 'toy')"``).
+    :param extra: argument names the core passes itself (``source`` for datasets).
+    :param command_line: option names given on the command line (said so in the message).
+    :param label: how the component is named (default ``<kind> '<name>'``).
+    :raises error: naming the origin, the component, the bad option and the accepted ones.
+    :raises UnknownComponentError: when nothing is registered under the name.
+    """
+    info = registry.get(kind, spec.name)
+    label = label or f"{kind} {spec.name!r}"
+    try:
+        signature = inspect.signature(info.factory)
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check against
+        return
+    parameters = signature.parameters.values()
+    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = [name for name in named if name not in extra]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    where = f"{origin}: {label} from {info.provider}"
+    listing = f"it accepts: {', '.join(accepted)}" if accepted else "it takes no options"
+
+    def cause(name: str) -> str:
+        return " (given on the command line)" if name in command_line else ""
+
+    reserved = [name for name in spec.options if name in extra]
+    if reserved:
+        raise error(f"{where}: option {reserved[0]!r}{cause(reserved[0])} is set by crossmodal itself; {listing}")
+    unknown = [] if takes_any else [name for name in spec.options if name not in named]
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise error(f"{where} has no option{plural} {names}{cause(unknown[0])}; {listing}")
+    try:
+        signature.bind(**{name: None for name in extra}, **dict(spec.options))
+    except TypeError as err:
+        raise error(f"{where} cannot take these options ({_first_line(err)}); {listing}") from err
+
+
+def create_component(
+    registry: Registry,
+    kind: str,
+    spec: ComponentSpec,
+    origin: str,
+    *,
+    expected: type = object,
+    label: str = "",
+    error: type[CrossmodalError] = RecipeError,
+    command_line: Collection[str] = (),
+    **extra: Any,
+) -> Any:
+    """Check the options (:func:`check_options`), then call the factory with ``extra`` and them.
+
+    A factory that fails on its option values (``RuntimeError`` of a huge allocation,
+    ``MemoryError``, ``ValueError``, ``TypeError``) becomes one ``error`` line naming the origin,
+    the component and the options; our own errors (:class:`~crossmodal.errors.DataError`...)
+    pass through unchanged.
+
+    :param expected: the class the object must be an instance of (``object``: anything).
+    :raises error: see above, or when the factory built the wrong type.
+    """
+    check_options(registry, kind, spec, origin, extra=tuple(extra), command_line=command_line,
+                  label=label, error=error)
+    info = registry.get(kind, spec.name)
+    label = label or f"{kind} {spec.name!r}"
+    try:
+        obj = info.factory(**extra, **dict(spec.options))
+    except CrossmodalError:
+        raise
+    except _BUILD_ERRORS as err:
+        raise error(
+            f"{origin}: {label} from {info.provider} could not be built with "
+            f"{_options_text(spec.options)} ({type(err).__name__}: {_first_line(err)})"
+        ) from err
     if expected is not object and not isinstance(obj, expected):
-        provider = registry.get(kind, spec.name).provider
-        raise RecipeError(
-            f"recipe {recipe!r}: {kind} {spec.name!r} from {provider} built a {type(obj).__name__}, "
+        raise error(
+            f"{origin}: {label} from {info.provider} built a {type(obj).__name__}, "
             f"which is not a crossmodal.{expected.__name__}"
         )
     return obj
+
+
+def _check_generator_options(
+    registry: Registry, parts: Mapping[str, ComponentSpec], origin: str, error: type[CrossmodalError]
+) -> None:
+    for kind, part in parts.items():
+        check_options(registry, kind, part, origin, error=error)
 
 
 def build_generator(
@@ -123,24 +243,33 @@ def build_generator(
     n_tracks: int,
     *,
     recipe: str = "",
+    origin: str = "",
+    error: type[CrossmodalError] = RecipeError,
 ) -> ConditionalGenerator:
     """Create the components and assemble a :class:`ConditionalGenerator` (``n_tracks`` decoders).
 
-    :raises RecipeError: when a factory returns the wrong type or the sizes do not fit; the
-        message names the recipe and the components.
+    Every component's options are checked against its factory before any is built.
+
+    :param origin: where the components come from, for messages (default ``recipe '<recipe>'``).
+    :param error: the error class raised (:class:`CheckpointError` when rebuilding a checkpoint).
+    :raises RecipeError: when an option is unknown, a factory fails or returns the wrong type, or
+        the sizes do not fit; the message names the recipe and the components.
     """
+    origin = origin or f"recipe {recipe!r}"
     if n_tracks < 1:
-        raise RecipeError(f"recipe {recipe!r}: n_tracks must be >= 1, got {n_tracks}")
+        raise error(f"{origin}: n_tracks must be >= 1, got {n_tracks}")
+    _check_generator_options(registry, {"encoder": encoder, "temporal": temporal, "decoder": decoder}, origin, error)
     parts = (
-        _create(registry, "encoder", encoder, Encoder, recipe),
-        _create(registry, "temporal", temporal, TemporalSource, recipe),
-        [_create(registry, "decoder", decoder, Decoder, recipe) for _ in range(n_tracks)],
+        create_component(registry, "encoder", encoder, origin, expected=Encoder, error=error),
+        create_component(registry, "temporal", temporal, origin, expected=TemporalSource, error=error),
+        [create_component(registry, "decoder", decoder, origin, expected=Decoder, error=error)
+         for _ in range(n_tracks)],
     )
     try:
         return ConditionalGenerator(*parts)
     except RecipeError as err:
-        raise RecipeError(
-            f"recipe {recipe!r} (encoder {encoder.name!r}, temporal {temporal.name!r}, "
+        raise error(
+            f"{origin} (encoder {encoder.name!r}, temporal {temporal.name!r}, "
             f"decoder {decoder.name!r}): {err}"
         ) from err
 
@@ -154,6 +283,8 @@ def build_job(
     target_options: Mapping[str, Any] | None = None,
     *,
     spec: JobSpec | None = None,
+    origin: str = "",
+    error: type[CrossmodalError] = RecipeError,
 ) -> Job:
     """Build everything a recipe names and check that the pieces fit, before any training.
 
@@ -164,11 +295,21 @@ def build_job(
     :param spec: rebuild from a recorded :class:`JobSpec` (component names and options, data
         sources) instead of the recipe's components; the recipe still supplies pairing, losses
         and evaluators. Used when resuming.
-    :raises RecipeError: naming the recipe, the components and the mismatching shapes.
+    :param origin: where ``spec`` comes from, for messages (``"checkpoint PATH"`` when resuming);
+        default ``recipe '<name>'``.
+    :param error: the error class of option and build failures (:class:`CheckpointError` for a
+        recorded ``spec``).
+    :raises RecipeError: naming the recipe, the components and the mismatching shapes; or, before
+        anything is built, a component or dataset option its factory does not take.
     """
     if isinstance(recipe, str):
         recipe = get_recipe(registry, recipe)
     name = recipe.name
+    where = f"{origin} (recipe {name!r})" if origin else f"recipe {name!r}"
+    command_line = {
+        "conditions": frozenset(condition_options or ()) if spec is None else frozenset(),
+        "targets": frozenset(target_options or ()) if spec is None else frozenset(),
+    }
     if spec is None:
         cond_spec = ComponentSpec(recipe.conditions.name, {**recipe.conditions.options, **(condition_options or {})})
         target_spec = ComponentSpec(recipe.targets.name, {**recipe.targets.options, **(target_options or {})})
@@ -190,11 +331,18 @@ def build_job(
             sources={"conditions": condition_source, "targets": target_source},
         )
     get = spec.component
+    for kind in ("encoder", "temporal", "decoder", "critic", "writer"):
+        if get(kind) is not None:
+            check_options(registry, kind, get(kind), where, error=error)
+    for role in ("conditions", "targets"):
+        check_options(registry, "dataset", get(role), where, extra=("source",), command_line=command_line[role],
+                      label=f"{role} dataset {get(role).name!r}", error=error)
     generator = build_generator(
-        registry, get("encoder"), get("temporal"), get("decoder"), spec.n_tracks, recipe=name
+        registry, get("encoder"), get("temporal"), get("decoder"), spec.n_tracks, recipe=name, origin=where,
+        error=error,
     )
     critic_spec = get("critic")
-    critic = _create(registry, "critic", critic_spec, Critic, name)
+    critic = create_component(registry, "critic", critic_spec, where, expected=Critic, error=error)
     what = f"encoder {get('encoder').name!r}, decoder {get('decoder').name!r} x {spec.n_tracks}"
     if tuple(critic.sample_shape) != generator.sample_shape:
         raise RecipeError(
@@ -208,8 +356,11 @@ def build_job(
             f"{tuple(critic.condition_shape)}, but encoder {get('encoder').name!r} takes "
             f"{generator.condition_shape}"
         )
-    conditions = _create(registry, "dataset", get("conditions"), object, name, source=spec.sources.get("conditions"))
-    targets = _create(registry, "dataset", get("targets"), object, name, source=spec.sources.get("targets"))
+    conditions, targets = (
+        create_component(registry, "dataset", get(role), where, label=f"{role} dataset {get(role).name!r}",
+                         error=error, command_line=command_line[role], source=spec.sources.get(role))
+        for role in ("conditions", "targets")
+    )
     for role, data, expected, consumer in (
         ("conditions", conditions, generator.condition_shape, f"encoder {get('encoder').name!r}"),
         ("targets", targets, generator.sample_shape, f"the generator ({what}) and critic {critic_spec.name!r}"),
@@ -229,7 +380,7 @@ def build_job(
             raise RecipeError(f"recipe {name!r}: {role} dataset {dataset_name!r} is empty")
     evaluators: dict[str, Evaluator] = {}
     for evaluator_name in spec.evaluators:
-        evaluator = registry.create("evaluator", evaluator_name)
+        evaluator = create_component(registry, "evaluator", ComponentSpec(evaluator_name), where, error=error)
         if getattr(evaluator, "sample_kind", None) != targets.sample_kind:
             raise RecipeError(
                 f"recipe {name!r}: evaluator {evaluator_name!r} understands samples of kind "
@@ -238,7 +389,7 @@ def build_job(
             )
         evaluators[evaluator_name] = evaluator
     writer_spec = get("writer")
-    writer = None if writer_spec is None else _create(registry, "writer", writer_spec, object, name)
+    writer = None if writer_spec is None else create_component(registry, "writer", writer_spec, where, error=error)
     if writer is not None and not isinstance(writer, SampleWriter):
         raise RecipeError(f"recipe {name!r}: writer {writer_spec.name!r} built a {type(writer).__name__} without write()")
     return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer)
@@ -249,28 +400,85 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def check_finite_weights(state: Any, where: str) -> None:
+    """Refuse a state dict (name -> tensor) holding NaN or infinite values, or no tensors at all.
+
+    :param where: the file, for the message (``"checkpoint PATH: generator"``).
+    :raises CheckpointError: naming ``where`` and the first bad tensor.
+    """
+    if not isinstance(state, Mapping) or not state:
+        raise CheckpointError(f"{where} weights are missing or not a dict of tensors")
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{where} weight {shown(str(name))!r} is a {type(value).__name__}, not a tensor")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(
+                f"{where} weight {shown(str(name))!r} holds NaN or infinite values, so every sample would "
+                "be garbage; use an earlier checkpoint of the run"
+            )
+
+
 def load_generator(
     registry: Registry, document: Mapping[str, Any], device: Any = "cpu"
 ) -> tuple[ConditionalGenerator, JobSpec]:
     """Rebuild the generator recorded in a loaded checkpoint and load its weights.
 
+    Before anything is built, the saved weights must be finite and the recorded component
+    options must be ones the registered factories take.
+
     :param document: from :func:`crossmodal.checkpoint.load_checkpoint`.
     :returns: the generator (on ``device``, in evaluation mode) and the checkpoint's job spec.
-    :raises RecipeError: when a recorded component is not registered or does not fit.
-    :raises CheckpointError: when the saved weights do not fit the rebuilt generator.
+    :raises RecipeError: when a recorded component is not registered.
+    :raises CheckpointError: when the saved weights are not finite, a recorded option is unknown
+        or cannot be built, or the weights do not fit the rebuilt generator (naming the file).
     """
-    from .errors import CheckpointError
+    path = shown(str(document.get("path", "")))
+    try:
+        spec = JobSpec.from_dict(document["job"])
+    except RecipeError as err:
+        raise CheckpointError(f"checkpoint {path}: {err}") from err
+    check_finite_weights(document.get("generator"), f"checkpoint {path}: generator")
+    origin = f"checkpoint {path} (recipe {spec.recipe!r})"
+    parts = {kind: spec.component(kind) for kind in ("encoder", "temporal", "decoder")}
+    missing = [kind for kind, part in parts.items() if part is None]
+    if missing:
+        raise CheckpointError(f"{origin}: the recorded job names no {', '.join(missing)}")
+    _check_generator_options(registry, parts, origin, CheckpointError)
 
-    spec = JobSpec.from_dict(document["job"])
-    generator = build_generator(
-        registry, spec.component("encoder"), spec.component("temporal"), spec.component("decoder"),
-        spec.n_tracks, recipe=spec.recipe,
-    )
+    def build() -> ConditionalGenerator:
+        return build_generator(
+            registry, parts["encoder"], parts["temporal"], parts["decoder"], spec.n_tracks, recipe=spec.recipe,
+            origin=origin, error=CheckpointError,
+        )
+
+    misfit = f"{origin}: the saved generator does not fit the one built from its recorded components " \
+             "(did a plugin change, or was the file edited?)"
+    try:  # first without memory, so absurd recorded sizes are refused before they are allocated
+        with torch.device("meta"):
+            skeleton = build()
+    except Exception:  # noqa: BLE001 - a component that cannot be built on the meta device: the real build checks
+        skeleton = None
+    if skeleton is not None:
+        _compare_shapes(skeleton.state_dict(), document["generator"], misfit)
+        del skeleton
+    generator = build()
     try:
         generator.load_state_dict(document["generator"])
     except RuntimeError as err:
-        raise CheckpointError(
-            f"checkpoint {document.get('path', '')}: the saved generator does not fit the one built from "
-            f"its recorded components (did a plugin change?): {err}"
-        ) from err
+        raise CheckpointError(f"{misfit}: {' '.join(str(err).split())[:400]}") from err
     return generator.to(device).eval(), spec
+
+
+def _compare_shapes(built: Mapping[str, Any], saved: Mapping[str, Any], misfit: str) -> None:
+    """Refuse when ``saved`` lacks a tensor of ``built``, has an extra one, or one of another shape."""
+    for name, tensor in built.items():
+        if name not in saved:
+            raise CheckpointError(f"{misfit}: the file has no weight {name!r}")
+        if tuple(saved[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{misfit}: weight {name!r} is {tuple(saved[name].shape)} in the file, but the recorded "
+                f"options build {tuple(tensor.shape)}"
+            )
+    extra = [name for name in saved if name not in built]
+    if extra:
+        raise CheckpointError(f"{misfit}: the file has an unexpected weight {shown(str(extra[0]))!r}")

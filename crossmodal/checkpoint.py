@@ -13,13 +13,19 @@ A checkpoint is a dict of tensors and plain Python values only, so it loads with
   trainer's own ``torch.Generator``, all as tensors.
 
 Files are ``checkpoints/checkpoint-00001000.pt`` (the generator step, 8 digits) next to a
-``latest`` file that holds the newest file's name.
+``latest`` file that holds the newest file's name. ``latest`` may only name a
+``checkpoint-*.pt`` file in its own folder; anything else (a path, ``..``) is refused.
+
+Trust model: ``weights_only=True`` means loading a file cannot run code (no pickled classes or
+functions are accepted). It does not make a file's *values* trustworthy: recorded component
+options are checked against the factories' signatures and the generator is first built without
+memory and compared with the saved shapes, and ``generate`` refuses non-finite weights (see
+:func:`crossmodal.build.load_generator`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import random
 import re
@@ -29,7 +35,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, OutputError
+from .files import atomic_write, remove_leftovers, shown
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -39,6 +46,8 @@ __all__ = [
     "find_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
+    "plugin_version_changes",
+    "remove_checkpoint_leftovers",
     "restore_rng_state",
     "save_checkpoint",
 ]
@@ -50,6 +59,10 @@ LATEST = "latest"
 """Name of the pointer file, in the checkpoint folder, that names the newest checkpoint."""
 
 _NAME = re.compile(r"^checkpoint-(\d{8,})\.pt$")
+_OLD_TEMPORARY = re.compile(r"^(?:checkpoint-\d{8,}\.pt|latest)\.tmp$")
+"""Temporary names of crossmodal before pid-named temporaries (``checkpoint-X.pt.tmp``, ``latest.tmp``)."""
+_LEFTOVER_TARGET = re.compile(r"^\.(?P<name>checkpoint-\d{8,}\.pt|latest)\.(?:tmp|building|old)-\d+")
+_GLOBAL = re.compile(r"GLOBAL\s+([A-Za-z_][\w.]*)")
 _REQUIRED = ("format", "generator", "critic", "generator_optimizer", "critic_optimizer", "generator_step",
              "critic_step", "config", "job", "plugins", "rng")
 
@@ -57,32 +70,6 @@ _REQUIRED = ("format", "generator", "critic", "generator_optimizer", "critic_opt
 def checkpoint_name(generator_step: int) -> str:
     """``checkpoint-00001000.pt`` for generator step 1000."""
     return f"checkpoint-{generator_step:08d}.pt"
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # directories cannot be opened on some platforms; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on ``path.tmp`` in the same folder, flush, fsync, then rename onto ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 # -------------------------------------------------------------------------------------------
@@ -145,14 +132,39 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def remove_checkpoint_leftovers(directory: str | Path) -> list[Path]:
+    """Delete the temporary files that killed writers left in a checkpoint folder.
+
+    Pid-named temporaries of checkpoints and ``latest`` whose process is gone
+    (:func:`crossmodal.files.remove_leftovers`) and the older ``checkpoint-X.pt.tmp`` /
+    ``latest.tmp`` names; nothing else is touched.
+
+    :returns: the paths removed.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    names, removed = set(), []
+    for entry in directory.iterdir():
+        if (match := _LEFTOVER_TARGET.match(entry.name)) is not None:
+            names.add(match["name"])
+        elif _OLD_TEMPORARY.match(entry.name) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed + (remove_leftovers(directory, names) if names else [])
+
+
 def save_checkpoint(state: Mapping[str, Any], directory: str | Path, keep: int) -> Path:
     """Write ``state`` as ``directory/checkpoint-<generator_step>.pt``, point ``latest`` at it,
     then delete all but the newest ``keep`` checkpoints.
 
-    Each file is written to ``*.tmp`` in the same folder, flushed, fsynced and renamed, so a
-    crash leaves either the old or the new file, never a partial one.
+    Each file goes through :func:`crossmodal.files.atomic_write` (a pid-named temporary,
+    fsynced and renamed), so a crash or a full disk leaves the old file or the new one, never a
+    partial one; temporaries left by killed runs are deleted first.
 
     :returns: the path written.
+    :raises OutputError: a file could not be written (a full disk...): one line naming it; the
+        previous checkpoints and ``latest`` are unchanged.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -160,9 +172,19 @@ def save_checkpoint(state: Mapping[str, Any], directory: str | Path, keep: int) 
     missing = [key for key in _REQUIRED if key not in document]
     if missing:
         raise CheckpointError(f"refusing to save a checkpoint without {', '.join(missing)}")
+    remove_checkpoint_leftovers(directory)
     path = directory / checkpoint_name(int(document["generator_step"]))
-    atomic_write_bytes(path, lambda handle: torch.save(document, handle))
-    atomic_write_bytes(directory / LATEST, lambda handle: handle.write(path.name.encode() + b"\n"))
+    previous = _latest_name(directory)
+    kept = f"{previous} and {LATEST} are unchanged" if previous else f"{LATEST} is unchanged"
+    try:
+        atomic_write(path, lambda handle: torch.save(document, handle))
+    except OutputError as err:
+        raise OutputError(f"checkpoint {err}; {kept}") from err.__cause__
+    try:
+        atomic_write(directory / LATEST, lambda handle: handle.write(path.name.encode() + b"\n"))
+    except OutputError as err:
+        raise OutputError(f"checkpoint pointer {err}; it still names {previous or 'nothing'}, "
+                          f"and {path.name} was written") from err.__cause__
     for old in list_checkpoints(directory)[:-max(1, keep)]:
         if old != path:
             old.unlink(missing_ok=True)
@@ -183,15 +205,34 @@ def find_checkpoint(run_or_file: str | Path) -> Path:
     if not path.exists():
         raise CheckpointError(f"checkpoint {path}: no such file or folder")
     for folder in (path / "checkpoints", path):
-        pointer = folder / LATEST
-        if pointer.is_file():
-            target = folder / pointer.read_text(encoding="utf-8").strip()
-            if target.is_file():
-                return target
+        name = _latest_name(folder)
+        if name is not None and (folder / name).is_file():
+            return folder / name
         existing = list_checkpoints(folder)
         if existing:
             return existing[-1]
-    raise CheckpointError(f"checkpoint {path}: the folder holds no checkpoint-*.pt (and no {LATEST} pointer)")
+    raise CheckpointError(f"checkpoint {shown(path)}: the folder holds no checkpoint-*.pt (and no {LATEST} pointer)")
+
+
+def _latest_name(folder: Path) -> str | None:
+    """The ``checkpoint-*.pt`` name the ``latest`` pointer of ``folder`` holds (``None``: no pointer).
+
+    :raises CheckpointError: when the pointer holds anything else (a path, ``..``, another name),
+        so a crafted run folder cannot make crossmodal read a file elsewhere.
+    """
+    pointer = folder / LATEST
+    if not pointer.is_file():
+        return None
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"checkpoint pointer {shown(pointer)}: cannot be read ({err})") from err
+    if not _NAME.match(name) or "/" in name or "\\" in name:
+        raise CheckpointError(
+            f"checkpoint pointer {shown(pointer)}: names {shown(name)[:200]!r}, which is not a checkpoint-*.pt "
+            "file in the same folder; refusing to follow it (delete the pointer to use the newest checkpoint)"
+        )
+    return name
 
 
 def load_checkpoint(run_or_file: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -203,19 +244,22 @@ def load_checkpoint(run_or_file: str | Path, map_location: str | torch.device = 
         pickled objects other than tensors and plain values (which could run code on load); the
         message names the file and the cause.
     """
-    path = find_checkpoint(run_or_file)
+    found = find_checkpoint(run_or_file)
+    path = shown(found)
     try:
-        document = torch.load(path, map_location=map_location, weights_only=True)
+        document = torch.load(found, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        detail = str(err).partition("WeightsUnpickler error:")[2].strip().splitlines() or [str(err)]
+        # torch's own text suggests turning weights_only off: never pass that advice on
+        offender = _GLOBAL.search(str(err))
+        what = f" (a {offender.group(1)})" if offender else ""
         raise CheckpointError(
-            f"checkpoint {path}: refused: it holds pickled objects other than tensors and plain values, "
-            f"which could run code when loaded ({detail[0].strip()}); crossmodal never writes such files"
-        ) from err
+            f"checkpoint {path}: refused: holds pickled objects other than tensors and plain values{what}"
+        ) from None
     except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, EOFError, zip errors...
+        lines = str(err).strip().splitlines()
         raise CheckpointError(
             f"checkpoint {path}: cannot be read, it is truncated or not a checkpoint "
-            f"({type(err).__name__}: {err})"
+            f"({type(err).__name__}: {shown(lines[0].strip()) if lines else 'no detail'})"
         ) from err
     if not isinstance(document, dict) or document.get("format") is None:
         raise CheckpointError(f"checkpoint {path}: not a crossmodal checkpoint (no 'format' entry)")
@@ -231,7 +275,7 @@ def load_checkpoint(run_or_file: str | Path, map_location: str | torch.device = 
         document["job"] = json.loads(document["job"])
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {path}: config or job entry is not valid JSON: {err}") from err
-    document["path"] = path
+    document["path"] = found
     return document
 
 

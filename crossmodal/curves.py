@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
 from collections import defaultdict
 from pathlib import Path
+
+from .files import atomic_write
 
 __all__ = ["LOSS_PREFIXES", "metric_columns", "plot_curves", "read_metrics"]
 
@@ -51,9 +52,8 @@ def _file_name(metric: str) -> str:
 
 
 def _save(figure, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    figure.savefig(tmp, format="png", dpi=100)
-    os.replace(tmp, path)
+    """Write the PNG through :func:`~crossmodal.files.atomic_write` (a full disk: one OutputError)."""
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
 
 
 def plot_curves(csv_path: str | Path, out_dir: str | Path) -> list[Path]:
@@ -63,6 +63,7 @@ def plot_curves(csv_path: str | Path, out_dir: str | Path) -> list[Path]:
     dashed horizontal line at the real samples' value.
 
     :returns: the PNG files written.
+    :raises OutputError: a PNG could not be written (naming it); the previous one is unchanged.
     """
     from matplotlib.figure import Figure
 

@@ -6,8 +6,10 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
+from .build import create_component
 from .errors import RecipeError
 from .interfaces import Evaluator, SampleSet, ratios
+from .recipe import ComponentSpec
 from .registry import Registry
 
 __all__ = ["evaluate_set", "flatten", "format_value", "matching_evaluators"]
@@ -17,11 +19,12 @@ def matching_evaluators(registry: Registry, sample_kind: str, names: Sequence[st
     """Build the named evaluators (all registered ones when ``names`` is empty) for ``sample_kind``.
 
     A named evaluator of another sample kind is an error; unnamed ones of another kind are left out.
+    An evaluator whose factory fails is one :class:`RecipeError` line naming it.
     """
     chosen = list(names) or registry.names("evaluator")
     evaluators = []
     for name in chosen:
-        evaluator = registry.create("evaluator", name)
+        evaluator = create_component(registry, "evaluator", ComponentSpec(name), "evaluate")
         if evaluator.sample_kind == sample_kind:
             evaluators.append(evaluator)
         elif names:

@@ -96,3 +96,114 @@ def test_recipe_factory_must_return_a_recipe(registry):
     registry.add("recipe", "bad", lambda: {"name": "bad"}, plugin="test")
     with pytest.raises(RecipeError, match=r"recipe 'bad' from test: its factory returned dict"):
         build_job(registry, "bad")
+
+
+# -------------------------------------------------------------------------------------------
+# Options are checked against the factories' signatures before anything is built
+
+
+def test_an_unknown_component_option_is_refused_before_anything_is_built(registry):
+    built = []
+
+    def counting_encoder(**options):  # takes anything: the core cannot check it, so it is built
+        built.append(options)
+        return toy_plugin.ToyEncoder()
+
+    registry.add("encoder", "counting", counting_encoder, plugin="test")
+    recipe = toy(encoder=ComponentSpec("counting"), writer=ComponentSpec("toy-writer", {"colour": "red"}),
+                 decoder=ComponentSpec("toy-decoder", {"stepz": 6}))
+    with pytest.raises(RecipeError) as info:
+        build_job(registry, recipe)
+    message = str(info.value)
+    assert message == ("recipe 'toy': decoder 'toy-decoder' from toy has no option 'stepz'; "
+                       "it accepts: input_dim, steps")
+    assert built == []  # nothing was built before the options were checked
+    with pytest.raises(RecipeError, match=r"recipe 'toy': writer 'toy-writer' from toy has no option 'colour'; "
+                                          r"it takes no options"):
+        build_job(registry, toy(writer=ComponentSpec("toy-writer", {"colour": "red"})))
+
+
+def test_an_unknown_dataset_option_from_the_command_line_is_named(registry):
+    with pytest.raises(RecipeError) as info:
+        build_job(registry, "toy", condition_options={"foo": 1})
+    assert str(info.value) == ("recipe 'toy': conditions dataset 'toy-conditions' from toy has no option 'foo' "
+                               "(given on the command line); it accepts: n, dim, seed")
+    with pytest.raises(RecipeError, match=r"targets dataset 'toy-targets' from toy: option 'source' \(given on "
+                                          r"the command line\) is set by crossmodal itself"):
+        build_job(registry, "toy", target_options={"source": "x"})
+
+
+def test_train_with_an_unknown_dataset_option_is_one_error_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from crossmodal.cli import make_cli
+
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
+    result = CliRunner().invoke(make_cli(extra_plugins=[("toy", toy_plugin)]),
+                                ["train", "--plugin", "toy", "-c", "foo=1", "--steps", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "'foo'" in errors[0] and "conditions dataset 'toy-conditions'" in errors[0]
+    assert "n, dim, seed" in errors[0]
+
+
+def test_a_factory_that_fails_on_absurd_values_is_one_line(registry):
+    recipe = toy(decoder=ComponentSpec("toy-decoder", {"steps": -5}))  # torch: negative dimension
+    with pytest.raises(RecipeError) as info:
+        build_job(registry, recipe)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("recipe 'toy': decoder 'toy-decoder' from toy could not be built with steps=-5 "
+                              "(RuntimeError: ")
+
+    def greedy():
+        raise MemoryError()
+
+    registry.add("critic", "greedy", greedy, plugin="test")
+    with pytest.raises(RecipeError, match=r"^recipe 'toy': critic 'greedy' from test could not be built with "
+                                          r"no options \(MemoryError: MemoryError\)$"):
+        build_job(registry, toy(critic=ComponentSpec("greedy")))
+
+
+def _saved_toy(tmp_path):
+    from crossmodal.checkpoint import load_checkpoint
+    from crossmodal.trainer import start_training
+
+    trainer = start_training(toy_plugin.toy_registry(), "toy",
+                             overrides={"steps": 1, "out_dir": str(tmp_path), "checkpoint_every": 1})
+    trainer.train()
+    return load_checkpoint(trainer.run_dir)
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"steps": 6, "bogus": 1}, r"^checkpoint \S+ \(recipe 'toy'\): decoder 'toy-decoder' from toy has no option "
+                               r"'bogus'; it accepts: input_dim, steps$"),
+    # 2**40 steps would be a 70 TB layer: refused from the saved shapes, before anything is allocated
+    ({"steps": 2 ** 40}, r"^checkpoint \S+ \(recipe 'toy'\): the saved generator does not fit .* weight "
+                         r"'decoders.0.net.2.weight' is \(6, 16\) in the file, but the recorded options build "
+                         r"\(1099511627776, 16\)$"),
+    ({"steps": -3}, r"^checkpoint \S+ \(recipe 'toy'\): decoder 'toy-decoder' from toy could not be built with "
+                    r"steps=-3 \(RuntimeError: "),
+], ids=["unknown", "absurd-size", "negative"])
+def test_load_generator_refuses_bad_recorded_options_naming_the_checkpoint(registry, tmp_path, options, expected):
+    from crossmodal import CheckpointError
+    from crossmodal.build import load_generator
+
+    document = _saved_toy(tmp_path)
+    document["job"]["components"]["decoder"]["options"] = options
+    with pytest.raises(CheckpointError, match=expected):
+        load_generator(registry, document)
+
+
+def test_load_generator_refuses_non_finite_weights_naming_the_tensor(registry, tmp_path):
+    from crossmodal import CheckpointError
+    from crossmodal.build import load_generator
+
+    document = _saved_toy(tmp_path)
+    document["generator"]["decoders.1.net.0.bias"][3] = float("inf")
+    with pytest.raises(CheckpointError, match=r"^checkpoint \S+checkpoint-00000001.pt: generator weight "
+                                              r"'decoders.1.net.0.bias' holds NaN or infinite values"):
+        load_generator(registry, document)
+    document["generator"]["decoders.1.net.0.bias"][3] = 0.0
+    generator, spec = load_generator(registry, document)
+    assert spec.recipe == "toy" and not generator.training

@@ -1,8 +1,10 @@
 """Checkpoints: atomic writes, pruning, exact resume, and refusal of corrupt or unsafe files."""
 
+import errno
 import os
 import pickle
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +16,7 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
     sys.path.insert(0, str(Path(__file__).parent))
 import toy_plugin  # noqa: E402
 
-from crossmodal import CheckpointError  # noqa: E402
+from crossmodal import CheckpointError, CrossmodalError, OutputError  # noqa: E402
 from crossmodal import checkpoint as ckpt  # noqa: E402
 from crossmodal.trainer import resume_training, start_training  # noqa: E402
 
@@ -167,3 +169,118 @@ def test_a_malicious_pickle_is_refused_and_does_not_run(tmp_path, writer):
     assert not marker.exists()
     if writer == "torch":
         assert "refused" in str(info.value)
+
+
+# -------------------------------------------------------------------------------------------
+# Hardening: full disk, the latest pointer, refused pickles, leftovers, non-finite weights
+
+
+def _partial_then(error):
+    def save(obj, handle):
+        handle.write(b"PK\x03\x04 partial")
+        raise error
+
+    return save
+
+
+@pytest.mark.parametrize("error", [
+    OSError(errno.ENOSPC, "No space left on device"),
+    RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 1536 vs 1472\n"
+                 "frame #0: c10::ThrowEnforceNotMet(...)"),
+], ids=["oserror", "torch-zip-writer"])
+def test_a_full_disk_while_saving_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch, error):
+    ckpt.save_checkpoint(minimal_state(1), tmp_path, keep=3)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setattr(ckpt.torch, "save", _partial_then(error))
+    with pytest.raises(OutputError) as info:
+        ckpt.save_checkpoint(minimal_state(2), tmp_path, keep=3)
+    message = str(info.value)
+    assert "\n" not in message and isinstance(info.value, CrossmodalError)
+    assert "checkpoint-00000002.pt" in message and "checkpoint-00000001.pt and latest are unchanged" in message
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporary, latest untouched
+    monkeypatch.undo()
+    assert ckpt.load_checkpoint(tmp_path)["generator_step"] == 1
+
+
+@pytest.mark.parametrize("pointer", ["../../etc/passwd", "../elsewhere/checkpoint-00000001.pt", "ABSOLUTE",
+                                     "checkpoint-00000001.pt/../../elsewhere/checkpoint-00000001.pt", "notes.txt"])
+def test_a_latest_pointer_naming_a_file_elsewhere_is_refused(tmp_path, pointer):
+    elsewhere = ckpt.save_checkpoint(minimal_state(1), tmp_path / "elsewhere", keep=1)
+    run = tmp_path / "run" / "checkpoints"
+    ckpt.save_checkpoint(minimal_state(2), run, keep=1)
+    (run / "notes.txt").write_text("not a checkpoint")
+    text = str(elsewhere) if pointer == "ABSOLUTE" else pointer
+    (run / "latest").write_text(text + "\n")
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_checkpoint(tmp_path / "run")
+    message = str(info.value)
+    assert "latest" in message and "not a checkpoint-*.pt file in the same folder" in message and "\n" not in message
+
+
+def test_a_plain_latest_pointer_still_works_and_a_stale_one_falls_back(tmp_path):
+    run = tmp_path / "checkpoints"
+    ckpt.save_checkpoint(minimal_state(1), run, keep=3)
+    ckpt.save_checkpoint(minimal_state(2), run, keep=3)
+    (run / "latest").write_text("checkpoint-00000001.pt\n")
+    assert ckpt.find_checkpoint(tmp_path).name == "checkpoint-00000001.pt"
+    (run / "latest").write_text("checkpoint-00000009.pt\n")  # a pruned file: the newest is used
+    assert ckpt.find_checkpoint(tmp_path).name == "checkpoint-00000002.pt"
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("writer", ["torch", "pickle"])
+def test_a_refused_pickle_is_one_line_that_never_suggests_turning_weights_only_off(tmp_path, writer):
+    path = tmp_path / "evil.pt"
+    state = {**minimal_state(1), "extra": Payload(tmp_path / "pwned")}
+    if writer == "torch":
+        torch.save(state, path)
+    else:
+        with open(path, "wb") as handle:
+            pickle.dump(state, handle)
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_checkpoint(path)
+    message = str(info.value)
+    assert "\n" not in message and "weights_only" not in message and "trusted source" not in message
+    assert message.startswith(f"checkpoint {path}: refused: holds pickled objects other than tensors and plain values")
+    if writer == "torch":
+        assert message.endswith(f"(a {os.system.__module__}.system)")
+
+
+def _dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_leftovers_of_killed_saves_are_removed_at_the_next_save(tmp_path):
+    dead = _dead_pid()
+    old_style = ["checkpoint-00000001.pt.tmp", "latest.tmp"]
+    dead_ones = [f".checkpoint-00000003.pt.tmp-{dead}", f".latest.tmp-{dead}"]
+    kept = [f".checkpoint-00000004.pt.tmp-{os.getpid()}", "notes.tmp", "mine.pt.tmp"]  # a live writer, user files
+    for name in old_style + dead_ones + kept:
+        (tmp_path / name).write_bytes(b"x")
+    ckpt.save_checkpoint(minimal_state(5), tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["checkpoint-00000005.pt", "latest"])
+
+
+def test_generate_refuses_a_checkpoint_with_non_finite_generator_weights(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from crossmodal.cli import make_cli
+
+    trainer = train_toy(tmp_path / "run", steps=1, checkpoint_every=1)
+    document = torch.load(ckpt.find_checkpoint(trainer.run_dir), weights_only=True)
+    name = sorted(document["generator"])[1]
+    document["generator"][name] = document["generator"][name].clone().fill_(float("nan"))
+    bad = tmp_path / "checkpoint-00000001.pt"
+    torch.save(document, bad)
+    condition = tmp_path / "c.txt"
+    np.savetxt(condition, np.zeros(8))
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
+    result = CliRunner().invoke(make_cli(extra_plugins=[("toy", toy_plugin)]),
+                                ["generate", "--checkpoint", str(bad), "--condition", str(condition),
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and str(bad) in errors[0] and repr(name) in errors[0] and "NaN" in errors[0]
+    assert not (tmp_path / "out").exists()

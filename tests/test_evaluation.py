@@ -126,3 +126,16 @@ def test_evaluate_command_needs_a_dataset_when_no_recipe_says(tmp_path, no_insta
     result = CliRunner().invoke(make_cli(extra_plugins=[("grids", _plugin())]), ["evaluate", str(tmp_path)])
     assert result.exit_code == 1
     assert "pass --dataset NAME (one of: grids)" in result.stderr
+
+
+def test_an_evaluator_whose_factory_fails_is_one_line_naming_it(no_installed_plugins):
+    registry = load_plugins(extra=[("grids", _plugin())]).registry
+
+    def broken():
+        raise RuntimeError("CUDA out of memory.\nTried to allocate 40 GiB")
+
+    registry.add("evaluator", "broken", broken, plugin="test")
+    with pytest.raises(RecipeError) as info:
+        matching_evaluators(registry, "grid", ["broken"])
+    assert str(info.value) == ("evaluate: evaluator 'broken' from test could not be built with no options "
+                               "(RuntimeError: CUDA out of memory.)")

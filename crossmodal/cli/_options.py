@@ -7,6 +7,8 @@ from typing import Any, Sequence
 
 import click
 
+from ..files import shown
+
 
 def parse_key_values(pairs: Sequence[str], option: str) -> dict[str, Any]:
     """``["mode=piano-strings", "top_k=50"]`` -> ``{"mode": "piano-strings", "top_k": 50}``.
@@ -26,14 +28,26 @@ def parse_key_values(pairs: Sequence[str], option: str) -> dict[str, Any]:
 
 
 def report_skipped(sample_set: object) -> None:
-    """Print one line per file a dataset skipped, then a count by reason, to stderr."""
+    """Print one line per file a dataset skipped, then a count by reason, to stderr.
+
+    Names and reasons are escaped (:func:`crossmodal.files.shown`), so each skip is one line
+    whatever the file is called; a reason that repeats the file's name is shortened to ``...``.
+    """
     skipped = list(getattr(sample_set, "skipped", ()) or ())
     for path, reason in skipped:
-        click.echo(f"skipped {path}: {reason}", err=True)
+        click.echo(skip_line(path, reason), err=True)
     if skipped:
         counts: dict[str, int] = {}
         for _, reason in skipped:
-            key = reason.split(":")[0]
+            key = shown(str(reason)).split(":")[0]
             counts[key] = counts.get(key, 0) + 1
         summary = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
         click.echo(f"{len(skipped)} file(s) skipped: {summary}", err=True)
+
+
+def skip_line(path: object, reason: object) -> str:
+    """``skipped <path>: <reason>`` on one line, the path escaped and named once."""
+    name, text = str(path), str(reason)
+    if name and name in text:
+        text = text.replace(name, "...")
+    return f"skipped {shown(name)}: {shown(text)}"

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 import click
 import torch
 
-from ..build import load_generator
+from ..build import check_options, create_component, load_generator
 from ..checkpoint import load_checkpoint, plugin_version_changes
 from ..config import resolve_device
-from ..errors import DataError
+from ..errors import CheckpointError, DataError, OutputError
+from ..files import leftover_name, remove_leftovers, shown
+from ..outputs import claim_new
 from ..trainer import run_dir_of
+from ._options import skip_line
 
 __all__ = ["generate"]
+
+_STAGING = "generate"
+"""Base name of this run's private folder inside the output folder (``.generate.building-<pid>``)."""
 
 
 @click.command("generate")
@@ -41,6 +48,9 @@ def generate(
     """Write SAMPLES samples for each condition file; prints the paths written.
 
     Files the conditions dataset cannot use are skipped with a one-line reason on stderr.
+    Existing files are never overwritten: when a name is taken (an earlier run, or two condition
+    files with the same name), the files of that condition are numbered NAME-2, NAME-3... (one
+    number for all of them), and a line on stderr says so.
     """
     from . import plugins_of
 
@@ -48,41 +58,96 @@ def generate(
     registry = plugins.registry
     target_device = resolve_device(device)
     document = load_checkpoint(checkpoint)
+    spec_origin = f"checkpoint {shown(document['path'])}"
+    writer_spec, conditions_spec = _recorded(document, "writer"), _recorded(document, "conditions")
+    if writer_spec is None:
+        raise click.ClickException(f"{spec_origin}: its recipe names no sample writer, so nothing can be written")
+    if conditions_spec is None:
+        raise CheckpointError(f"{spec_origin}: the recorded job names no conditions dataset")
+    # every recorded option is checked before anything is built
+    check_options(registry, "writer", writer_spec, spec_origin, error=CheckpointError)
+    check_options(registry, "dataset", conditions_spec, spec_origin, extra=("source",),
+                  label=f"conditions dataset {conditions_spec.name!r}", error=CheckpointError)
     generator, spec = load_generator(registry, document, target_device)
     for change in plugin_version_changes(document["plugins"], {p.name: p.version for p in plugins.loaded}):
         click.echo(f"Warning: {change}", err=True)
-    writer_spec, conditions_spec = spec.component("writer"), spec.component("conditions")
-    if writer_spec is None:
-        raise click.ClickException(f"recipe {spec.recipe!r} names no sample writer, so nothing can be written")
-    writer = registry.create("writer", writer_spec.name, **writer_spec.options)
+    writer = create_component(registry, "writer", writer_spec, spec_origin, error=CheckpointError)
     out = Path(out_dir) if out_dir else run_dir_of(Path(document["path"])) / "generated"
+    out.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(out, [_STAGING])  # private folders of killed runs
+    staging = leftover_name(out / _STAGING, "building")
     rng = torch.Generator().manual_seed(seed)
     written: list[Path] = []
-    with click.progressbar(condition_files, label="generating", file=sys.stderr) as bar:
-        for file in bar:
-            try:
-                data = registry.create("dataset", conditions_spec.name, source=file, **conditions_spec.options)
-            except DataError as err:
-                click.echo(f"skipped {file}: {err}", err=True)
-                continue
-            for path, reason in getattr(data, "skipped", ()):
-                click.echo(f"skipped {path}: {reason}", err=True)
-            if len(data) == 0:
-                continue
-            if tuple(data.sample_shape) != generator.condition_shape:
-                click.echo(
-                    f"skipped {file}: read as shape {tuple(data.sample_shape)}, the generator takes "
-                    f"{generator.condition_shape}",
-                    err=True,
-                )
-                continue
-            conditions = data.batch(torch.arange(len(data))).to(target_device)
-            generated = generator.generate(conditions, samples, rng).float().cpu()  # (B, k, *sample_shape)
-            stem = Path(file).stem
-            for item in range(generated.shape[0]):
-                prefix = stem if generated.shape[0] == 1 else f"{stem}-{item}"
-                written += writer.write(generated[item], out, prefix)  # the writer numbers samples
+    try:
+        with click.progressbar(condition_files, label="generating", file=sys.stderr) as bar:
+            for file in bar:
+                try:
+                    data = create_component(registry, "dataset", conditions_spec, spec_origin,
+                                            label=f"conditions dataset {conditions_spec.name!r}",
+                                            error=CheckpointError, source=file)
+                except DataError as err:
+                    click.echo(skip_line(file, err), err=True)
+                    continue
+                for path, reason in getattr(data, "skipped", ()):
+                    click.echo(skip_line(path, reason), err=True)
+                if len(data) == 0:
+                    continue
+                if tuple(data.sample_shape) != generator.condition_shape:
+                    click.echo(skip_line(file, f"read as shape {tuple(data.sample_shape)}, the generator "
+                                               f"takes {generator.condition_shape}"), err=True)
+                    continue
+                conditions = data.batch(torch.arange(len(data))).to(target_device)
+                generated = generator.generate(conditions, samples, rng).float().cpu()  # (B, k, *sample_shape)
+                stem = Path(file).stem
+                written += _write_new(writer, generated, stem, out, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     for path in written:
-        click.echo(str(path))
+        click.echo(shown(path))
     if not written:
         raise click.ClickException("no usable condition file: nothing was generated")
+
+
+def _recorded(document: dict, kind: str):
+    from ..build import JobSpec
+
+    try:
+        return JobSpec.from_dict(document["job"]).component(kind)
+    except Exception as err:  # noqa: BLE001 - a malformed job record
+        raise CheckpointError(f"checkpoint {shown(document['path'])}: {err}") from err
+
+
+def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: Path) -> list[Path]:
+    """Let ``writer`` write one condition's samples into ``staging``, then move them into ``out``
+    under names that did not exist (one shared number when any is taken; see crossmodal.outputs).
+
+    The writer never sees ``out``, so whatever it does, nothing already there is overwritten.
+    """
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    made: list[Path] = []
+    for item in range(generated.shape[0]):
+        prefix = stem if generated.shape[0] == 1 else f"{stem}-{item}"
+        made += [Path(p) for p in writer.write(generated[item], staging, prefix)]  # the writer numbers samples
+    pairs, elsewhere = [], []
+    for path in made:
+        try:
+            relative = path.relative_to(staging)
+        except ValueError:  # a writer that wrote outside the folder it was given
+            elsewhere.append(path)
+            continue
+        wanted = out / relative
+        wanted.parent.mkdir(parents=True, exist_ok=True)
+        pairs.append((path, wanted))
+    final = claim_new(pairs)
+    if final and final[0] != pairs[0][1]:
+        taken = pairs[0][1]
+        suffix = final[0].stem[len(taken.stem):]
+        click.echo(
+            f"note: {shown(taken.name)} already exists in {shown(out)}; this condition's files are "
+            f"written with the suffix {suffix} instead ({shown(final[0].name)}...), nothing was overwritten",
+            err=True,
+        )
+    if not made:
+        raise OutputError(f"{shown(out)}: the sample writer wrote no file for {shown(stem)}")
+    return final + elsewhere

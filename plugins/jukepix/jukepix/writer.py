@@ -18,10 +18,8 @@ signature are written at tick 0.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence
+from typing import BinaryIO, Sequence
 
 import numpy as np
 import pretty_midi
@@ -30,6 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from crossmodal import ShapeError, check_shape
+from crossmodal.outputs import write_new_group
 
 from .constants import (
     BEATS_PER_BAR,
@@ -203,21 +202,14 @@ def render_pianoroll_png(
     figure.savefig(destination, format="png", dpi=100)
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 class PianoRollWriter:
     """Writes each generated phrase as ``{stem}-{i}.mid`` (two tracks) and ``{stem}-{i}.png``.
+
+    Nothing is ever overwritten: when either name of phrase ``i`` exists already, both files
+    are written as ``{stem}-{i}-2.mid`` / ``.png`` (or ``-3``..., the first number free for
+    both), see :mod:`crossmodal.outputs`; :meth:`write` returns the names actually used. Each
+    file is written atomically, so a full disk raises one :class:`crossmodal.OutputError`
+    naming the file and leaves neither a partial file nor a temporary one.
 
     :param programs: GM program per track, 0-based; :data:`PIANO_PROGRAMS_PAIR` (two pianos) by
         default, :data:`PIANO_STRINGS_PROGRAMS` for piano + strings.
@@ -253,8 +245,10 @@ class PianoRollWriter:
         :param samples: ``(B, 4, 96, 128, 2)`` (phrases, bars, time steps, MIDI pitches, tracks)
             in [0, 1]; cells above 0.5 are notes.
         :param directory: the folder to write into.
-        :param stem: file-name stem; phrase ``i`` goes to ``{stem}-{i}.mid`` and ``{stem}-{i}.png``.
+        :param stem: file-name stem; phrase ``i`` goes to ``{stem}-{i}.mid`` and ``{stem}-{i}.png``
+            (numbered ``{stem}-{i}-2.*``... when taken; existing files are never overwritten).
         :returns: the paths written, MIDI then PNG for each phrase in order.
+        :raises OutputError: a file could not be written (naming it).
         """
         check_shape(self, "samples", samples, (None, *PHRASE_SHAPE))
         directory = Path(directory)
@@ -262,14 +256,23 @@ class PianoRollWriter:
         written: list[Path] = []
         for index, phrase in enumerate(samples.detach().to("cpu", torch.float32)):
             midi = phrase_to_pretty_midi(phrase, self.programs, self.track_names, self.tempo_qpm, self.velocity)
-            midi_path = directory / f"{stem}-{index}.mid"
-            _write_atomically(midi_path, midi.write)
-            png_path = directory / f"{stem}-{index}.png"
-            _write_atomically(png_path, lambda file, p=phrase: render_pianoroll_png(p, file, self.track_names))
-            written += [midi_path, png_path]
+            written += write_new_group([
+                (directory / f"{stem}-{index}.mid", midi.write),
+                (directory / f"{stem}-{index}.png",
+                 lambda file, p=phrase: render_pianoroll_png(p, file, self.track_names)),
+            ])
         return written
 
 
-def pianoroll_writer(**options) -> PianoRollWriter:
-    """Phrase writer: a two-track MIDI file and a piano-roll PNG per generated phrase."""
-    return PianoRollWriter(**options)
+def pianoroll_writer(
+    programs: Sequence[int] = PIANO_PROGRAMS_PAIR,
+    track_names: Sequence[str] = DEFAULT_TRACK_NAMES,
+    tempo_qpm: float = DEFAULT_TEMPO_QPM,
+    velocity: int = DEFAULT_VELOCITY,
+) -> PianoRollWriter:
+    """Phrase writer: a two-track MIDI file and a piano-roll PNG per generated phrase.
+
+    The options are :class:`PianoRollWriter`'s, named in the signature so that an unknown
+    option is refused before anything is built.
+    """
+    return PianoRollWriter(programs, track_names, tempo_qpm, velocity)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+
 import mido
 import numpy as np
 import pretty_midi
 import pytest
 import torch
 
-from crossmodal import SampleWriter, ShapeError
+from crossmodal import OutputError, SampleWriter, ShapeError
 from jukepix.constants import DEFAULT_TEMPO_QPM, PHRASE_SHAPE, STEPS_PER_BAR
 from jukepix.writer import (
     PIANO_STRINGS_PROGRAMS,
@@ -157,11 +159,27 @@ def test_bad_options_and_shapes_are_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_write_leaves_no_temporary(tmp_path, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk full")
+def test_a_full_disk_is_one_output_error_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch):
+    def full(self, file):
+        file.write(b"MThd partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pretty_midi.PrettyMIDI, "write", broken)
-    with pytest.raises(RuntimeError, match="disk full"):
+    monkeypatch.setattr(pretty_midi.PrettyMIDI, "write", full)
+    with pytest.raises(OutputError) as info:
         PianoRollWriter().write(make_phrases(1), tmp_path, "x")
+    message = str(info.value)
+    assert "x-0.mid" in message and "No space left on device" in message and "\n" not in message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_files_are_never_overwritten_and_pairs_share_a_number(tmp_path):
+    writer = PianoRollWriter()
+    first = writer.write(make_phrases(2), tmp_path, "x")
+    before = {p: p.read_bytes() for p in first}
+    (tmp_path / "x-1-2.png").write_bytes(b"someone else's")  # only the PNG of number 2 is taken for phrase 1
+    second = writer.write(make_phrases(2), tmp_path, "x")
+    assert [p.name for p in second] == ["x-0-2.mid", "x-0-2.png", "x-1-3.mid", "x-1-3.png"]
+    assert {p: p.read_bytes() for p in first} == before
+    assert (tmp_path / "x-1-2.png").read_bytes() == b"someone else's"
+    assert all(p.read_bytes().startswith(b"MThd") for p in second if p.suffix == ".mid")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
