@@ -1,10 +1,11 @@
 """Writing files safely, and naming them in messages: the one helper of each kind, for the core
 and for plugins.
 
-Public: :func:`atomic_write`, :func:`atomic_write_text`, :func:`fsync_dir`,
+Public: :func:`atomic_write`, :func:`atomic_write_text`, :func:`failure_reason`, :func:`fsync_dir`,
 :func:`leftover_name`, :func:`remove_leftovers`, :func:`shown`.
 
-* Every file crossmodal writes goes through :func:`atomic_write`: it is written to a temporary
+* Every file crossmodal writes goes through :func:`atomic_write` (or, for generated outputs,
+  :func:`crossmodal.outputs.write_new`, which never replaces an existing file): it is written to a temporary
   file in the same folder, flushed, fsynced and renamed onto its name, so a kill or a full disk
   leaves either the old file or the new one, never half of one. A failed write (``OSError``, or
   the ``RuntimeError`` torch raises when its zip writer hits a full disk) becomes one
@@ -28,6 +29,7 @@ from .errors import OutputError
 __all__ = [
     "atomic_write",
     "atomic_write_text",
+    "failure_reason",
     "fsync_dir",
     "leftover_name",
     "remove_leftovers",
@@ -127,8 +129,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
         os.replace(tmp, path)
     except (OSError, RuntimeError) as err:
         tmp.unlink(missing_ok=True)
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else _first_line(err)
-        raise OutputError(f"{shown(path)}: could not be written ({reason}); nothing was replaced") from err
+        raise OutputError(f"{shown(path)}: could not be written ({failure_reason(err)}); nothing was replaced") from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -141,9 +142,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
-def _first_line(err: BaseException) -> str:
+def failure_reason(err: BaseException) -> str:
+    """The cause of a failed write in a few words: ``strerror`` ("No space left on device"), or
+    the first line of torch's zip-writer error with a hint that the disk may be full."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
     lines = str(err).strip().splitlines()
-    text = lines[0] if lines else type(err).__name__
+    text = lines[0].strip() if lines else type(err).__name__
     if "unexpected pos" in text or "write" in text.lower():
-        return f"{text.strip()} - is the disk full?"
-    return text.strip()
+        return f"{text} - is the disk full?"
+    return text

@@ -175,7 +175,11 @@ class SampleWriter(Protocol):
 
     ``write(samples, directory, stem)`` takes ``(B, n_segments, *segment_shape, n_tracks)``
     in [0, 1], writes the files of sample ``i`` under the name ``{stem}-{i}`` (plus the
-    writer's suffixes) and returns the paths written, each written atomically.
+    writer's suffixes) and returns the paths actually written, each written atomically. A
+    writer never overwrites an existing file: when a name is taken it writes
+    ``{stem}-{i}-2<suffix>`` (the first free number, shared by all files of sample ``i``);
+    :func:`crossmodal.outputs.write_new_group` does exactly this. ``crossmodal generate`` also
+    stages each writer's files and claims fresh names itself.
     """
 
     def write(self, samples: torch.Tensor, directory: Path, stem: str) -> list[Path]: ...

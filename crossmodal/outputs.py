@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from .errors import OutputError
-from .files import fsync_dir, leftover_name, shown
+from .files import failure_reason, fsync_dir, leftover_name, shown
 
 __all__ = ["MAX_NUMBER", "claim_new", "numbered", "write_new", "write_new_group"]
 
@@ -41,16 +41,6 @@ def numbered(path: str | os.PathLike[str], number: int) -> Path:
     return path if number <= 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
 
 
-def _reason(err: BaseException) -> str:
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror
-    lines = str(err).strip().splitlines()
-    text = lines[0].strip() if lines else type(err).__name__
-    if "unexpected pos" in text or "write" in text.lower():
-        return f"{text} - is the disk full?"
-    return text
-
-
 def _write_temporary(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     """``write(file)`` into a temporary sibling of ``path``, flushed and fsynced.
 
@@ -65,7 +55,7 @@ def _write_temporary(path: Path, write: Callable[[BinaryIO], object]) -> Path:
             os.fsync(handle.fileno())
     except (OSError, RuntimeError) as err:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"{shown(path)}: could not be written ({_reason(err)}); nothing was written") from err
+        raise OutputError(f"{shown(path)}: could not be written ({failure_reason(err)}); nothing was written") from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -128,7 +118,7 @@ def claim_new(pairs: Sequence[tuple[Path, Path]]) -> list[Path]:
         except OSError as err:
             _undo(claimed)
             wanted = numbered(pairs[len(claimed)][1], number)
-            raise OutputError(f"{shown(wanted)}: could not be written ({_reason(err)})") from err
+            raise OutputError(f"{shown(wanted)}: could not be written ({failure_reason(err)})") from err
         for source, _ in pairs:
             source.unlink(missing_ok=True)
         for folder in {target.parent for _, target, _ in claimed}:

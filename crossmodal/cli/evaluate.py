@@ -18,7 +18,9 @@ from typing import Any, Mapping, Sequence
 import click
 import torch
 
+from ..build import create_component
 from ..errors import RecipeError
+from ..recipe import ComponentSpec
 from ..evaluation import evaluate_set, flatten, format_value
 from ..files import shown
 from ..interfaces import Evaluator
@@ -40,7 +42,9 @@ def _default_dataset(registry: Registry, plugin: str | None) -> str:
 
 
 def _load(registry: Registry, dataset: str, source: Path, options: dict):
-    sample_set = registry.create("dataset", dataset, source=source, **options)
+    spec = ComponentSpec(dataset, options)
+    sample_set = create_component(registry, "dataset", spec, "crossmodal evaluate", source=source,
+                                  command_line=set(options))
     report_skipped(sample_set)
     return sample_set
 

@@ -24,8 +24,6 @@ from typing import BinaryIO, Sequence
 import numpy as np
 import pretty_midi
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from crossmodal import ShapeError, check_shape
 from crossmodal.outputs import write_new_group
@@ -172,6 +170,9 @@ def render_pianoroll_png(
     low, high = (used[0] - pitch_margin, used[-1] + pitch_margin) if used.size else (0, N_PITCHES - 1)
     low, high = max(low, 0), min(high, N_PITCHES - 1)
     n_steps = rolls.shape[0]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # here: importing it costs ~1 s
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 2.5 * N_TRACKS), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(N_TRACKS, 1, sharex=True, squeeze=False)[:, 0]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from crossmodal import check_shape
+from crossmodal.outputs import write_new_group
 
 from .constants import N_LAMPS, PATTERN_SHAPE
 
@@ -17,19 +17,13 @@ SHADES = " .:-=+*#%@"
 """Characters for brightness 0 to 1 in ten even steps, in the ``.txt`` drawing."""
 
 
-def _write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path.tmp``, then rename it onto ``path``: readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 class PatternWriter:
     """Writes light patterns as ``.csv`` tables (one row per step) and ``.txt`` drawings (one line per lamp).
 
     A :class:`crossmodal.SampleWriter`. One sample is written as ``STEM.csv`` and ``STEM.txt``,
-    a batch of several as ``STEM-0.csv``, ``STEM-0.txt``, ``STEM-1.csv``, ... The CSV has the columns ``segment, step, lamp1, lamp2``
+    a batch of several as ``STEM-0.csv``, ``STEM-0.txt``, ``STEM-1.csv``, ... Existing files are
+    never replaced: a taken name gets the first free ``-2``, ``-3``... shared by the pair
+    (:func:`crossmodal.outputs.write_new_group`). The CSV has the columns ``segment, step, lamp1, lamp2``
     with brightness in [0, 1]; the text file draws each lamp as a line of :data:`SHADES`,
     segments separated by ``|``.
 
@@ -53,11 +47,15 @@ class PatternWriter:
                 for step in range(pattern.shape[1])
             ]
             name = stem if samples.shape[0] == 1 else f"{stem}-{index}"
-            written.append(_write_atomically(directory / f"{name}.csv", "\n".join([header, *rows]) + "\n"))
+            table = "\n".join([header, *rows]) + "\n"
             levels = (pattern * (len(SHADES) - 1)).round().long()  # (segments, steps, lamps), 0-9
             lines = [
                 f"lamp{lamp + 1} |" + "|".join("".join(SHADES[v] for v in segment.tolist()) for segment in levels[..., lamp]) + "|"
                 for lamp in range(N_LAMPS)
             ]
-            written.append(_write_atomically(directory / f"{name}.txt", "\n".join(lines) + "\n"))
+            drawing = "\n".join(lines) + "\n"
+            written += write_new_group([
+                (directory / f"{name}.csv", lambda handle, text=table: handle.write(text.encode("utf-8"))),
+                (directory / f"{name}.txt", lambda handle, text=drawing: handle.write(text.encode("utf-8"))),
+            ])
         return written
