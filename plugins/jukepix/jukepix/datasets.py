@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from crossmodal.errors import DataError
+from crossmodal.files import shown
 
 from .default_data import default_painting_set, default_phrase_set
+from .images import MAX_PIXELS
 from .prepare import build_painting_set, build_phrase_set
 from .store import PaintingSet, PhraseSet, load_dataset
 
@@ -26,12 +28,12 @@ def _prepared(source: Path, expected: type) -> PhraseSet | PaintingSet | None:
     :raises DataError: ``source`` does not exist, or is a prepared dataset of the other kind.
     """
     if not source.exists():
-        raise DataError(f"{source}: no such file or folder")
+        raise DataError(f"{shown(source)}: no such file or folder")
     if not (source / "metadata.json").is_file():
         return None
     dataset = load_dataset(source)
     if not isinstance(dataset, expected):
-        raise DataError(f"{source}: holds a {type(dataset).__name__}, not a {expected.__name__}")
+        raise DataError(f"{shown(source)}: holds a {type(dataset).__name__}, not a {expected.__name__}")
     return dataset
 
 
@@ -58,11 +60,14 @@ def phrase_dataset(
     try:
         return build_phrase_set([source], mode, segmentation, jobs)
     except ValueError as err:
-        raise DataError(f"{source}: {err}") from err
+        raise DataError(f"{shown(source)}: {err}") from err
 
 
 def painting_dataset(
-    source: str | Path | None = None, top_k: int | None = None, jobs: int | None = None
+    source: str | Path | None = None,
+    top_k: int | None = None,
+    jobs: int | None = None,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> PaintingSet:
     """Square 256x256 RGB paintings (float32 ``(3, 256, 256)`` in [0, 1] per item) from images, a
     prepared set or the bundled default pictures.
@@ -70,7 +75,10 @@ def painting_dataset(
     :param top_k: keep the ``top_k`` most colourful images (by colour variance); ``None`` keeps all
         (ignored for a prepared set).
     :param jobs: worker processes when preparing; ``None`` uses every core.
-    :raises DataError: nothing usable at ``source`` (the message names it).
+    :param max_pixels: skip image files whose header claims more pixels (width x height), before
+        decoding them (default :data:`jukepix.images.MAX_PIXELS`, 100 megapixels; ``None``: no
+        limit of ours); ignored for a prepared set.
+    :raises DataError: nothing usable at ``source`` (the message names it), or a bad option.
     """
     if source is None:
         return default_painting_set(top_k)
@@ -79,6 +87,6 @@ def painting_dataset(
     if prepared is not None:
         return prepared
     try:
-        return build_painting_set([source], top_k, jobs)
+        return build_painting_set([source], top_k, jobs, max_pixels=max_pixels)
     except ValueError as err:
-        raise DataError(f"{source}: {err}") from err
+        raise DataError(f"{shown(source)}: {err}") from err

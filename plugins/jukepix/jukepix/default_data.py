@@ -180,7 +180,9 @@ def default_phrase_set(
     if not packed:
         raise DataError(f"music21 corpus ({len(paths)} Bach works): no usable 4/4 chorale")
     options = {"mode": mode, "segmentation": segmentation, "origin": "music21 Bach chorales", "limit": limit}
-    write_dataset(target, PhraseSet(np.concatenate(packed), manifest, skipped, options), options)
+    # Our own cache: replacing a set that another process has just built there is fine (force);
+    # write_dataset still refuses a folder that is not exactly one of our datasets.
+    write_dataset(target, PhraseSet(np.concatenate(packed), manifest, skipped, options), options, force=True)
     return load_dataset(target)
 
 

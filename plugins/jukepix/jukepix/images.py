@@ -1,19 +1,28 @@
 """Read a painting file and turn it into a square 256x256 RGB image with a colour score.
 
-Public: :func:`read_image`, :func:`crop_border`, :func:`centre_square`, :func:`colour_variance`,
-:func:`prepare_painting`, :data:`IMAGE_SUFFIXES`.
+Public: :func:`read_image`, :func:`header_size`, :func:`crop_border`, :func:`centre_square`,
+:func:`colour_variance`, :func:`prepare_painting`, :data:`IMAGE_SUFFIXES`, :data:`MAX_PIXELS`.
 
 Every array here is uint8 RGB ``(height, width, 3)`` unless stated; OpenCV's BGR order is
 converted in :func:`read_image` and nowhere else. Failures raise
-:class:`~jukepix.skips.SkipFile` with a one-line reason.
+:class:`~jukepix.skips.SkipFile` with a one-line reason that does not repeat the file's name.
+
+A file is never decoded before its header's size is checked against :data:`MAX_PIXELS` (a tiny
+PNG can claim 30000 x 30000 pixels, 2.7 GB once decoded), and every decoder failure (OpenCV's
+``cv2.error``, Pillow's errors, ``OSError``, running out of memory) is a skip of that file only.
 """
 
 from __future__ import annotations
 
+import re
+import struct
+import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from .constants import IMAGE_SIZE
 from .skips import SkipFile
@@ -21,16 +30,29 @@ from .skips import SkipFile
 __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_ASPECT",
+    "MAX_PIXELS",
     "MIN_SIDE",
     "centre_square",
     "colour_variance",
     "crop_border",
+    "header_size",
     "prepare_painting",
     "read_image",
 ]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 """File suffixes (lower case) collected when a folder of images is given."""
+
+MAX_PIXELS = 100_000_000
+"""Largest accepted image, in pixels (width x height as the file's header states): 100 megapixels,
+e.g. a 10,000 x 10,000 scan, 300 MB once decoded to 8-bit RGB. Checked before decoding; larger
+files are skipped as ``too large``. Callers may pass another limit (``max_pixels``); Pillow's own
+decompression-bomb limit (``2 * PIL.Image.MAX_IMAGE_PIXELS``, 178,956,970 by default) still
+applies above it."""
+
+HEADER_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
+"""Pillow formats whose headers are read for the size check: those of :data:`IMAGE_SUFFIXES`. A file
+of any other format (whatever its suffix) is not decoded."""
 
 MIN_SIDE = 32
 """Shortest usable side, in pixels, after the border crop; smaller images are degenerate."""
@@ -67,34 +89,98 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     raise SkipFile("unreadable", f"unsupported pixel type {image.dtype}")
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def header_size(handle: BinaryIO, max_pixels: int | None = None) -> tuple[int, int]:
+    """``(width, height)`` in pixels from an image file's header, without decoding the pixels.
+
+    Uses Pillow's lazy ``Image.open`` restricted to :data:`HEADER_FORMATS`; reads from the start
+    of ``handle`` (an open binary file) and leaves its position anywhere.
+
+    :param max_pixels: refuse a header claiming more pixels (``None``: no limit of ours).
+    :raises SkipFile: ``too large`` (over ``max_pixels`` or over Pillow's decompression-bomb
+        limit) or ``unreadable`` (no header of a known format, or a corrupt one).
+    """
+    handle.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(handle, formats=HEADER_FORMATS) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as err:
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        claimed = f"{int(found[1]):,}" if found else "more"
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        if max_pixels is not None and max_pixels < limit:
+            detail = f"header claims {claimed} pixels, above the limit of {max_pixels:,}"
+        else:
+            detail = f"header claims {claimed} pixels, above Pillow's decompression-bomb limit of {limit:,}"
+        raise SkipFile("too large", detail) from err
+    except Image.UnidentifiedImageError as err:
+        raise SkipFile(
+            "unreadable", "not a decodable image (no JPEG, PNG, BMP, TIFF or WebP header)"
+        ) from err
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError) as err:
+        raise SkipFile("unreadable", f"not a decodable image (corrupt header: {_first_line(err)})") from err
+    _check_pixels(width, height, max_pixels)
+    return width, height
+
+
+def _check_pixels(width: int, height: int, max_pixels: int | None) -> None:
+    """Raise ``SkipFile("too large", ...)`` when ``width * height`` exceeds ``max_pixels``."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise SkipFile(
+            "too large", f"{width}x{height} px = {width * height:,} pixels, above the limit of {max_pixels:,}"
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    """A decoder's message on one line: cv2.error's own reason, else the first line of ``str(err)``."""
+    text = getattr(err, "err", None) or str(err).strip()
+    lines = str(text).splitlines()
+    return (lines[0].strip() if lines else "") or type(err).__name__
+
+
+def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """Decode an image file into uint8 RGB ``(height, width, 3)``.
 
+    The header's size is checked first (:func:`header_size`): an image of more than
+    ``max_pixels`` pixels is refused before any pixel is decoded (``None``: no limit of ours).
     JPEG is decoded with ``cv2.IMREAD_COLOR``, which applies the EXIF orientation and converts
     CMYK and grey to colour; a JPEG without an end-of-image marker after its last scan is
     rejected as truncated. Other formats are decoded unchanged and then: 16-bit levels scaled to
     8-bit (``round(v * 255 / 65535)``), grey repeated to RGB, alpha composited on white
-    (``rgb * a + 255 * (1 - a)``). Bytes are read with ``np.fromfile``, so non-ASCII names work.
+    (``rgb * a + 255 * (1 - a)``). Bytes are read from one open file (no second look-up by
+    name), so non-ASCII names work and the file checked is the file decoded.
 
-    :raises SkipFile: the file is missing, empty, truncated or not a decodable image.
+    :raises SkipFile: the file is missing, empty, too large, truncated or not a decodable image;
+        any decoder error (``cv2.error``, Pillow's, ``MemoryError``) becomes one.
     """
     path = Path(path)
     try:
-        raw = np.fromfile(path, dtype=np.uint8)
+        with path.open("rb") as handle:
+            if not handle.read(1):
+                raise SkipFile("unreadable", "empty file (0 bytes)")
+            width, height = header_size(handle, max_pixels)
+            handle.seek(0)
+            raw = np.fromfile(handle, dtype=np.uint8)
     except OSError as err:
-        raise SkipFile("unreadable", f"cannot read file ({err.strerror or err})") from err
-    if raw.size == 0:
-        raise SkipFile("unreadable", "empty file (0 bytes)")
+        raise SkipFile("unreadable", f"cannot read file ({err.strerror or _first_line(err)})") from err
     data = raw.tobytes()
-    if data.startswith(JPEG_MAGIC):
-        if data.rfind(JPEG_END) < data.rfind(JPEG_SCAN):
-            raise SkipFile("unreadable", "truncated JPEG (no end-of-image marker after the last scan)")
-        image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
-    else:
-        image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
-    if image is None or image.size == 0:
-        raise SkipFile("unreadable", "not a decodable image (or truncated)")
-    image = _to_uint8(image)
+    if data.startswith(JPEG_MAGIC) and data.rfind(JPEG_END) < data.rfind(JPEG_SCAN):
+        raise SkipFile("unreadable", "truncated JPEG (no end-of-image marker after the last scan)")
+    try:
+        image = cv2.imdecode(raw, cv2.IMREAD_COLOR if data.startswith(JPEG_MAGIC) else cv2.IMREAD_UNCHANGED)
+        if image is None or image.size == 0:
+            raise SkipFile("unreadable", "not a decodable image (or truncated)")
+        _check_pixels(image.shape[1], image.shape[0], max_pixels)  # the decoder's size, not the header's
+        return _to_rgb(_to_uint8(image))
+    except cv2.error as err:
+        raise SkipFile("unreadable", f"OpenCV cannot decode it ({_first_line(err)})") from err
+    except MemoryError as err:
+        raise SkipFile("too large", f"{width}x{height} px: not enough memory to decode it") from err
+
+
+def _to_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 grey ``(h, w)``, BGR/BGRA ``(h, w, 3|4)`` or ``(h, w, 1)`` to RGB ``(h, w, 3)``."""
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:
@@ -165,19 +251,26 @@ def colour_variance(image: np.ndarray) -> float:
     return float(image.reshape(-1, 3).astype(np.float64).var(axis=0).mean())
 
 
-def prepare_painting(path: str | Path) -> tuple[np.ndarray, float]:
+def prepare_painting(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> tuple[np.ndarray, float]:
     """Read, de-border, square and resize one painting.
 
+    :param max_pixels: refuse images larger than this before decoding (see :func:`read_image`).
     :returns: uint8 RGB ``(IMAGE_SIZE, IMAGE_SIZE, 3)`` (resized with ``cv2.INTER_AREA``) and its
         :func:`colour_variance`.
-    :raises SkipFile: unreadable (see :func:`read_image`) or degenerate (too small, too elongated).
+    :raises SkipFile: unreadable or too large (see :func:`read_image`) or degenerate (too small, too
+        elongated); an OpenCV error while cropping or resizing is a skip too.
     """
-    image = read_image(path)
+    image = read_image(path, max_pixels)
     height, width = image.shape[:2]
     if min(height, width) < MIN_SIDE:
         raise SkipFile("degenerate image", f"{width}x{height} px, shorter side below {MIN_SIDE} px")
     if max(height, width) / min(height, width) > MAX_ASPECT:
         raise SkipFile("degenerate image", f"{width}x{height} px, aspect ratio above {MAX_ASPECT:g}:1")
-    square = centre_square(crop_border(image))
-    resized = cv2.resize(square, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    try:
+        square = centre_square(crop_border(image))
+        resized = cv2.resize(square, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    except cv2.error as err:
+        raise SkipFile("unreadable", f"OpenCV failed on it ({_first_line(err)})") from err
+    except MemoryError as err:
+        raise SkipFile("too large", f"{width}x{height} px: not enough memory to process it") from err
     return resized, colour_variance(resized)

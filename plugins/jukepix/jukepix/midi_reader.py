@@ -12,6 +12,8 @@ shortens notes (see ``shared/docs/PITFALLS.md``).
 
 from __future__ import annotations
 
+import io
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,6 +27,7 @@ from .skips import SkipFile
 __all__ = [
     "DRUM_CHANNEL",
     "MAX_BARS",
+    "MAX_TRACKS",
     "NOTE_FIELDS",
     "Bar",
     "NoteTrack",
@@ -154,25 +157,77 @@ def bars_from_time_signatures(
     return tuple(b for b in bars if b.length > 0)
 
 
+MAX_TRACKS = 0x7FFF
+"""Most tracks a header may claim: mido reads the count as a signed 16-bit number, so a larger one
+(65535) would silently read as no track at all."""
+
+
+def _complete_chunks(data: bytes, start: int) -> int:
+    """How many whole chunks (8-byte header plus its stated length) follow ``start`` in ``data``."""
+    count, position = 0, start
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position + 4 : position + 8], "big")
+        if position + 8 + length > len(data):
+            break
+        count, position = count + 1, position + 8 + length
+    return count
+
+
+def _check_header(data: bytes) -> None:
+    """Check the ``MThd`` header against the file before mido parses it.
+
+    :raises SkipFile: a short header, SMPTE timing or 0 ticks per beat, or fewer whole track chunks
+        than the header claims (each reason says which).
+    """
+    if len(data) < 14:
+        raise SkipFile(
+            "unreadable", f"corrupt or truncated MIDI (file of {len(data)} bytes, the header needs 14)"
+        )
+    header_length, _, claimed, division = struct.unpack(">IHHH", data[4:14])
+    if header_length < 6:
+        raise SkipFile("unreadable", f"corrupt MIDI header (length {header_length}, expected 6)")
+    if division & 0x8000:
+        raise SkipFile("unreadable", "SMPTE time division is not supported (need ticks per beat)")
+    if division == 0:
+        raise SkipFile("unreadable", "ticks per beat is 0 in the header (no beat grid can be built)")
+    held = _complete_chunks(data, 8 + header_length)
+    if held < claimed:
+        raise SkipFile(
+            "unreadable",
+            f"corrupt or truncated MIDI (the header claims {claimed} tracks but the file holds {held} "
+            "whole track chunk(s))",
+        )
+    if claimed > MAX_TRACKS:
+        raise SkipFile(
+            "unreadable", f"the header claims {claimed} tracks, more than the {MAX_TRACKS} supported"
+        )
+
+
 def _open(path: Path) -> mido.MidiFile:
-    """Parse ``path`` with mido, turning every parse failure into :class:`SkipFile`."""
+    """Parse ``path`` with mido, turning every parse failure into :class:`SkipFile`.
+
+    The reasons never repeat the file's name (the caller reports it).
+    """
     try:
         with path.open("rb") as handle:
-            header = handle.read(4)
+            data = handle.read()
     except OSError as err:
-        raise SkipFile("unreadable", f"cannot open ({err.strerror or err})") from err
-    if not header:
+        raise SkipFile("unreadable", f"cannot open ({err.strerror or type(err).__name__})") from err
+    if not data:
         raise SkipFile("unreadable", "empty file (0 bytes)")
-    if header != b"MThd":
+    if not data.startswith(b"MThd"):
         raise SkipFile("unreadable", "not a MIDI file (no MThd header)")
+    _check_header(data)
     try:
-        midi = mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
-        raise SkipFile("unreadable", f"corrupt or truncated MIDI ({type(err).__name__}: {err})") from err
+        midi = mido.MidiFile(file=io.BytesIO(data))
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, struct.error) as err:
+        lines = str(err).strip().splitlines()
+        text = (err.strerror if isinstance(err, OSError) else None) or (lines[0] if lines else "")
+        raise SkipFile("unreadable", f"corrupt or truncated MIDI ({type(err).__name__}: {text})") from err
     if midi.type == 2:
         raise SkipFile("unreadable", "MIDI type 2 (independent sequences) is not supported")
     if midi.ticks_per_beat <= 0:
-        raise SkipFile("unreadable", "SMPTE time division is not supported (need ticks per beat)")
+        raise SkipFile("unreadable", f"ticks per beat is {midi.ticks_per_beat} (need a positive number)")
     return midi
 
 

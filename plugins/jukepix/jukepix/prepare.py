@@ -21,14 +21,15 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from crossmodal.errors import DataError
+from crossmodal.files import shown
 
 from .constants import BARS_PER_PHRASE
-from .images import IMAGE_SUFFIXES, prepare_painting
+from .images import IMAGE_SUFFIXES, MAX_PIXELS, prepare_painting
 from .midi_reader import Bar, read_midi
 from .phrases import SEGMENTATIONS, cut_phrases, notes_to_roll
 from .segmentation import structural_windows
 from .skips import SkipFile
-from .store import PaintingSet, PhraseSet, load_dataset, pack_phrases, write_dataset
+from .store import PaintingSet, PhraseSet, check_target, load_dataset, pack_phrases, write_dataset
 from .tracks import TRACK_MODES, assign_tracks
 
 __all__ = [
@@ -129,10 +130,12 @@ def _music_worker(path: Path, mode: str, segmentation: str) -> tuple[str, np.nda
     return str(path), pack_phrases(phrases), firsts, ""
 
 
-def _image_worker(path: Path) -> tuple[str, np.ndarray | None, float, str]:
+def _image_worker(
+    path: Path, max_pixels: int | None = MAX_PIXELS
+) -> tuple[str, np.ndarray | None, float, str]:
     """Process one image in a worker: ``(path, uint8 (256, 256, 3) or None, score, skip reason)``."""
     try:
-        image, score = prepare_painting(path)
+        image, score = prepare_painting(path, max_pixels)
     except SkipFile as skip:
         return str(path), None, 0.0, str(skip)
     return str(path), image, score, ""
@@ -208,21 +211,27 @@ def build_painting_set(
     top_k: int | None = None,
     jobs: int | None = None,
     progress: Progress | None = None,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> PaintingSet:
     """Read images (or folders of them) into an in-memory :class:`PaintingSet`.
 
     :param top_k: keep only the ``top_k`` paintings with the highest colour variance (ties go to
         the earlier file); ``None`` keeps all. Kept paintings stay in input order.
     :param jobs: worker processes; ``None`` uses every core.
+    :param max_pixels: skip images whose header claims more pixels (width x height) than this,
+        before decoding them (see :data:`jukepix.images.MAX_PIXELS`).
     :raises DataError: no file gave a painting.
-    :raises ValueError: ``top_k`` below 1.
+    :raises ValueError: ``top_k`` or ``max_pixels`` below 1.
     """
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError(f"max_pixels must be at least 1, got {max_pixels}")
     sources = list(sources)
     files, skipped = collect_files(sources, IMAGE_SUFFIXES)
     kept: list[tuple[float, int, str, np.ndarray]] = []
-    for order, (path, image, score, reason) in enumerate(run_parallel(_image_worker, files, jobs, progress)):
+    worker = partial(_image_worker, max_pixels=max_pixels)
+    for order, (path, image, score, reason) in enumerate(run_parallel(worker, files, jobs, progress)):
         if image is None:
             skipped.append((path, reason))
         elif top_k is None or len(kept) < top_k:
@@ -238,13 +247,20 @@ def build_painting_set(
 
 
 def _nothing_usable(kind: str, sources: Iterable[str | Path], skipped: list[tuple[str, str]]) -> str:
-    """The DataError message when a run produced nothing: the sources and the first skips."""
-    named = ", ".join(str(s) for s in sources) or "(no sources)"
+    """The DataError message when a run produced nothing: one line naming each file once.
+
+    One source that is itself the one skipped file gives ``"<file>: <reason>"``; otherwise
+    ``"<sources>: nothing usable in N <kind> file(s): <file>: <reason>; ..."`` (first three).
+    """
+    sources = [str(s) for s in sources]
+    named = ", ".join(shown(s) for s in sources) or "(no sources)"
     if not skipped:
         return f"{named}: no {kind} files found"
-    shown = "; ".join(f"{path}: {reason}" for path, reason in skipped[:3])
+    if len(skipped) == 1 and len(sources) == 1 and Path(skipped[0][0]) == Path(sources[0]):
+        return f"{named}: {shown(skipped[0][1])}"
+    listed = "; ".join(f"{shown(path)}: {shown(reason)}" for path, reason in skipped[:3])
     more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
-    return f"{named}: nothing usable in {len(skipped)} {kind} file(s): {shown}{more}"
+    return f"{named}: nothing usable in {len(skipped)} {kind} file(s): {listed}{more}"
 
 
 def prepare_music(
@@ -254,13 +270,20 @@ def prepare_music(
     segmentation: str = "bars",
     jobs: int | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> PhraseSet:
     """Prepare a phrase dataset directory at ``out`` (written atomically) and open it.
 
-    Arguments as :func:`build_phrase_set`. :returns: the memory-mapped :class:`PhraseSet` at ``out``.
+    Arguments as :func:`build_phrase_set`; ``out`` is checked before any file is read.
+
+    :param force: replace an existing dataset at ``out`` (never a folder that is not one).
+    :raises DataError: ``out`` may not be written (see :func:`jukepix.store.check_target`).
+    :raises OutputError: the dataset could not be written (a full disk...); nothing was replaced.
+    :returns: the memory-mapped :class:`PhraseSet` at ``out``.
     """
+    check_target(out, force)
     phrase_set = build_phrase_set(sources, mode, segmentation, jobs, progress)
-    write_dataset(out, phrase_set, {"mode": mode, "segmentation": segmentation})
+    write_dataset(out, phrase_set, {"mode": mode, "segmentation": segmentation}, force=force)
     return load_dataset(out)
 
 
@@ -270,11 +293,17 @@ def prepare_images(
     top_k: int | None = None,
     jobs: int | None = None,
     progress: Progress | None = None,
+    force: bool = False,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> PaintingSet:
     """Prepare a painting dataset directory at ``out`` (written atomically) and open it.
 
-    Arguments as :func:`build_painting_set`. :returns: the memory-mapped :class:`PaintingSet` at ``out``.
+    Arguments as :func:`build_painting_set` and :func:`prepare_music` (``force``); ``out`` is
+    checked before any file is read.
+
+    :returns: the memory-mapped :class:`PaintingSet` at ``out``.
     """
-    painting_set = build_painting_set(sources, top_k, jobs, progress)
-    write_dataset(out, painting_set, {"top_k": top_k})
+    check_target(out, force)
+    painting_set = build_painting_set(sources, top_k, jobs, progress, max_pixels)
+    write_dataset(out, painting_set, {"top_k": top_k, "max_pixels": max_pixels}, force=force)
     return load_dataset(out)

@@ -11,8 +11,9 @@ __all__ = ["SkipFile"]
 class SkipFile(Exception):
     """An input file that gives no sample; ``str(err)`` is ``"<category>: <detail>"``.
 
-    ``category`` is one of a few fixed strings (``"unreadable"``, ``"no notes"``, ...), so a run
-    can count skips by category; ``detail`` says what was found.
+    ``category`` is one of a few fixed strings (``"unreadable"``, ``"too large"``, ``"no notes"``,
+    ...), so a run can count skips by category; ``detail`` says what was found. Neither names the
+    file: whoever reports the skip prints ``<file>: <reason>`` once.
     """
 
     def __init__(self, category: str, detail: str) -> None:

@@ -152,3 +152,38 @@ def test_pypianoroll_read_shortens_notes_that_this_reader_keeps(tmp_path, make_m
     theirs = pypianoroll.read(path, resolution=STEPS_PER_BEAT).tracks[0].pianoroll[:, 60] > 0
     runs = np.diff(np.flatnonzero(np.diff(np.r_[0, theirs.astype(int), 0])))[::2]
     assert len(runs) == len(plan) and sum(runs) < sum(n for _, n in plan)
+
+
+def patched_header(tmp_path, make_midi, claimed_tracks: int | None = None, division: int | None = None):
+    """A valid one-note type-1 file (conductor track + one note track) with its MThd fields replaced."""
+    path = make_midi(tmp_path / "patched.mid", [[(0, 480, 60)]])
+    data = bytearray(path.read_bytes())
+    if claimed_tracks is not None:
+        data[10:12] = claimed_tracks.to_bytes(2, "big")
+    if division is not None:
+        data[12:14] = division.to_bytes(2, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_zero_ticks_per_beat_is_named_as_such(tmp_path, make_midi):
+    with pytest.raises(SkipFile) as info:
+        read_midi(patched_header(tmp_path, make_midi, division=0))
+    assert str(info.value) == "unreadable: ticks per beat is 0 in the header (no beat grid can be built)"
+
+
+def test_smpte_division_is_named_as_such(tmp_path, make_midi):
+    with pytest.raises(SkipFile, match="SMPTE time division"):
+        read_midi(patched_header(tmp_path, make_midi, division=0xE728))  # -25 fps, 40 ticks per frame
+
+
+@pytest.mark.parametrize("claimed", [65535, 3])
+def test_header_claiming_more_tracks_than_the_file_holds(tmp_path, make_midi, claimed):
+    path = patched_header(tmp_path, make_midi, claimed_tracks=claimed)
+    with pytest.raises(SkipFile) as info:
+        read_midi(path)
+    assert str(info.value) == (
+        f"unreadable: corrupt or truncated MIDI (the header claims {claimed} tracks but the file holds 2 "
+        "whole track chunk(s))"
+    )
+    assert str(path) not in str(info.value)

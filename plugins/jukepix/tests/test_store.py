@@ -18,6 +18,8 @@ from jukepix.store import (
     PACKED_PHRASE_BYTES,
     PaintingSet,
     PhraseSet,
+    check_target,
+    dataset_format,
     load_dataset,
     pack_phrases,
     skip_summary,
@@ -84,7 +86,7 @@ def test_failed_write_keeps_the_old_dataset_and_leaves_no_temporary(tmp_path, mo
 
     monkeypatch.setattr(json, "dumps", broken)
     with pytest.raises(KeyboardInterrupt):
-        write_dataset(target, phrase_set(random_phrases(7, seed=3)), {})
+        write_dataset(target, phrase_set(random_phrases(7, seed=3)), {}, force=True)
     monkeypatch.undo()
     assert len(load_dataset(target)) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
@@ -93,7 +95,7 @@ def test_failed_write_keeps_the_old_dataset_and_leaves_no_temporary(tmp_path, mo
 def test_rewrite_replaces_a_dataset_completely(tmp_path):
     target = tmp_path / "ds"
     write_dataset(target, phrase_set(random_phrases(2)), {})
-    write_dataset(target, phrase_set(random_phrases(4)), {})
+    write_dataset(target, phrase_set(random_phrases(4)), {}, force=True)
     assert len(load_dataset(target)) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
@@ -132,15 +134,18 @@ import numpy as np
 from jukepix import store
 from jukepix.constants import PHRASE_SHAPE
 
-def slow_save(path, array):
-    np.lib.format.write_array(open(path, "wb"), array)
+def slow_save(handle, array):
+    np.lib.format.write_array(handle, array)
+    handle.flush()
     print("written", flush=True)
     time.sleep(60)  # killed here, after data.npy, before the manifest and the rename
 
 store.np.save = slow_save
 phrases = np.ones((3, *PHRASE_SHAPE), dtype=bool)
 manifest = [{"source": "x.mid", "first_bar": "0", "mode": "piano-hands", "segmentation": "bars"}] * 3
-store.write_dataset(sys.argv[1], store.PhraseSet(store.pack_phrases(phrases), manifest, [], {}), {})
+store.write_dataset(
+    sys.argv[1], store.PhraseSet(store.pack_phrases(phrases), manifest, [], {}), {}, force=True
+)
 """
 
 
@@ -157,3 +162,28 @@ def test_killed_run_leaves_the_old_dataset_untouched(tmp_path):
     assert len(load_dataset(target)) == 2
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "ds"]
     assert all(name.startswith(".ds.building-") for name in leftovers)
+
+
+def test_only_a_folder_holding_exactly_our_dataset_counts_as_one(tmp_path):
+    target = write_dataset(tmp_path / "ds", phrase_set(random_phrases(1)), {})
+    assert dataset_format(target) == "jukepix-phrases"
+    check_target(target, force=True)
+    with pytest.raises(DataError, match="--force"):
+        check_target(target)
+    (target / "notes.txt").write_text("mine")
+    assert dataset_format(target) is None
+    (target / "notes.txt").unlink()
+    (target / "sub").mkdir()
+    assert dataset_format(target) is None
+    (target / "sub").rmdir()
+    meta = json.loads((target / "metadata.json").read_text())
+    (target / "metadata.json").write_text(json.dumps({**meta, "format": "someone-else"}))
+    assert dataset_format(target) is None
+    with pytest.raises(DataError, match="not a Jukepix dataset"):
+        check_target(target, force=True)
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(DataError, match="symbolic link"):
+        check_target(tmp_path / "link", force=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="not a folder"):
+        check_target(tmp_path / "file", force=True)
