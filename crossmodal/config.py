@@ -5,6 +5,8 @@ Layers are merged in this order, later ones winning::
     TrainConfig defaults < recipe.training < config file (JSON or TOML) < command-line options
 
 Use :func:`resolve_config` for the whole chain; each layer names itself in error messages.
+A resumed run starts from the options recorded in its checkpoint instead, and only the options
+in :data:`RESUMABLE_OPTIONS` may change (:func:`resume_config`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import torch
 
 from .errors import DataError, RecipeError
 
-__all__ = ["TrainConfig", "critic_updates_for", "resolve_config", "resolve_device"]
+__all__ = [
+    "RESUMABLE_OPTIONS",
+    "TrainConfig",
+    "critic_updates_for",
+    "resolve_config",
+    "resolve_device",
+    "resume_config",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,11 @@ class TrainConfig:
     """How many of the newest checkpoints to keep on disk (at least 1)."""
     log_every: int = 10
     """Generator updates between progress reports and divergence checks (one host sync each)."""
+    divergence_bound: float = 1e6
+    """Largest absolute value a logged loss may reach, in that loss's own units (the weighted
+    gradient penalty, a Wasserstein estimate, an extra term times its weight). A loss above it
+    stops training with :class:`~crossmodal.errors.TrainingDivergedError`, like a NaN or inf
+    does; ``inf`` turns the bound off (NaN and inf are still caught)."""
     eval_samples: int = 256
     """Generated and real samples each evaluation compares."""
     write_samples: int = 4
@@ -91,6 +105,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
+        bound = self.divergence_bound
+        if not isinstance(bound, (int, float)) or isinstance(bound, bool) or math.isnan(bound) or bound <= 0:
+            raise ValueError(f"divergence_bound must be a number > 0 (inf: no bound), got {bound!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
@@ -143,29 +160,43 @@ class TrainConfig:
         :raises RecipeError: on an unknown option or a bad value (naming the file).
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-            if path.suffix.lower() == ".toml":
-                document = tomllib.loads(text)
-                document = document.get("training", document)
-            else:
-                document = json.loads(text)
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            raise DataError(f"config file {path}: cannot read it: {err}") from err
-        if not isinstance(document, dict):
-            raise DataError(f"config file {path}: expected a table of options, got {type(document).__name__}")
-        return (base or cls()).merged(document, f"config file {path}")
+        return (base or cls()).merged(_read_options(path), f"config file {path}")
 
     def to_file(self, path: str | Path) -> Path:
         """Write the options as ``.json`` or ``.toml`` (by suffix); returns the path."""
         path = Path(path)
         if path.suffix.lower() == ".toml":
-            lines = ["[training]"] + [f"{key} = {json.dumps(value)}" for key, value in self.to_dict().items()]
+            lines = ["[training]"] + [f"{key} = {_toml_value(value)}" for key, value in self.to_dict().items()]
             text = "\n".join(lines) + "\n"
         else:
             text = json.dumps(self.to_dict(), indent=2) + "\n"
         path.write_text(text, encoding="utf-8")
         return path
+
+
+def _read_options(path: Path) -> dict[str, Any]:
+    """The options of a ``.json`` or ``.toml`` file (a TOML file's ``[training]`` table if it has one).
+
+    :raises DataError: when the file cannot be read or parsed (naming the file).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".toml":
+            document = tomllib.loads(text)
+            document = document.get("training", document)
+        else:
+            document = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(f"config file {path}: cannot read it: {err}") from err
+    if not isinstance(document, dict):
+        raise DataError(f"config file {path}: expected a table of options, got {type(document).__name__}")
+    return document
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return json.dumps(value)
 
 
 def resolve_config(
@@ -204,3 +235,60 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RecipeError(f"device {name!r} was requested but CUDA is not available; use --device cpu")
     return device
+
+
+_SAME_UPDATES = ("it changes the updates themselves, so the run would no longer continue the one it "
+                 "resumes; start a new run to train with it")
+_SAME_PAIRS = ("it changes the fixed (condition, noise) pairs that evaluations and samples use, so new "
+               "metrics and samples would not compare with the run's earlier ones")
+
+RESUMABLE_OPTIONS = frozenset({
+    "steps", "eval_every", "sample_every", "checkpoint_every", "keep_checkpoints", "log_every",
+    "divergence_bound", "device",
+})
+"""Options that may differ from the recorded ones when a run is resumed: how long it trains, how
+often it reports, evaluates, samples and checkpoints, how many checkpoints it keeps, the
+divergence bound and the device. Every other option would change what is trained or measured."""
+
+_WHY_NOT_RESUMABLE: dict[str, str] = {
+    **{name: _SAME_UPDATES for name in ("batch_size", "lr", "beta1", "beta2", "gp_weight",
+                                        "critic_updates_warmup", "warmup_generator_steps",
+                                        "critic_updates", "seed", "bf16", "channels_last")},
+    "eval_samples": _SAME_PAIRS,
+    "write_samples": _SAME_PAIRS,
+    "out_dir": "a resumed run continues in its own run folder",
+}
+
+
+def resume_config(
+    recorded: TrainConfig,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> TrainConfig:
+    """The recorded options of a run < ``config_file`` < ``overrides``, for resuming it.
+
+    An option may be given with the value it already has; only those in
+    :data:`RESUMABLE_OPTIONS` may take another.
+
+    :raises RecipeError: naming the option, where it came from, both values and why it may not
+        change (or an unknown option or a bad value, as :meth:`TrainConfig.merged`).
+    :raises DataError: when ``config_file`` cannot be read.
+    """
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_file is not None:
+        layers.append((f"config file {config_file}", _read_options(Path(config_file))))
+    layers.append(("command-line options", overrides or {}))
+    config = recorded
+    for origin, options in layers:
+        config = config.merged(options, origin)
+        for field in fields(TrainConfig):
+            name = field.name
+            old, new = getattr(recorded, name), getattr(config, name)
+            if name in RESUMABLE_OPTIONS or new == old:
+                continue
+            raise RecipeError(
+                f"{origin}: training option {name!r} cannot change when resuming (the run has {old!r}, "
+                f"{new!r} was given): {_WHY_NOT_RESUMABLE.get(name, _SAME_UPDATES)}. Options that may "
+                f"change: {', '.join(sorted(RESUMABLE_OPTIONS))}"
+            )
+    return config

@@ -7,12 +7,23 @@ generator terms. Batches of (condition, target) index pairs come from ``recipe.p
 
 Losses stay on the device during training; every ``log_every`` generator updates (and before
 every evaluation, sample or checkpoint) they are copied to the host once, checked for NaN/inf
-and reported. A non-finite loss raises :class:`~crossmodal.errors.TrainingDivergedError` naming
-the step and the loss; no checkpoint is written after it, so the last one on disk is good.
+and for an absolute value above ``divergence_bound``, and reported. Such a loss raises
+:class:`~crossmodal.errors.TrainingDivergedError` naming the step and the loss; no checkpoint is
+written after it, and only checkpoints whose weights were checked finite (when written, or when
+loaded to resume) are ever called good.
+
+SIGINT (Ctrl-C) and SIGTERM, while :meth:`Trainer.train` runs, ask the run to stop: the current
+update finishes, every process agrees to stop at that step boundary, a checkpoint is written and
+:class:`TrainingInterrupted` is raised (a second signal stops at once, without a checkpoint).
+The previous signal handlers are restored when :meth:`Trainer.train` returns.
 
 A run folder holds ``config.json``, ``metrics.csv``, ``curves/*.png``, ``samples/step-XXXXXX/``,
-``checkpoints/`` and, when TensorBoard is installed, ``tensorboard/``. Every file is written by
-the main process only (``is_main_process``).
+``checkpoints/``, ``run.lock`` and, when TensorBoard is installed, ``tensorboard/``. Every file
+is written by the main process only (``is_main_process``), atomically (:mod:`crossmodal.files`);
+a failed write raises :class:`~crossmodal.errors.OutputError` naming the file. The main process
+holds an exclusive lock on ``run.lock`` (:class:`RunLock`) from when the trainer is made until
+:meth:`Trainer.train` returns or :meth:`Trainer.close`, so a second process cannot train the same
+run at once; it removes the leftovers of killed processes from the run folder when it takes it.
 
 Data parallelism (see :mod:`crossmodal.distributed`): under ``torchrun`` each of the N processes
 trains on ``batch_size / N`` pairs. Every process draws the same *global* batch of indices,
@@ -33,15 +44,21 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
+import io
 import json
 import math
 import os
 import random
+import shlex
+import signal
+import socket
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -57,9 +74,17 @@ from .checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from .config import TrainConfig, critic_updates_for, resolve_config, resolve_device
+from .config import TrainConfig, critic_updates_for, resolve_config, resolve_device, resume_config
 from .curves import plot_curves
-from .errors import CheckpointError, RecipeError, ShapeError, TrainingDivergedError
+from .errors import (
+    CheckpointError,
+    CrossmodalError,
+    OutputError,
+    RecipeError,
+    ShapeError,
+    TrainingDivergedError,
+)
+from .files import atomic_write_text, remove_leftovers, shown
 from .interfaces import SampleSet
 from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
 from .recipe import LossTerm
@@ -68,7 +93,10 @@ from .registry import Registry
 __all__ = [
     "DEVICE_CACHE_LIMIT_BYTES",
     "Progress",
+    "RunInUseError",
+    "RunLock",
     "Trainer",
+    "TrainingInterrupted",
     "new_run_dir",
     "resume_training",
     "run_dir_of",
@@ -83,6 +111,119 @@ _CACHE_CHUNK = 1024  # items per host -> device copy when caching a dataset on t
 
 Progress = Callable[[int, int, Mapping[str, float]], None]
 """``progress(generator_step, total_steps, losses)``, called every ``log_every`` updates."""
+
+
+class TrainingInterrupted(CrossmodalError):
+    """SIGINT or SIGTERM stopped training at a step boundary, after a checkpoint was written.
+
+    Attributes: ``signal_number``, ``step`` (generator updates done), ``checkpoint`` (the path
+    written, ``None`` without a run folder), ``run_dir``, ``exit_code`` (128 + the signal
+    number: 130 for SIGINT, 143 for SIGTERM) and ``resume_command``.
+    """
+
+    def __init__(self, signal_number: int, step: int, checkpoint: Path | None, run_dir: Path | None,
+                 world_size: int = 1) -> None:
+        self.signal_number = signal_number
+        self.step = step
+        self.checkpoint = checkpoint
+        self.run_dir = run_dir
+        self.exit_code = 128 + signal_number
+        launcher = "crossmodal" if world_size == 1 else f"torchrun --nproc-per-node {world_size} -m crossmodal"
+        self.resume_command = (
+            None if run_dir is None else f"{launcher} train --resume {shlex.quote(shown(run_dir))}"
+        )
+        saved = f"saved {shown(checkpoint)}" if checkpoint is not None else "nothing saved (no run folder)"
+        super().__init__(
+            f"stopped by {signal.Signals(signal_number).name} after generator step {step}; {saved}"
+        )
+
+
+class RunInUseError(CrossmodalError):
+    """Another live process holds the run folder's lock (it is training that run now)."""
+
+
+_LOCK_NAME = "run.lock"
+
+
+class RunLock:
+    """An exclusive lock on a run folder: ``flock`` on its ``run.lock`` file.
+
+    The kernel releases the lock when its holder exits, however it exits, so a lock left by a
+    killed process never blocks a later run. The file holds the holder's ``pid host`` (for the
+    message of a refused process); it stays in the folder when the lock is released. Where
+    ``fcntl`` is missing (Windows) the lock does nothing.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / _LOCK_NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock (nothing to do when this object holds it).
+
+        :raises RunInUseError: another process holds it (naming its pid and host).
+        :raises OutputError: the lock file cannot be opened or written.
+        """
+        if self._fd is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # no flock on this platform
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise OutputError(f"{shown(self.path)}: cannot open the run's lock file ({err.strerror})") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise OutputError(f"{shown(self.path)}: cannot lock the run folder ({err.strerror})") from err
+            raise RunInUseError(
+                f"run {shown(self.run_dir)} is in use by {self._holder()}; wait until it ends or stop "
+                "it (Ctrl-C writes a checkpoint), then resume"
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode("utf-8"))
+        except OSError as err:
+            os.close(fd)
+            raise OutputError(f"{shown(self.path)}: could not be written ({err.strerror})") from err
+        self._fd = fd
+
+    def _holder(self) -> str:
+        try:
+            words = self.path.read_text(encoding="utf-8", errors="replace").split()
+        except OSError:
+            words = []
+        if not words:
+            return "another process"
+        host = f" on {shown(words[1])}" if len(words) > 1 else ""
+        return f"process {shown(words[0])}{host}"
+
+    def release(self) -> None:
+        """Let the lock go (the file stays; nothing to do when not held)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        os.close(fd)  # closing the only descriptor releases the flock
+
+
+def _resolved_source(source: str | None) -> str | None:
+    """A data source that names an existing path, as an absolute resolved path; others unchanged."""
+    if source is None:
+        return None
+    try:
+        path = Path(source)
+        return str(path.resolve()) if path.exists() else source
+    except (OSError, ValueError):  # not a path (e.g. a name with a NUL)
+        return source
 
 
 def _crossmodal_version() -> str:
@@ -174,7 +315,10 @@ class Trainer:
     :param is_main_process: only the main process writes files, evaluates and reports progress
         (default: rank 0 of the process group, or ``True`` when there is none).
     :param progress: called as ``progress(step, total, losses)`` every ``log_every`` updates.
+    :param run_lock: the run folder's :class:`RunLock`, already taken (default: the main process
+        takes one on ``run_dir``).
     :raises RecipeError: when ``batch_size`` is not a multiple of the number of processes.
+    :raises RunInUseError: when another process trains in ``run_dir``.
 
     Attributes: ``step`` (generator updates done), ``critic_updates_done``, ``device``,
     ``world_size`` and ``rank`` (1 and 0 without a process group),
@@ -191,6 +335,7 @@ class Trainer:
         plugin_versions: Mapping[str, str] | None = None,
         is_main_process: bool | None = None,
         progress: Progress | None = None,
+        run_lock: RunLock | None = None,
     ) -> None:
         self.job = job
         self.config = config
@@ -201,6 +346,7 @@ class Trainer:
         self.progress = progress
         local_batch = _local_batch(config.batch_size, self.world_size)
         self._local = slice(self.rank * local_batch, (self.rank + 1) * local_batch)  # this rank's share
+        self._stop_signal = 0  # the signal that asked to stop (0: none)
         self.device = distributed.device_for(config.device)
         self.generator = job.generator.to(self.device)
         self.critic = job.critic.to(self.device)
@@ -245,9 +391,18 @@ class Trainer:
             len(job.conditions), len(job.targets), n_fixed, fixed
         )
         self._fixed_noise = self.generator.sample_noise(n_fixed, generator=fixed)
-        if self.run_dir is not None and self.is_main_process:
+        self._run_lock: RunLock | None = None
+        if self._writes():
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.write_run_config()
+            self._run_lock = run_lock if run_lock is not None else RunLock(self.run_dir)
+        self._hold_run_lock()
+        if self._writes():
+            try:
+                _remove_run_leftovers(self.run_dir)
+                self.write_run_config()
+            except BaseException:
+                self._release_run_lock()
+                raise
 
     # ---------------------------------------------------------------------------------------
     # Paths
@@ -262,6 +417,25 @@ class Trainer:
 
     def _writes(self) -> bool:
         return self.run_dir is not None and self.is_main_process
+
+    def _hold_run_lock(self) -> None:
+        """Take the run folder's lock (main process); every process raises if it is taken."""
+        refusal = None
+        if self._run_lock is not None:
+            try:
+                self._run_lock.acquire()
+            except (RunInUseError, OutputError) as err:
+                refusal = err
+        if self.world_size > 1:  # the other processes must not go on to train alone
+            message = distributed.broadcast_object(None if refusal is None else (type(refusal).__name__, str(refusal)))
+            if refusal is None and message is not None:
+                refusal = (RunInUseError if message[0] == "RunInUseError" else OutputError)(message[1])
+        if refusal is not None:
+            raise refusal
+
+    def _release_run_lock(self) -> None:
+        if self._run_lock is not None:
+            self._run_lock.release()
 
     # ---------------------------------------------------------------------------------------
     # One update each
@@ -356,20 +530,28 @@ class Trainer:
             self.critic.requires_grad_(True)
         return torch.stack([*terms, total]).detach()
 
+    def _diverged(self, value: float) -> str | None:
+        """Why ``value`` means the run diverged (``None``: it does not)."""
+        if not math.isfinite(value):
+            return f"became {value}"
+        if abs(value) > self.config.divergence_bound:
+            return f"reached {value:.4g}, beyond divergence_bound {self.config.divergence_bound:g}"
+        return None
+
     def _named(self, names: list[str], values: torch.Tensor, what: str) -> dict[str, float]:
         floats = values.tolist()
         for name, value in zip(names, floats):
-            if not math.isfinite(value):
+            why = self._diverged(value)
+            if why is not None:
                 raise TrainingDivergedError(
-                    f"{what} loss {name!r} became {value} at generator step {self.step}; "
-                    f"{self._last_good()}"
+                    f"{what} loss {name!r} {why} at generator step {self.step}; {self._last_good()}"
                 )
         return dict(zip(names, floats))
 
     def critic_step(self) -> dict[str, float]:
         """Run one critic update; returns ``wasserstein``, ``gp``, each extra term and ``total``.
 
-        :raises TrainingDivergedError: when a loss is NaN or infinite.
+        :raises TrainingDivergedError: when a loss is NaN, infinite or beyond ``divergence_bound``.
         """
         return self._named(self._critic_names, self._critic_update().cpu(), "critic")
 
@@ -377,7 +559,7 @@ class Trainer:
         """Run one generator update (no critic updates); advances :attr:`step`.
 
         :returns: ``adversarial``, each extra term and ``total``.
-        :raises TrainingDivergedError: when a loss is NaN or infinite.
+        :raises TrainingDivergedError: when a loss is NaN, infinite or beyond ``divergence_bound``.
         """
         losses = self._named(self._generator_names, self._generator_update().cpu(), "generator")
         self.step += 1
@@ -392,39 +574,102 @@ class Trainer:
     def train(self, steps: int | None = None) -> dict[str, float]:
         """Train until :attr:`step` reaches ``steps`` (default: ``config.steps``).
 
-        Evaluates, writes samples and checkpoints at their intervals and at the last step.
+        Evaluates, writes samples and checkpoints at their intervals and at the last step. Holds
+        the run folder's lock (taken again if it was let go) and, in the main thread, handles
+        SIGINT and SIGTERM until it returns (see the module docstring).
 
         :returns: the last evaluation's metrics (empty when the recipe has no evaluators).
-        :raises TrainingDivergedError: on a NaN/inf loss (no checkpoint is written after it).
+        :raises TrainingDivergedError: on a NaN/inf loss or one beyond ``divergence_bound`` (no
+            checkpoint is written after it).
+        :raises TrainingInterrupted: after SIGINT or SIGTERM, once a checkpoint is written.
+        :raises RunInUseError: when another process took the run folder meanwhile.
+        :raises OutputError: when a file cannot be written (e.g. a full disk).
         """
         config = self.config
         last = config.steps if steps is None else steps
         n_critic = len(self._critic_names)
-        while self.step < last:
-            updates = critic_updates_for(self.step, config)
-            critic_sum = torch.zeros(n_critic, device=self.device)
-            for _ in range(updates):
-                critic_sum += self._critic_update()
-            generator_losses = self._generator_update()
-            self._pending.append((self.step, torch.cat([critic_sum / updates, generator_losses])))
-            self.step += 1
-            step = self.step
-            evaluate = self._due(config.eval_every, step, last)
-            sample = self._due(config.sample_every, step, last)
-            checkpoint = self._due(config.checkpoint_every, step, last)
-            if evaluate or sample or checkpoint or step % config.log_every == 0:
-                self._flush(last)
-            if evaluate and self.is_main_process:
-                self.evaluate()
-            if sample:
-                self.write_samples()
-            if checkpoint:
-                self.save_checkpoint()
+        self._hold_run_lock()
+        self._stop_signal = 0
+        try:
+            with self._stop_signals():
+                while self.step < last:
+                    updates = critic_updates_for(self.step, config)
+                    critic_sum = torch.zeros(n_critic, device=self.device)
+                    for _ in range(updates):
+                        critic_sum += self._critic_update()
+                    generator_losses = self._generator_update()
+                    self._pending.append((self.step, torch.cat([critic_sum / updates, generator_losses])))
+                    self.step += 1
+                    step = self.step
+                    evaluate = self._due(config.eval_every, step, last)
+                    sample = self._due(config.sample_every, step, last)
+                    checkpoint = self._due(config.checkpoint_every, step, last)
+                    if evaluate or sample or checkpoint or step % config.log_every == 0:
+                        self._flush(last)
+                    if evaluate and self.is_main_process:
+                        self.evaluate()
+                    if sample:
+                        self.write_samples()
+                    if checkpoint:
+                        self.save_checkpoint()
+                    if step < last:
+                        stop = self._stop_requested()
+                        if stop:
+                            written = self._last_checkpoint if checkpoint else None
+                            if not checkpoint:
+                                self.save_checkpoint()
+                                written = self._last_checkpoint
+                            raise TrainingInterrupted(stop, step, written, self.run_dir, self.world_size)
+        finally:
+            self._release_run_lock()
         return self.last_metrics
 
+    @contextmanager
+    def _stop_signals(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM by asking the loop to stop; restore the old handlers after.
+
+        Only the main thread can install handlers (elsewhere nothing is installed), and a signal
+        that was ignored (e.g. SIGINT of a background job) stays ignored.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous: dict[int, Any] = {}
+
+        def ask_to_stop(signal_number: int, frame: Any) -> None:
+            if self._stop_signal:  # a second signal: stop now, without a checkpoint
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
+                raise KeyboardInterrupt
+            self._stop_signal = signal_number
+
+        try:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                old = signal.getsignal(number)
+                if old == signal.SIG_IGN:
+                    continue
+                previous[number] = signal.SIG_DFL if old is None else old
+                signal.signal(number, ask_to_stop)
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _stop_requested(self) -> int:
+        """The signal that asked this run to stop (0: none), the same on every process: with
+        several processes the flags are combined with one all-reduce (SIGINT wins)."""
+        stop = self._stop_signal
+        if self.world_size > 1:
+            flags = torch.tensor([stop == signal.SIGINT, stop == signal.SIGTERM],
+                                 dtype=torch.float32, device=self.device)
+            asked_int, asked_term = distributed.all_reduce_mean(flags).tolist()
+            stop = signal.SIGINT if asked_int > 0 else signal.SIGTERM if asked_term > 0 else 0
+        return int(stop)
+
     def _last_good(self) -> str:
+        """Names the newest checkpoint whose weights were checked finite (written or resumed from)."""
         if self._last_checkpoint is not None:
-            return f"the last good checkpoint is {self._last_checkpoint}"
+            return f"the last good checkpoint is {shown(self._last_checkpoint)}"
         return "no checkpoint had been written yet"
 
     def _flush(self, total: int) -> None:
@@ -436,12 +681,12 @@ class Trainer:
         values = torch.stack([losses for _, losses in self._pending])  # (n_steps, n_losses)
         values = distributed.all_reduce_mean(values).cpu()
         self._pending.clear()
-        finite = torch.isfinite(values)
-        if not bool(finite.all()):
-            row, column = (~finite).nonzero()[0].tolist()
+        bad = ~torch.isfinite(values) | (values.abs() > self.config.divergence_bound)
+        if bool(bad.any()):
+            row, column = bad.nonzero()[0].tolist()
             raise TrainingDivergedError(
-                f"loss {self.loss_names[column]!r} became {values[row, column].item()} at generator step "
-                f"{steps[row]} (counted from 0); training stopped, {self._last_good()}. Try a lower "
+                f"loss {self.loss_names[column]!r} {self._diverged(values[row, column].item())} at generator "
+                f"step {steps[row]} (counted from 0); training stopped, {self._last_good()}. Try a lower "
                 "learning rate or check the extra loss terms."
             )
         self.last_losses = dict(zip(self.loss_names, values.mean(dim=0).tolist()))
@@ -511,42 +756,62 @@ class Trainer:
             row = {"step": self.step, "wall_time": round(time.time(), 3), **self.last_losses,
                    **metrics, **(self._real_metrics or {})}
             self._append_metrics(row)
-            plot_curves(self.metrics_path, self.run_dir / "curves")
+            curves = self.run_dir / "curves"
+            try:
+                plot_curves(self.metrics_path, curves)
+            except OutputError:  # already names its file
+                raise
+            except OSError as err:
+                raise _output_error(curves, err) from err
             if self._tensorboard is not None:
                 for name, value in metrics.items():
                     self._tensorboard.add_scalar(f"metric/{name}", value, self.step)
         return metrics
 
     def _append_metrics(self, row: Mapping[str, float]) -> None:
+        """Append ``row`` to ``metrics.csv`` (flushed and fsynced).
+
+        :raises OutputError: when it cannot be read or written (e.g. a full disk), naming the file.
+        """
         path = self.metrics_path
-        header: list[str] | None = None
-        if path.exists() and path.stat().st_size > 0:
-            with open(path, newline="", encoding="utf-8") as handle:
-                header = next(csv.reader(handle), None)
-        new_file = header is None
-        if new_file:
-            header = ["step", "wall_time", *self.loss_names, *row.keys()]
-            header = list(dict.fromkeys(header))
-        with open(path, "a", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="ignore")
+        try:
+            header: list[str] | None = None
+            if path.exists() and path.stat().st_size > 0:
+                with open(path, newline="", encoding="utf-8") as handle:
+                    header = next(csv.reader(handle), None)
+            new_file = header is None
             if new_file:
-                writer.writeheader()
-            writer.writerow(row)
+                header = ["step", "wall_time", *self.loss_names, *row.keys()]
+                header = list(dict.fromkeys(header))
+            with open(path, "a", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="ignore")
+                if new_file:
+                    writer.writeheader()
+                writer.writerow(row)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as err:
+            raise _output_error(path, err) from err
 
     def forget_metrics_after(self, step: int) -> None:
-        """Drop ``metrics.csv`` rows past ``step`` (evaluated after the checkpoint being resumed)."""
+        """Drop ``metrics.csv`` rows past ``step`` (evaluated after the checkpoint being resumed).
+
+        :raises OutputError: when the file cannot be read or rewritten (naming it).
+        """
         path = self.metrics_path
         if path is None or not path.exists():
             return
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-        kept = rows[:1] + [row for row in rows[1:] if row and float(row[0]) <= step]
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows = list(csv.reader(handle))
+        except OSError as err:
+            raise _output_error(path, err, "read") from err
+        kept = rows[:1] + [row for row in rows[1:] if row and _step_of(row) <= step]
         if len(kept) == len(rows):
             return
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows(kept)
-        os.replace(tmp, path)
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows(kept)
+        atomic_write_text(path, text.getvalue())
 
     def write_samples(self) -> list[Path]:
         """Write the fixed (condition, noise) pairs' samples to ``samples/step-XXXXXX/``."""
@@ -555,13 +820,21 @@ class Trainer:
             return []
         samples = self._generate_fixed(count)
         folder = self.run_dir / "samples" / f"step-{self.step:06d}"
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _output_error(folder, err) from err
         listing = self.run_dir / "samples" / "conditions.txt"
         if not listing.exists():
             sources = self.job.conditions.sources()
             lines = [f"sample {k}: {sources[int(i)]}" for k, i in enumerate(self._fixed_conditions[:count])]
-            listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return list(self.job.writer.write(samples, folder, "sample"))
+            atomic_write_text(listing, "\n".join(lines) + "\n")
+        try:
+            return list(self.job.writer.write(samples, folder, "sample"))
+        except OutputError:  # already names its file
+            raise
+        except OSError as err:  # a full disk while the plugin's writer wrote
+            raise _output_error(folder, err) from err
 
     # ---------------------------------------------------------------------------------------
     # State
@@ -601,22 +874,37 @@ class Trainer:
         self.critic_updates_done = int(document["critic_step"])
         restore_rng_state(document["rng"], self.rng)
         if self.device_rng is not self.rng and "trainer_device" in document["rng"]:
-            self.device_rng.set_state(document["rng"]["trainer_device"].cpu())
+            try:
+                self.device_rng.set_state(document["rng"]["trainer_device"].cpu())
+            except RuntimeError:  # written by another kind of device's generator (resumed elsewhere)
+                self.device_rng.manual_seed(self.config.seed + self.step)
+                self.warnings.append(
+                    f"{where} was written on another kind of device; noise and penalty weights now "
+                    f"come from a new stream on {self.device}, so the run does not repeat bit for bit"
+                )
+        bad = self._non_finite_weight()  # only a checkpoint with finite weights is ever called good
+        if bad is not None:
+            raise CheckpointError(f"{where}: {bad} holds NaN or inf; resume from an earlier checkpoint file")
         if document.get("path") is not None:
             self._last_checkpoint = Path(document["path"])
 
-    def _check_weights(self) -> None:
-        """Raise :class:`TrainingDivergedError` if a weight is NaN/inf (a loss can be finite
-        while the update it produced was not)."""
+    def _non_finite_weight(self) -> str | None:
+        """``"generator weight 'name'"`` of the first NaN/inf weight (``None``: all finite)."""
         for module_name, module in (("generator", self.generator), ("critic", self.critic)):
             named = list(module.named_parameters())
             finite = torch.stack([p.detach().isfinite().all() for _, p in named]).cpu()  # one sync
             if not bool(finite.all()):
-                bad = named[int((~finite).nonzero()[0])][0]
-                raise TrainingDivergedError(
-                    f"{module_name} weight {bad!r} holds NaN or inf after generator step {self.step}; "
-                    f"training stopped, {self._last_good()}"
-                )
+                return f"{module_name} weight {named[int((~finite).nonzero()[0])][0]!r}"
+        return None
+
+    def _check_weights(self) -> None:
+        """Raise :class:`TrainingDivergedError` if a weight is NaN/inf (a loss can be finite
+        while the update it produced was not)."""
+        bad = self._non_finite_weight()
+        if bad is not None:
+            raise TrainingDivergedError(
+                f"{bad} holds NaN or inf after generator step {self.step}; training stopped, {self._last_good()}"
+            )
 
     def save_checkpoint(self) -> Path | None:
         """Check pending losses and the weights, then write a checkpoint (main process only).
@@ -650,11 +938,7 @@ class Trainer:
             "parameters": {"generator": count_parameters(self.generator), "critic": count_parameters(self.critic)},
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        path = self.run_dir / "config.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return atomic_write_text(self.run_dir / "config.json", json.dumps(document, indent=2) + "\n")
 
     def open_tensorboard(self) -> bool:
         """Log to ``run/tensorboard`` when ``torch.utils.tensorboard`` imports; returns whether it does."""
@@ -668,9 +952,35 @@ class Trainer:
         return True
 
     def close(self) -> None:
+        """Close TensorBoard's writer and let the run folder's lock go."""
+        self._release_run_lock()
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None
+
+
+_LEGACY_TEMPORARY = ("config.json.tmp", "metrics.csv.tmp")  # earlier versions' temporary names, without a pid
+
+
+def _remove_run_leftovers(run_dir: Path) -> None:
+    """Delete what killed processes left half-written in a run folder (its lock is held)."""
+    for folder in (run_dir, run_dir / "curves", run_dir / "samples"):
+        remove_leftovers(folder)
+    for name in _LEGACY_TEMPORARY:  # no pid in the name, but the lock says no one writes them now
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _output_error(path: Path, err: OSError, action: str = "written") -> OutputError:
+    """``err`` as one :class:`OutputError` naming ``path``."""
+    reason = err.strerror or str(err) or type(err).__name__
+    return OutputError(f"{shown(path)}: could not be {action} ({reason})")
+
+
+def _step_of(row: list[str]) -> float:
+    try:
+        return float(row[0])
+    except ValueError:
+        return math.inf  # a damaged row: dropped with those after the checkpoint
 
 
 # -------------------------------------------------------------------------------------------
@@ -700,8 +1010,10 @@ def start_training(
     :param recipe_name: a registered recipe; its ``training`` mapping sits between the defaults
         and ``config_file`` (a JSON or TOML file), and ``overrides`` (e.g. command-line options,
         ``None`` values ignored) win over both.
+    :param condition_source, target_source: a source that names an existing file or folder is
+        recorded as its absolute path, so the run resumes from any working directory.
     :param is_main_process: default: rank 0 (``True`` without a process group).
-    :returns: a :class:`Trainer` ready for :meth:`Trainer.train`.
+    :returns: a :class:`Trainer` ready for :meth:`Trainer.train`, holding the run folder's lock.
     """
     recipe = get_recipe(registry, recipe_name)
     if recipe.name != recipe_name:  # the registered name is what checkpoints must record
@@ -714,6 +1026,7 @@ def start_training(
     if is_main_process is None:
         is_main_process = distributed.is_main_process()
     seed_everything(config.seed)  # the same seed everywhere: identical networks and batch draws
+    condition_source, target_source = _resolved_source(condition_source), _resolved_source(target_source)
     job = build_job(registry, recipe, condition_source, target_source, condition_options, target_options)
     run_dir = new_run_dir(config.out_dir, recipe_name) if is_main_process else None
     run_dir = distributed.broadcast_object(run_dir)
@@ -728,11 +1041,43 @@ def run_dir_of(checkpoint: Path) -> Path:
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
 
 
+def _check_same_job(
+    spec: JobSpec,
+    recipe_name: str | None,
+    sources: Mapping[str, str | None],
+    options: Mapping[str, Mapping[str, Any] | None],
+) -> None:
+    """Refuse a recipe, data source or dataset option given to a resume that differs from the run's.
+
+    :raises RecipeError: naming what was given, what the run has, and why it may not change.
+    """
+    keep = "a resumed run keeps its recipe and data (recorded in its checkpoint); start a new run for others"
+    if recipe_name is not None and recipe_name != spec.recipe:
+        raise RecipeError(f"recipe {recipe_name!r} was given, but the run being resumed trains {spec.recipe!r}: {keep}")
+    for role, given in sources.items():
+        recorded = spec.sources.get(role)
+        if given is not None and _resolved_source(given) != _resolved_source(recorded):
+            has = "the plugin's embedded data" if recorded is None else repr(recorded)
+            raise RecipeError(f"{role} source {given!r} was given, but the run reads {has}: {keep}")
+    for role, given_options in options.items():
+        recorded_options = (spec.components.get(role) or {}).get("options", {})
+        for key, value in (given_options or {}).items():
+            if key not in recorded_options or recorded_options[key] != value:
+                has = f"{recorded_options[key]!r}" if key in recorded_options else "no such option recorded"
+                raise RecipeError(f"{role} option {key}={value!r} was given, but the run has {has}: {keep}")
+
+
 def resume_training(
     registry: Registry,
     checkpoint: str | Path,
     *,
+    config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
+    recipe_name: str | None = None,
+    condition_source: str | None = None,
+    target_source: str | None = None,
+    condition_options: Mapping[str, Any] | None = None,
+    target_options: Mapping[str, Any] | None = None,
     plugin_versions: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     is_main_process: bool | None = None,
@@ -740,28 +1085,54 @@ def resume_training(
     """Rebuild a run from a checkpoint (a file, or a run folder's latest) to continue exactly.
 
     The job is rebuilt from the components, options and data sources recorded in the
-    checkpoint, and the configuration is the recorded one with ``overrides`` on top (e.g. a
-    larger ``steps`` to train further). The run continues in the checkpoint's run folder.
-    Under ``torchrun`` every process loads the same checkpoint (rank 0's RNG states, which are
-    every rank's: see the module docstring), so the processes continue exactly too.
+    checkpoint, and the configuration is the recorded one with ``config_file`` and then
+    ``overrides`` on top (e.g. a larger ``steps`` to train further); only the options in
+    :data:`~crossmodal.config.RESUMABLE_OPTIONS` may change. The run continues in the
+    checkpoint's run folder, once its lock is taken. Under ``torchrun`` every process loads the
+    same checkpoint (rank 0's RNG states, which are every rank's: see the module docstring), so
+    the processes continue exactly too.
+
+    :param recipe_name, condition_source, target_source, condition_options, target_options:
+        ``None`` (not given) or what the run already has; anything else is refused.
+    :raises RecipeError: an option, the recipe or the data differ from the run's where they may not.
+    :raises RunInUseError: another process is training this run.
+    :raises CheckpointError: the checkpoint is unusable (or holds NaN/inf weights).
     """
     document = load_checkpoint(checkpoint)
     path = Path(document["path"])
     spec = JobSpec.from_dict(document["job"])
+    _check_same_job(spec, recipe_name, {"conditions": condition_source, "targets": target_source},
+                    {"conditions": condition_options, "targets": target_options})
     recipe = dataclasses.replace(get_recipe(registry, spec.recipe), name=spec.recipe)
-    config = TrainConfig().merged(document["config"], f"checkpoint {path}").merged(
-        overrides or {}, "command-line options"
-    )
+    recorded = TrainConfig().merged(document["config"], f"checkpoint {path}")
+    config = resume_config(recorded, config_file, overrides)
     distributed.init(config.device)
     distributed.check_same((str(path), config.to_dict()), "checkpoint and training options")
     if is_main_process is None:
         is_main_process = distributed.is_main_process()
-    job = build_job(registry, recipe, spec=spec)
-    trainer = Trainer(job, config, run_dir_of(path), plugin_versions=plugin_versions,
-                      is_main_process=is_main_process, progress=progress)
-    trainer.load_state_dict(document)
-    if is_main_process:
-        trainer.forget_metrics_after(trainer.step)
-    trainer.warnings.extend(plugin_version_changes(document["plugins"], trainer.plugin_versions))
-    trainer.open_tensorboard()
+    run_dir = run_dir_of(path)
+    run_lock = RunLock(run_dir) if is_main_process else None
+    if run_lock is not None:  # refuse before the (maybe slow) job is built; others learn it below
+        try:
+            run_lock.acquire()
+        except (RunInUseError, OutputError):
+            if distributed.world_size() == 1:
+                raise
+    try:
+        job = build_job(registry, recipe, spec=spec)
+        trainer = Trainer(job, config, run_dir, plugin_versions=plugin_versions,
+                          is_main_process=is_main_process, progress=progress, run_lock=run_lock)
+    except BaseException:
+        if run_lock is not None:
+            run_lock.release()
+        raise
+    try:
+        trainer.load_state_dict(document)
+        if is_main_process:
+            trainer.forget_metrics_after(trainer.step)
+        trainer.warnings.extend(plugin_version_changes(document["plugins"], trainer.plugin_versions))
+        trainer.open_tensorboard()
+    except BaseException:
+        trainer.close()
+        raise
     return trainer

@@ -157,3 +157,70 @@ def test_cuda_without_cuda_is_a_one_line_error(invoke, tmp_path):
     result = invoke("train", "--plugin", "toy", "--device", "cuda", "--out", tmp_path)
     assert result.exit_code == 1 and "CUDA is not available" in result.stderr
     assert not list(tmp_path.iterdir())  # refused before a run folder was made
+
+
+def test_resume_does_not_depend_on_the_working_directory(invoke, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    for k in range(3):
+        np.savetxt(data / f"c{k}.txt", np.linspace(-1, 1, 8) * (k + 1) / 3)
+    monkeypatch.chdir(tmp_path)
+    first = invoke("train", "--plugin", "toy", "--conditions", "data", "--steps", 1, "--out", "runs")
+    assert first.exit_code == 0, first.output
+    run = (tmp_path / run_dir_of(first)).resolve()
+    sources = json.loads((run / "config.json").read_text())["job"]["sources"]
+    assert sources == {"conditions": str(data.resolve()), "targets": None}  # a name-less default stays None
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = invoke("train", "--resume", run, "--steps", 2)
+    assert result.exit_code == 0, result.output
+    assert "from step 1 to 2" in result.stderr
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--conditions", "OTHER"], "conditions source"),
+    (["-c", "n=12"], "conditions option n=12"),
+    (["-t", "seed=5"], "targets option seed=5"),
+    (["--recipe", "toy2"], "recipe 'toy2'"),
+    (["--batch-size", 5], "training option 'batch_size' cannot change when resuming (the run has 8, 5 was given)"),
+    (["--seed", 3], "training option 'seed'"),
+    (["--bf16"], "training option 'bf16'"),
+    (["--out", "elsewhere"], "a resumed run continues in its own run folder"),
+])
+def test_resume_refuses_options_that_would_change_the_run(invoke, tmp_path, args, named):
+    run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path))
+    args = [str(tmp_path / "other.txt") if a == "OTHER" else a for a in args]
+    (tmp_path / "other.txt").write_text(" ".join(["0.5"] * 8))
+    result = invoke("train", "--resume", run, "--steps", 2, *args)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("Warning: ")]
+    assert len(errors) == 1 and errors[0].startswith("Error: ") and named in errors[0]
+    assert "Traceback" not in result.output
+    assert (run / "checkpoints" / "latest").read_text().strip() == "checkpoint-00000001.pt"  # nothing trained
+
+
+def test_resume_accepts_what_the_run_already_has_and_resumable_changes(invoke, tmp_path):
+    run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path, "-c", "n=12"))
+    result = invoke("train", "--resume", run, "--plugin", "toy", "-c", "n=12", "--batch-size", 8, "--steps", 3,
+                    "--eval-every", 3, "--sample-every", 0, "--checkpoint-every", 1, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    training = json.loads((run / "config.json").read_text())["training"]
+    assert (training["steps"], training["eval_every"], training["checkpoint_every"]) == (3, 3, 1)
+    with open(run / "metrics.csv") as handle:
+        assert [row[0] for row in list(__import__("csv").reader(handle))[1:]] == ["1", "3"]
+
+
+def test_resume_reads_a_config_file_and_refuses_what_may_not_change_in_it(invoke, tmp_path):
+    run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path))
+    longer = tmp_path / "longer.toml"
+    longer.write_text("[training]\nsteps = 3\nlog_every = 2\n")
+    result = invoke("train", "--resume", run, "--config", longer)
+    assert result.exit_code == 0, result.output
+    assert "from step 1 to 3" in result.stderr
+    faster = tmp_path / "faster.toml"
+    faster.write_text("lr = 0.5\nsteps = 4\n")
+    result = invoke("train", "--resume", run, "--config", faster)
+    assert result.exit_code == 1
+    assert f"config file {faster}: training option 'lr' cannot change when resuming" in result.stderr
+    assert "Options that may change: checkpoint_every, device" in result.stderr

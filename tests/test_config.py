@@ -111,3 +111,36 @@ def test_first_102_generator_steps_make_100x50_plus_2x5_critic_updates():
     assert calls == {"critic": 100 * 50 + 2 * 5, "generator": 102}
     assert per_step[0] == 50 and per_step[99] == 5000 and per_step[100] == 5005
     assert trainer.step == 102
+
+
+def test_divergence_bound_is_a_positive_number_and_inf_turns_it_off(tmp_path):
+    assert TrainConfig().divergence_bound == 1e6
+    assert TrainConfig().merged({"divergence_bound": 100}, "test").divergence_bound == 100.0
+    for bad in (0, -1.0, float("nan"), "big", True):
+        with pytest.raises(RecipeError, match="divergence_bound must be a number > 0"):
+            TrainConfig().merged({"divergence_bound": bad}, "test")
+    unbounded = TrainConfig(divergence_bound=float("inf"))
+    for name in ("train.toml", "train.json"):
+        assert TrainConfig.from_file(unbounded.to_file(tmp_path / name)) == unbounded
+
+
+def test_resume_config_lets_only_resumable_options_change(tmp_path):
+    from crossmodal.config import RESUMABLE_OPTIONS, resume_config
+
+    recorded = TrainConfig(steps=10, batch_size=8, device="cpu")
+    later = resume_config(recorded, None, {"steps": 20, "eval_every": 5, "keep_checkpoints": 1,
+                                           "batch_size": 8, "seed": None})
+    assert (later.steps, later.eval_every, later.keep_checkpoints, later.batch_size) == (20, 5, 1, 8)
+    assert {"steps", "eval_every", "sample_every", "checkpoint_every", "log_every", "keep_checkpoints",
+            "device", "divergence_bound"} == RESUMABLE_OPTIONS
+    with pytest.raises(RecipeError, match=r"command-line options: training option 'seed' cannot change when "
+                                          r"resuming \(the run has 0, 1 was given\): it changes the updates"):
+        resume_config(recorded, None, {"seed": 1})
+    with pytest.raises(RecipeError, match="'eval_samples'.*fixed \\(condition, noise\\) pairs"):
+        resume_config(recorded, None, {"eval_samples": 8})
+    file = tmp_path / "more.json"
+    file.write_text(json.dumps({"steps": 30, "gp_weight": 1.0}))
+    with pytest.raises(RecipeError, match=f"config file {file}: training option 'gp_weight'"):
+        resume_config(recorded, file, {})
+    file.write_text(json.dumps({"steps": 30, "checkpoint_every": 3}))
+    assert resume_config(recorded, file, {"steps": 40}).steps == 40  # the command line still wins

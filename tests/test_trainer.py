@@ -220,3 +220,65 @@ def test_tensorboard_gets_losses_and_metrics_when_it_imports(tmp_path, monkeypat
     trainer.close()
     assert ("loss/critic/gp", 2) in scalars and ("metric/mean/track1", 2) in scalars
     assert scalars[-1] == ("closed", None)
+
+
+def test_an_exploding_loss_stops_training_like_a_nan(tmp_path):
+    trainer = None
+
+    def explodes_at_step_3(context):  # a finite 3e25: the weights stay finite, the run is lost
+        return context["real"].sum() * 0.0 + (3e25 if trainer.step >= 3 else 0.0)
+
+    recipe = dataclasses.replace(toy_plugin.toy_recipe(), critic_losses=(LossTerm("huge", explodes_at_step_3),))
+    trainer = make_trainer(tmp_path / "run", recipe=recipe, steps=8, checkpoint_every=2, log_every=4)
+    with pytest.raises(TrainingDivergedError) as info:
+        trainer.train()
+    message = str(info.value)
+    assert "'critic/huge' reached 3e+25, beyond divergence_bound 1e+06 at generator step 3" in message
+    assert "the last good checkpoint is" in message and "checkpoint-00000002.pt" in message
+    assert [p.name for p in list_checkpoints(tmp_path / "run" / "checkpoints")] == ["checkpoint-00000002.pt"]
+
+
+def test_an_exploding_gradient_penalty_stops_training_at_once(tmp_path):
+    trainer = make_trainer(tmp_path / "run", steps=4, gp_weight=1e12)
+    with pytest.raises(TrainingDivergedError, match=r"'critic/gp' reached .*beyond divergence_bound 1e\+06 at "
+                                                    r"generator step 0.*no checkpoint had been written yet"):
+        trainer.train()
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    bounded = make_trainer(steps=1, gp_weight=1e12, divergence_bound=float("inf"))
+    assert bounded.critic_step()["gp"] > 1e6  # the bound turned off: only NaN/inf stop it
+    with pytest.raises(TrainingDivergedError, match="critic loss 'gp' reached"):
+        make_trainer(steps=1, gp_weight=1e12).critic_step()
+
+
+def test_a_checkpoint_with_nan_weights_is_never_resumed_from_or_called_good(tmp_path):
+    from crossmodal import CheckpointError
+    from crossmodal.checkpoint import save_checkpoint
+    from crossmodal.trainer import resume_training
+
+    trainer = make_trainer(tmp_path / "run", steps=2)
+    trainer.train()
+    trainer.close()
+    state = trainer.state_dict()
+    state["critic"] = {k: v.clone() for k, v in state["critic"].items()}
+    next(iter(state["critic"].values())).fill_(float("nan"))
+    state["generator_step"] = 3
+    save_checkpoint(state, tmp_path / "run" / "checkpoints", keep=5)
+    with pytest.raises(CheckpointError, match=r"checkpoint-00000003\.pt: critic weight '.*' holds NaN or inf"):
+        resume_training(toy_plugin.toy_registry(), tmp_path / "run")
+    resumed = resume_training(toy_plugin.toy_registry(), tmp_path / "run" / "checkpoints" / "checkpoint-00000002.pt")
+    assert "checkpoint-00000002.pt" in resumed._last_good()
+
+
+def test_resuming_on_another_kind_of_device_warns_instead_of_failing(tmp_path):
+    """A CPU checkpoint's generator state does not fit a CUDA generator (simulated here on the CPU
+    with a separate device generator and a state of a CUDA generator's size)."""
+    trainer = make_trainer(tmp_path / "run", steps=1)
+    trainer.train()
+    trainer.close()
+    document = trainer.state_dict()
+    document["rng"]["trainer_device"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state
+    other = make_trainer(steps=2)
+    other.device_rng = torch.Generator()
+    other.load_state_dict(document)
+    assert other.step == 1 and "written on another kind of device" in other.warnings[0]
+    other.train()

@@ -2,6 +2,9 @@
 
 Under ``torchrun --nproc-per-node N -m crossmodal train ...`` every process runs this command;
 the trainer joins the process group (see :mod:`crossmodal.distributed`) and only rank 0 prints.
+
+SIGINT (Ctrl-C) or SIGTERM stops training at the next step boundary after a checkpoint; the
+command then prints the resume command on stderr and exits with 130 or 143 (128 + the signal).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any, Mapping
 import click
 
 from .. import distributed
-from ..trainer import resume_training, start_training
+from ..trainer import TrainingInterrupted, resume_training, start_training
 from ._options import parse_key_values, report_skipped
 
 __all__ = ["train"]
@@ -63,6 +66,11 @@ def train(
     Prints the run folder and the final metrics on stdout; progress goes to stderr. Training
     options are merged as: defaults < the recipe's < --config file < these options.
 
+    With --resume the recorded options are the base instead; only steps, the eval, sample,
+    checkpoint and log intervals, keep_checkpoints, divergence_bound and the device may change,
+    and the recipe and data stay the run's. Ctrl-C or SIGTERM writes a checkpoint and prints the
+    command that resumes the run.
+
     For data-parallel training launch it with ``torchrun --nproc-per-node N -m crossmodal train
     ...``: --batch-size is then the global batch, split evenly over the N processes.
     """
@@ -73,7 +81,18 @@ def train(
     registry = plugins.registry
     versions = {p.name: p.version for p in plugins.loaded}
     if resume is not None:
-        trainer = resume_training(registry, resume, overrides=overrides, plugin_versions=versions)
+        trainer = resume_training(
+            registry,
+            resume,
+            config_file=config_file,
+            overrides=overrides,
+            recipe_name=recipe or plugin_name,
+            condition_source=conditions,
+            target_source=targets,
+            condition_options=parse_key_values(condition_option, "--condition-option"),
+            target_options=parse_key_values(target_option, "--target-option"),
+            plugin_versions=versions,
+        )
     else:
         if plugin_name is None:
             raise click.UsageError("give --plugin NAME (or --resume RUN_OR_CHECKPOINT)")
@@ -106,6 +125,8 @@ def train(
     if not trainer.is_main_process:  # another rank of a distributed run: train quietly
         try:
             trainer.train()
+        except TrainingInterrupted as stopped:
+            ctx.exit(stopped.exit_code)
         finally:
             trainer.close()
         return
@@ -128,13 +149,21 @@ def train(
         show_pos=True,
         item_show_func=_format_losses,
     )
+    stopped: TrainingInterrupted | None = None
     with bar:
         bar.update(trainer.step)
         trainer.progress = lambda step, total, losses: bar.update(step - bar.pos, losses)
         try:
             metrics = trainer.train()
+        except TrainingInterrupted as err:
+            stopped = err
         finally:
             trainer.close()
+    if stopped is not None:
+        click.echo(f"Interrupted: {stopped}", err=True)
+        if stopped.resume_command is not None:
+            click.echo(f"Resume with: {stopped.resume_command}", err=True)
+        ctx.exit(stopped.exit_code)
     for name, value in trainer.last_losses.items():
         click.echo(f"{name}\t{value:.6g}")
     for name, value in metrics.items():
