@@ -13,8 +13,10 @@ from .errors import (
     OutputError,
     PluginLoadError,
     RecipeError,
+    RunInUseError,
     ShapeError,
     TrainingDivergedError,
+    TrainingInterrupted,
     UnknownComponentError,
 )
 from .hookspecs import hookimpl, hookspec
@@ -65,6 +67,7 @@ __all__ = [
     "Plugins",
     "Recipe",
     "RecipeError",
+    "RunInUseError",
     "Register",
     "RegisterComponent",
     "Registry",
@@ -75,6 +78,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "TrainingDivergedError",
+    "TrainingInterrupted",
     "UnknownComponentError",
     "__version__",
     "atomic_write",

@@ -6,6 +6,10 @@ it into a one-line message (and a traceback only under ``--debug``).
 
 from __future__ import annotations
 
+import shlex
+import signal
+from pathlib import Path
+
 
 class CrossmodalError(Exception):
     """Base class of every expected crossmodal error."""
@@ -49,8 +53,40 @@ class CheckpointError(CrossmodalError):
 
 
 class TrainingDivergedError(CrossmodalError):
-    """A loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
+    """A loss became NaN, infinite or larger than ``divergence_bound``, or a weight became NaN or
+    infinite; training stopped and the last good checkpoint was kept."""
 
 
 class OutputError(CrossmodalError, OSError):
     """A file could not be written (a full disk, no permission...); nothing was half-written."""
+
+
+class TrainingInterrupted(CrossmodalError):
+    """SIGINT or SIGTERM stopped training at a step boundary, after a checkpoint was written.
+
+    Attributes: ``signal_number``, ``step`` (generator updates done), ``checkpoint`` (the path
+    written, ``None`` without a run folder), ``run_dir``, ``exit_code`` (128 + the signal
+    number: 130 for SIGINT, 143 for SIGTERM) and ``resume_command``.
+    """
+
+    def __init__(self, signal_number: int, step: int, checkpoint: Path | None, run_dir: Path | None,
+                 world_size: int = 1) -> None:
+        from .files import shown  # files.py imports this module
+
+        self.signal_number = signal_number
+        self.step = step
+        self.checkpoint = checkpoint
+        self.run_dir = run_dir
+        self.exit_code = 128 + signal_number
+        launcher = "crossmodal" if world_size == 1 else f"torchrun --nproc-per-node {world_size} -m crossmodal"
+        self.resume_command = (
+            None if run_dir is None else f"{launcher} train --resume {shlex.quote(shown(run_dir))}"
+        )
+        saved = f"saved {shown(checkpoint)}" if checkpoint is not None else "nothing saved (no run folder)"
+        super().__init__(
+            f"stopped by {signal.Signals(signal_number).name} after generator step {step}; {saved}"
+        )
+
+
+class RunInUseError(CrossmodalError):
+    """Another live process holds the run folder's lock (it is training that run now)."""

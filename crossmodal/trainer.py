@@ -44,15 +44,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import errno
 import io
 import json
 import math
 import os
 import random
-import shlex
 import signal
-import socket
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -62,7 +59,6 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
-from torch import nn
 
 from . import distributed
 from .build import Job, JobSpec, build_job, count_parameters, get_recipe
@@ -78,25 +74,24 @@ from .config import TrainConfig, critic_updates_for, resolve_config, resolve_dev
 from .curves import plot_curves
 from .errors import (
     CheckpointError,
-    CrossmodalError,
     OutputError,
     RecipeError,
+    RunInUseError,
     ShapeError,
     TrainingDivergedError,
+    TrainingInterrupted,
 )
 from .files import atomic_write_text, remove_leftovers, shown
 from .interfaces import SampleSet
 from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
 from .recipe import LossTerm
 from .registry import Registry
+from .runlock import RunLock
 
 __all__ = [
     "DEVICE_CACHE_LIMIT_BYTES",
     "Progress",
-    "RunInUseError",
-    "RunLock",
     "Trainer",
-    "TrainingInterrupted",
     "new_run_dir",
     "resume_training",
     "run_dir_of",
@@ -111,108 +106,6 @@ _CACHE_CHUNK = 1024  # items per host -> device copy when caching a dataset on t
 
 Progress = Callable[[int, int, Mapping[str, float]], None]
 """``progress(generator_step, total_steps, losses)``, called every ``log_every`` updates."""
-
-
-class TrainingInterrupted(CrossmodalError):
-    """SIGINT or SIGTERM stopped training at a step boundary, after a checkpoint was written.
-
-    Attributes: ``signal_number``, ``step`` (generator updates done), ``checkpoint`` (the path
-    written, ``None`` without a run folder), ``run_dir``, ``exit_code`` (128 + the signal
-    number: 130 for SIGINT, 143 for SIGTERM) and ``resume_command``.
-    """
-
-    def __init__(self, signal_number: int, step: int, checkpoint: Path | None, run_dir: Path | None,
-                 world_size: int = 1) -> None:
-        self.signal_number = signal_number
-        self.step = step
-        self.checkpoint = checkpoint
-        self.run_dir = run_dir
-        self.exit_code = 128 + signal_number
-        launcher = "crossmodal" if world_size == 1 else f"torchrun --nproc-per-node {world_size} -m crossmodal"
-        self.resume_command = (
-            None if run_dir is None else f"{launcher} train --resume {shlex.quote(shown(run_dir))}"
-        )
-        saved = f"saved {shown(checkpoint)}" if checkpoint is not None else "nothing saved (no run folder)"
-        super().__init__(
-            f"stopped by {signal.Signals(signal_number).name} after generator step {step}; {saved}"
-        )
-
-
-class RunInUseError(CrossmodalError):
-    """Another live process holds the run folder's lock (it is training that run now)."""
-
-
-_LOCK_NAME = "run.lock"
-
-
-class RunLock:
-    """An exclusive lock on a run folder: ``flock`` on its ``run.lock`` file.
-
-    The kernel releases the lock when its holder exits, however it exits, so a lock left by a
-    killed process never blocks a later run. The file holds the holder's ``pid host`` (for the
-    message of a refused process); it stays in the folder when the lock is released. Where
-    ``fcntl`` is missing (Windows) the lock does nothing.
-    """
-
-    def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
-        self.path = self.run_dir / _LOCK_NAME
-        self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def acquire(self) -> None:
-        """Take the lock (nothing to do when this object holds it).
-
-        :raises RunInUseError: another process holds it (naming its pid and host).
-        :raises OutputError: the lock file cannot be opened or written.
-        """
-        if self._fd is not None:
-            return
-        try:
-            import fcntl
-        except ImportError:  # no flock on this platform
-            return
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            raise OutputError(f"{shown(self.path)}: cannot open the run's lock file ({err.strerror})") from err
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            os.close(fd)
-            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise OutputError(f"{shown(self.path)}: cannot lock the run folder ({err.strerror})") from err
-            raise RunInUseError(
-                f"run {shown(self.run_dir)} is in use by {self._holder()}; wait until it ends or stop "
-                "it (Ctrl-C writes a checkpoint), then resume"
-            ) from None
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode("utf-8"))
-        except OSError as err:
-            os.close(fd)
-            raise OutputError(f"{shown(self.path)}: could not be written ({err.strerror})") from err
-        self._fd = fd
-
-    def _holder(self) -> str:
-        try:
-            words = self.path.read_text(encoding="utf-8", errors="replace").split()
-        except OSError:
-            words = []
-        if not words:
-            return "another process"
-        host = f" on {shown(words[1])}" if len(words) > 1 else ""
-        return f"process {shown(words[0])}{host}"
-
-    def release(self) -> None:
-        """Let the lock go (the file stays; nothing to do when not held)."""
-        if self._fd is None:
-            return
-        fd, self._fd = self._fd, None
-        os.close(fd)  # closing the only descriptor releases the flock
 
 
 def _resolved_source(source: str | None) -> str | None:

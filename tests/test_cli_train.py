@@ -101,7 +101,7 @@ def test_generate_writes_samples_and_skips_bad_files(invoke, tmp_path):
     assert np.load(out / "good-0.npy").shape == (2, 6, 2)
     skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
     assert len(skipped) == 1 and "short.txt" in skipped[0] and "expected 8" in skipped[0]
-    again = invoke("generate", "--checkpoint", run, "--condition", good, "--samples", 2, "--out", tmp_path / "b",
+    invoke("generate", "--checkpoint", run, "--condition", good, "--samples", 2, "--out", tmp_path / "b",
                    "--seed", 1)
     assert np.array_equal(np.load(out / "good-1.npy"), np.load(tmp_path / "b" / "good-1.npy"))
 

@@ -25,15 +25,10 @@ if str(TESTS) not in sys.path:  # toy_plugin lives beside the tests
     sys.path.insert(0, str(TESTS))
 import toy_plugin  # noqa: E402
 
-from crossmodal import OutputError, distributed  # noqa: E402
+from crossmodal import OutputError, RunInUseError, TrainingInterrupted, distributed  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.files import leftover_name  # noqa: E402
-from crossmodal.trainer import (  # noqa: E402
-    RunInUseError,
-    TrainingInterrupted,
-    resume_training,
-    start_training,
-)
+from crossmodal.trainer import resume_training, start_training  # noqa: E402
 
 LAUNCHER = """
 import sys

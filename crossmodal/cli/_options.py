@@ -48,6 +48,10 @@ def report_skipped(sample_set: object) -> None:
 def skip_line(path: object, reason: object) -> str:
     """``skipped <path>: <reason>`` on one line, the path escaped and named once."""
     name, text = str(path), str(reason)
+    for prefix in (f"{name}: ", f"{shown(name)}: "):  # a reason that starts by naming the file
+        if name and text.startswith(prefix):
+            text = text[len(prefix):]
+            break
     if name and name in text:
         text = text.replace(name, "...")
     return f"skipped {shown(name)}: {shown(text)}"

@@ -15,7 +15,8 @@ from typing import Any, Mapping
 import click
 
 from .. import distributed
-from ..trainer import TrainingInterrupted, resume_training, start_training
+from ..errors import TrainingInterrupted
+from ..trainer import resume_training, start_training
 from ._options import parse_key_values, report_skipped
 
 __all__ = ["train"]

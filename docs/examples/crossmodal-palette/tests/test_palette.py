@@ -10,7 +10,7 @@ import torch
 
 import crossmodal_palette.plugin
 from crossmodal import DataError, ShapeError, build_job, load_plugins
-from crossmodal_palette.constants import PALETTE_SHAPE, PATTERN_SHAPE
+from crossmodal_palette.constants import PATTERN_SHAPE
 from crossmodal_palette.data import patterns
 from crossmodal_palette.evaluators import FlickerEvaluator, LevelEvaluator, TogetherEvaluator
 from crossmodal_palette.writer import PatternWriter
