@@ -15,6 +15,7 @@ initialised, so the trainer calls these functions unconditionally.
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -122,9 +123,34 @@ def init(
     return True
 
 
+TEARDOWN_TIMEOUT = timedelta(minutes=2)
+"""How long :func:`teardown` waits for the other processes to reach it before leaving anyway."""
+
+
 def teardown() -> None:
-    """Leave the process group (nothing to do when none was joined)."""
-    if dist.is_available() and dist.is_initialized():
+    """Wait until every process gets here, then leave the process group (nothing to do without one).
+
+    Rank 0 keeps working after the last collective of a run (evaluating, writing, printing),
+    and gloo's threads and connections outlive ``destroy_process_group`` once DDP has used the
+    group (something keeps the backend alive until the process exits). Without this barrier
+    rank 1 began exiting while rank 0 was still busy, so each process's exit could close
+    connections that the other's gloo thread was still watching; the likely cause of an
+    occasional ``terminate called without an active exception`` abort. The barrier makes the
+    processes leave together; it is bounded (:data:`TEARDOWN_TIMEOUT`) and a failure of it
+    (a peer that crashed or never comes) is ignored, so an error path neither hangs nor hides
+    the original error.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if is_distributed():
+            if dist.get_backend() == "gloo":
+                dist.monitored_barrier(timeout=TEARDOWN_TIMEOUT)
+            else:
+                dist.barrier()
+    except Exception as err:  # noqa: BLE001 - a peer is gone: leave anyway, the caller reports the real error
+        warnings.warn(f"leaving the process group without waiting for every process: {err}", RuntimeWarning)
+    finally:
         dist.destroy_process_group()
 
 

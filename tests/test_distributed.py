@@ -173,3 +173,28 @@ def test_torchrun_runs_the_train_command_on_two_processes(tmp_path):
     assert uneven.returncode != 0
     assert "Error: batch_size 7 (the global batch) cannot be split evenly over 2 processes" in uneven.stderr
     assert not (tmp_path / "uneven").exists() or not list((tmp_path / "uneven").iterdir())
+
+
+def _teardown_worker(rank: int, tmp: str) -> None:
+    """Rank 0 stays busy after the last collective (as when it evaluates and writes); rank 1 leaves at once."""
+    import time
+
+    tmp_path = Path(tmp)
+    distributed.init("cpu", init_method=f"file://{tmp_path / 'store'}", world_size=WORLD_SIZE, rank=rank)
+    model = distributed.wrap(torch.nn.Linear(2, 2), torch.device("cpu"))  # DDP keeps the gloo backend alive
+    model(torch.ones(1, 2)).sum().backward()
+    distributed.barrier()  # the last collective of the run
+    if rank == 0:
+        time.sleep(2.0)
+        (tmp_path / "rank0-leaving").write_text(str(time.time()))
+    distributed.teardown()
+    (tmp_path / f"rank{rank}-left").write_text(str(time.time()))
+    assert not distributed.is_distributed()
+
+
+def test_teardown_makes_the_processes_leave_together(tmp_path):
+    """No process leaves (and exits) while another still works after the last collective."""
+    mp.spawn(_teardown_worker, args=(str(tmp_path),), nprocs=WORLD_SIZE, join=True)
+    rank0_leaving = float((tmp_path / "rank0-leaving").read_text())
+    assert float((tmp_path / "rank1-left").read_text()) >= rank0_leaving
+    distributed.teardown()  # nothing to leave in this process
