@@ -222,6 +222,17 @@ class PianoRollBarDecoder(Decoder):
         untrained generator's cells are on with about this probability (real piano-rolls have
         about 1-3% of their cells on) rather than 0.5: the generator starts from near-silence
         and learns to add notes, instead of first having to remove half of all cells.
+    :param binary_neurons: ``None`` (probabilities, the paper), ``"deterministic"`` or
+        ``"stochastic"`` (binary output with a straight-through gradient; see :data:`BINARY_NEURONS`),
+        so the critic sees 0/1 rolls like the real ones.
+    :param steps_per_cell: time steps each generated cell is held for: 1 (the paper: every step
+        its own cell) or a divisor of 96, e.g. 3 (a 32nd-note grid: every note lasts at least 3
+        steps, the qualified-note length). The time layers grow the bar to ``96 / steps_per_cell``
+        cells (:func:`_time_factors`), and each cell is repeated ``steps_per_cell`` times.
+    :param pitch_range: ``(lowest, highest + 1)`` MIDI pitches generated; pitches outside stay
+        silent (the paper: all 128).
+    :param pitch_factors: pitch up-sampling of the last three layers; their product is the number
+        of pitches in ``pitch_range``.
     """
 
     segment_shape = (STEPS_PER_BAR, N_PITCHES)
@@ -232,13 +243,27 @@ class PianoRollBarDecoder(Decoder):
         temporal_dim: int = 64,
         channels: Sequence[int] = (512, 512, 512, 256, 256, 256, 64, 16),
         initial_on_rate: float = INITIAL_ON_RATE,
+        binary_neurons: str | None = None,
+        steps_per_cell: int = 1,
+        pitch_range: tuple[int, int] = (0, N_PITCHES),
+        pitch_factors: Sequence[int] = DECODER_PITCH_FACTORS,
     ) -> None:
         super().__init__()
         if not 0.0 < initial_on_rate < 1.0:
             raise ValueError(f"PianoRollBarDecoder: initial_on_rate must be in (0, 1), got {initial_on_rate}")
+        if binary_neurons not in BINARY_NEURONS:
+            raise ValueError(f"PianoRollBarDecoder: binary_neurons must be one of {BINARY_NEURONS}, got {binary_neurons!r}")
+        if steps_per_cell < 1 or STEPS_PER_BAR % steps_per_cell:
+            raise ValueError(f"PianoRollBarDecoder: steps_per_cell must divide {STEPS_PER_BAR}, got {steps_per_cell}")
+        low, high = (int(p) for p in pitch_range)
+        if not 0 <= low < high <= N_PITCHES or math.prod(pitch_factors) != high - low:
+            raise ValueError(
+                f"PianoRollBarDecoder: pitch_range {tuple(pitch_range)} must lie in [0, {N_PITCHES}] and "
+                f"span the product of pitch_factors {tuple(pitch_factors)}"
+            )
         kernels = [(1, 1)]
-        kernels += [(factor, 1) for factor in DECODER_TIME_FACTORS]
-        kernels += [(1, factor) for factor in DECODER_PITCH_FACTORS]
+        kernels += [(factor, 1) for factor in _time_factors(STEPS_PER_BAR // steps_per_cell)]
+        kernels += [(1, int(factor)) for factor in pitch_factors]
         if len(channels) != len(kernels) - 1:
             raise ValueError(
                 f"PianoRollBarDecoder: channels needs {len(kernels) - 1} entries (one per layer "
@@ -247,6 +272,9 @@ class PianoRollBarDecoder(Decoder):
         self.feature_dim = feature_dim
         self.temporal_dim = temporal_dim
         self.input_dim = feature_dim + temporal_dim
+        self.binary_neurons = binary_neurons
+        self.steps_per_cell = steps_per_cell
+        self.pitch_padding = (low, N_PITCHES - high)  # silent pitches below and above the range
         in_channels = self.input_dim
         layers: list[nn.Module] = []
         for out_channels, kernel in zip(channels, kernels):
@@ -264,8 +292,56 @@ class PianoRollBarDecoder(Decoder):
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         check_shape(self, "code", code, (None, self.input_dim))
-        bar = self.layers(code[:, :, None, None])  # (N, input_dim, 1, 1) -> (N, 1, 96, 128)
-        return bar[:, 0]  # (N, time, pitch)
+        bar = self.layers(code[:, :, None, None])[:, 0]  # (N, input_dim, 1, 1) -> (N, cells, pitches)
+        if self.binary_neurons is not None:
+            bar = _binarize(bar, stochastic=self.binary_neurons == "stochastic" and self.training)
+        bar = bar.repeat_interleave(self.steps_per_cell, dim=1)  # (N, 96, pitches): each cell held
+        return F.pad(bar, self.pitch_padding)  # (N, time, 128 pitches)
+
+
+BINARY_NEURONS = (None, "deterministic", "stochastic")
+"""Output modes of the bar generator: probabilities (``None``, the paper), or binary values with a
+straight-through gradient, thresholded at 0.5 (``"deterministic"``) or drawn as Bernoulli trials
+while training (``"stochastic"``), as BinaryMuseGAN's binary neurons."""
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: the given 0/1 values exactly; backward: the gradient passed on to the probabilities."""
+
+    @staticmethod
+    def forward(ctx, probabilities: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return hard
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return grad, None
+
+
+def _binarize(probabilities: torch.Tensor, stochastic: bool) -> torch.Tensor:
+    """0/1 values of ``probabilities`` whose gradient is the identity's (straight-through).
+
+    Forward: ``p > 0.5`` (deterministic) or a Bernoulli(p) draw (stochastic). Backward: the
+    gradient reaching the binary output is passed to ``p`` unchanged, so the critic's judgement of
+    the binary roll it sees still trains the probabilities.
+    """
+    with torch.no_grad():
+        hard = torch.bernoulli(probabilities) if stochastic else (probabilities > 0.5).to(probabilities.dtype)
+    return _StraightThrough.apply(probabilities, hard)
+
+
+def _time_factors(cells: int) -> tuple[int, ...]:
+    """:data:`DECODER_TIME_FACTORS` cut down to grow 1 time cell to ``cells`` (a divisor of 96).
+
+    Each factor keeps its greatest common divisor with what is still missing, e.g. 32 cells
+    (``steps_per_cell=3``) -> (4, 2, 2, 2, 1): the same nine layers, the last time layer a 1x1.
+    """
+    factors, missing = [], cells
+    for factor in DECODER_TIME_FACTORS:
+        kept = math.gcd(factor, missing)
+        factors.append(kept)
+        missing //= kept
+    assert missing == 1, f"{cells} time cells cannot be grown from {DECODER_TIME_FACTORS}"
+    return tuple(factors)
 
 
 # -------------------------------------------------------------------------------------------

@@ -246,3 +246,65 @@ def test_untrained_decoder_starts_near_its_initial_on_rate(rate):
     assert bars.mean().item() == pytest.approx(rate, rel=0.5)  # not 0.5, as a zero bias would give
     with pytest.raises(ValueError, match="initial_on_rate"):
         PianoRollBarDecoder(initial_on_rate=1.0)
+
+
+# -------------------------------------------------------------------------------------------
+# The bar generator's options for a faster recipe: binary neurons, a coarser time grid, a pitch window
+
+
+def _small_decoder(**options) -> PianoRollBarDecoder:
+    torch.manual_seed(0)
+    return PianoRollBarDecoder(feature_dim=4, temporal_dim=4, channels=(8,) * 8, **options)
+
+
+def test_deterministic_binary_neurons_give_the_thresholded_roll_and_pass_the_gradient_straight_through():
+    probabilities = _small_decoder(initial_on_rate=0.5).train()
+    binary = _small_decoder(initial_on_rate=0.5, binary_neurons="deterministic").train()
+    code = torch.randn(6, 8)
+    p = probabilities(code)
+    b = binary(code)
+    assert set(b.unique().tolist()) <= {0.0, 1.0} and 0 < b.mean() < 1
+    assert torch.equal(b, (p > 0.5).float())
+    weights = torch.rand_like(p)  # an asymmetric upstream gradient
+    (p * weights).sum().backward()
+    (b * weights).sum().backward()
+    for grad_p, grad_b in zip((q.grad for q in probabilities.parameters()), (q.grad for q in binary.parameters())):
+        torch.testing.assert_close(grad_b, grad_p)  # straight-through: the sigmoid's gradient, unchanged
+
+
+def test_stochastic_binary_neurons_draw_while_training_and_threshold_in_evaluation():
+    decoder = _small_decoder(initial_on_rate=0.3, binary_neurons="stochastic")
+    code = torch.randn(64, 8)
+    decoder.eval()
+    evaluated = decoder(code)
+    decoder.train()
+    torch.manual_seed(1)
+    drawn = decoder(code)
+    assert set(drawn.unique().tolist()) <= {0.0, 1.0} and set(evaluated.unique().tolist()) <= {0.0, 1.0}
+    decoder.eval()
+    assert torch.equal(decoder(code), evaluated)  # evaluation does not draw
+    # ~30% of the cells drawn on while training; thresholding at 0.5 keeps far fewer
+    assert 0.2 < drawn.mean().item() < 0.4 and evaluated.mean().item() < drawn.mean().item()
+
+
+def test_steps_per_cell_holds_every_cell_and_makes_every_note_qualified():
+    decoder = _small_decoder(initial_on_rate=0.3, steps_per_cell=3, binary_neurons="stochastic").train()
+    bar = decoder(torch.randn(5, 8))  # (5, 96, 128), about 30% of the cells drawn on
+    assert bar.shape == (5, STEPS_PER_BAR, N_PITCHES)
+    cells = bar.reshape(5, STEPS_PER_BAR // 3, 3, N_PITCHES)
+    assert torch.equal(cells, cells[:, :, :1].expand_as(cells))
+    onsets = (bar[:, 1:] > 0.5) & ~(bar[:, :-1] > 0.5)
+    assert onsets.any()
+    assert not (onsets[:, :-2] & ~(bar[:, 2:-1] > 0.5)).any()  # no note shorter than 3 steps
+    with pytest.raises(ValueError, match="steps_per_cell must divide 96"):
+        _small_decoder(steps_per_cell=5)
+
+
+def test_pitch_range_keeps_other_pitches_silent():
+    decoder = _small_decoder(initial_on_rate=0.5, pitch_range=(24, 108), pitch_factors=(1, 7, 12)).eval()
+    bar = decoder(torch.randn(5, 8))
+    assert bar.shape == (5, STEPS_PER_BAR, N_PITCHES)
+    assert bar[..., :24].abs().sum() == 0 and bar[..., 108:].abs().sum() == 0
+    assert bar[..., 24:108].min() > 0
+    with pytest.raises(ValueError, match="pitch_range"):
+        _small_decoder(pitch_range=(24, 100), pitch_factors=(1, 7, 12))
