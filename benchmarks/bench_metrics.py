@@ -3,11 +3,11 @@
 Builds 5,000 music-like Jukepix phrases ``(5000, 4, 96, 128, 2)`` (bool; random notes of 1-24
 steps in a two-octave band per track, with some silent bars), times every metric of
 :mod:`crossmodal_evaluators.metrics` over all of them (in chunks of ``--chunk`` phrases, joined
-exactly with ``Ratio.concat``), times the per-sample reference
-(:mod:`crossmodal_evaluators.reference`) on the first ``--reference-phrases`` phrases only and
-extrapolates it linearly to all 5,000 (it takes ~1-2 s per phrase), checks that both give the
-same numerators and denominators on that subset (``allclose``), and prints a table and a JSON
-summary.
+exactly with ``Ratio.concat``), times the per-sample reference (the tests' oracle,
+``plugins/evaluators/tests/metric_reference.py``) on the first ``--reference-phrases`` phrases
+only and extrapolates it linearly to all 5,000 (it takes ~1-2 s per phrase), checks that both
+give the same numerators and denominators on that subset (``allclose``), and prints a table and
+a JSON summary.
 
 Run from the repository root::
 
@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from crossmodal_evaluators import reference
 from crossmodal_evaluators.metrics import METRICS, Ratio
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "plugins" / "evaluators" / "tests"
+if str(REFERENCE_DIR) not in sys.path:  # the loop-based reference is a test oracle and lives there
+    sys.path.insert(0, str(REFERENCE_DIR))
+import metric_reference as reference  # noqa: E402
 
 PHRASE_SHAPE = (4, 96, 128, 2)  # bars, time steps (24 per beat), MIDI pitches, tracks
 NOTES_PER_TRACK = 48  # notes drawn per track and phrase (overlaps of one pitch merge)

@@ -1,8 +1,9 @@
 """Hook implementations of the ``evaluators`` plugin: registers the piano-roll metrics.
 
-Registered names (each an :class:`~crossmodal_evaluators.evaluators.PianoRollEvaluator` with
-``sample_kind = "pianoroll"``): ``eb``, ``upc``, ``qn``, ``td``, ``polyphony``, ``in-scale``,
-``pitch-range``, ``n-pitches``, ``empty-beats``. Definitions: ``docs/evaluators.md``.
+Registered names, one per row of :data:`~crossmodal_evaluators.evaluators.METRIC_TABLE` (each a
+:class:`~crossmodal_evaluators.evaluators.PianoRollEvaluator` with ``sample_kind = "pianoroll"``):
+``eb``, ``upc``, ``qn``, ``td``, ``polyphony``, ``in-scale``, ``pitch-range``, ``n-pitches``,
+``empty-beats``. Definitions: ``docs/evaluators.md``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,6 @@ def crossmodal_api_version() -> int:
 
 @hookimpl
 def crossmodal_register_evaluators(register: Register) -> None:
-    """Register one evaluator per metric under its short name; the class is the factory."""
+    """Register one evaluator per row of the metric table under its short name; the class is the factory."""
     for evaluator in EVALUATORS:
         register(evaluator.name, evaluator, evaluator.description)

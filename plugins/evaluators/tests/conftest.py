@@ -1,11 +1,20 @@
-"""Shared helpers for the evaluators tests: building piano rolls from note lists."""
+"""Shared helpers for the evaluators tests: building piano rolls from note lists, and the oracle.
+
+The loop-based reference metrics, ``metric_reference.py``, live beside the tests; this folder is
+put on ``sys.path`` so that the test modules can ``import metric_reference``.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Iterable
 
 import pytest
 import torch
+
+if str(Path(__file__).parent) not in sys.path:  # metric_reference lives beside the tests
+    sys.path.insert(0, str(Path(__file__).parent))
 
 JUKEPIX_SHAPE = (4, 96, 128, 2)
 """One Jukepix phrase: (bars, time steps at 24 per beat, MIDI pitches, tracks)."""

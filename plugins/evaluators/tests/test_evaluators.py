@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import tomllib
 from pathlib import Path
@@ -10,16 +11,20 @@ import pytest
 import torch
 
 import crossmodal
-from crossmodal.errors import ShapeError
+from crossmodal.build import check_options
+from crossmodal.errors import RecipeError, ShapeError
 from crossmodal.evaluation import evaluate_set
 from crossmodal.plugins import load_plugins
+from crossmodal.recipe import ComponentSpec
 from crossmodal_evaluators import plugin
-from crossmodal_evaluators.evaluators import EVALUATORS, PianoRollEvaluator, QualifiedNoteRate, TonalDistance
+from crossmodal_evaluators.evaluators import EVALUATORS, METRIC_TABLE, PianoRollEvaluator
 from crossmodal_evaluators.metrics import METRICS
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["eb", "upc", "qn", "td", "polyphony", "in-scale", "pitch-range", "n-pitches", "empty-beats"]
 C4, E4, G4 = 60, 64, 67
+BY_NAME = {evaluator.name: evaluator for evaluator in EVALUATORS}
+QualifiedNoteRate, TonalDistance = BY_NAME["qn"], BY_NAME["td"]
 
 
 def random_phrases(n: int, seed: int = 0) -> torch.Tensor:
@@ -142,3 +147,26 @@ def test_td_pools_all_track_pairs_into_one_value():
 
 def test_evaluators_are_piano_roll_evaluators():
     assert all(issubclass(e, PianoRollEvaluator) and e.sample_kind == "pianoroll" for e in EVALUATORS)
+
+
+@pytest.mark.parametrize("metric", METRIC_TABLE, ids=lambda m: m.name)
+def test_factory_signature_is_the_metric_functions_options(metric):
+    (evaluator_type,) = [e for e in EVALUATORS if e.metric is metric]
+
+    def keywords(signature: inspect.Signature) -> list[tuple[str, object, object]]:
+        return [(p.name, p.kind, p.default) for p in signature.parameters.values() if p.name != "samples"]
+
+    expected = keywords(inspect.signature(metric.function))
+    assert keywords(inspect.signature(evaluator_type)) == expected
+    assert {kind for _, kind, _ in expected} == {inspect.Parameter.KEYWORD_ONLY}
+
+
+def test_unknown_or_positional_options_are_rejected():
+    plugins = load_plugins(strict=True, allow=[], extra=[("evaluators", plugin)])
+    check_options(plugins.registry, "evaluator", ComponentSpec("qn", {"min_steps": 2}), "recipe 'test'")
+    with pytest.raises(RecipeError, match="has no option 'lowest_pitch'; it accepts: min_steps, threshold"):
+        check_options(plugins.registry, "evaluator", ComponentSpec("qn", {"lowest_pitch": 0}), "recipe 'test'")
+    with pytest.raises(TypeError, match="lowest_pitch"):
+        QualifiedNoteRate(lowest_pitch=0)
+    with pytest.raises(TypeError):
+        QualifiedNoteRate(2)

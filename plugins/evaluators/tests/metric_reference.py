@@ -1,4 +1,4 @@
-"""Plain, loop-based reference implementations of every metric (numpy; one sample at a time).
+"""Test oracle: plain, loop-based reference versions of every metric (numpy; one sample at a time).
 
 These are written to be read and trusted, not to be fast: each function takes ONE sample, a
 numpy array ``(S, T, P, K)`` = (bars, time steps per bar, pitches, tracks), walks it with plain
@@ -12,6 +12,9 @@ The definitions are the same as there (and in ``docs/evaluators.md``): a cell is
 value is ``> threshold`` (0.5); a note is a maximal run of on-steps of one pitch of one track
 along the bars-then-time axis of a sample; the pitch class of pitch index ``p`` is
 ``(lowest_pitch + p) % 12``; beats are ``steps_per_beat``-step windows inside each bar.
+
+Import it as ``metric_reference``: ``conftest.py`` puts this folder on ``sys.path`` for the tests,
+and ``benchmarks/bench_metrics.py`` does the same for itself.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from .metrics import (
+from crossmodal_evaluators.metrics import (
     DEFAULT_LOWEST_PITCH,
     DEFAULT_POLYPHONY_MIN_PITCHES,
     DEFAULT_QUALIFIED_MIN_STEPS,
