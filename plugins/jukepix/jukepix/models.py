@@ -384,6 +384,9 @@ class PhraseCritic(Critic):
     :param image_channels: channels of the image branch's three convolutions.
     :param image_dim: size of the image vector.
     :param head_dim: hidden size of the head.
+    :param layer_norm: normalise each pitch and time layer's features per position (LayerNorm over
+        channels, which keeps samples independent, so the gradient penalty stays per sample), as
+        the PyTorch MuseGAN tutorial's critic does.
     """
 
     condition_shape = IMAGE_SHAPE
@@ -397,6 +400,7 @@ class PhraseCritic(Critic):
         image_channels: Sequence[int] = (32, 64, 64),
         image_dim: int = 128,
         head_dim: int = 256,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__()
         if len(time_channels) != len(CRITIC_TIME_FACTORS):
@@ -411,6 +415,9 @@ class PhraseCritic(Critic):
         # (1, 11) convolution over all octaves
         self.across_octaves = nn.Linear(self.n_octaves * octave_channels, pitch_out)
         self.time = nn.ModuleList()  # (factor, 1) stride-factor convolutions over time
+        norm = nn.LayerNorm if layer_norm else (lambda channels: nn.Identity())
+        self.octave_norm, self.across_norm = norm(octave_channels), norm(pitch_out)
+        self.time_norms = nn.ModuleList(norm(channels) for channels in time_channels)
         in_channels = pitch_out
         for out_channels, factor in zip(time_channels, CRITIC_TIME_FACTORS):
             self.time.append(nn.Linear(factor * in_channels, out_channels))
@@ -440,11 +447,11 @@ class PhraseCritic(Critic):
         batch, bars, steps = sample.shape[:3]
         x = F.pad(sample, (0, 0, 0, self.pitch_padding))  # (B, bars, time, 132, tracks), silent above G9
         x = x.reshape(batch, bars, steps, self.n_octaves, -1)  # octave patches: 12 pitches x tracks
-        x = F.leaky_relu(self.octave(x), LEAKY_SLOPE)  # (B, bars, time, octaves, C)
-        x = F.leaky_relu(self.across_octaves(x.flatten(3)), LEAKY_SLOPE)  # (B, bars, time, C)
-        for factor, layer in zip(CRITIC_TIME_FACTORS, self.time):
+        x = F.leaky_relu(self.octave_norm(self.octave(x)), LEAKY_SLOPE)  # (B, bars, time, octaves, C)
+        x = F.leaky_relu(self.across_norm(self.across_octaves(x.flatten(3))), LEAKY_SLOPE)  # (B, bars, time, C)
+        for factor, layer, norm in zip(CRITIC_TIME_FACTORS, self.time, self.time_norms):
             steps //= factor
-            x = F.leaky_relu(layer(x.reshape(batch, bars, steps, -1)), LEAKY_SLOPE)  # (B, bars, steps, C)
+            x = F.leaky_relu(norm(layer(x.reshape(batch, bars, steps, -1))), LEAKY_SLOPE)  # (B, bars, steps, C)
         phrase = self.bars(x[:, :, 0].transpose(1, 2))  # (B, bar_dim, bars) -> (B, phrase_dim)
         thumbnail = F.avg_pool2d(condition, self.thumbnail_pool)  # (B, 3, 32, 32)
         painting = self.image(thumbnail)  # (B, image_dim)

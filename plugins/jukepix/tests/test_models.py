@@ -308,3 +308,15 @@ def test_pitch_range_keeps_other_pitches_silent():
     assert bar[..., 24:108].min() > 0
     with pytest.raises(ValueError, match="pitch_range"):
         _small_decoder(pitch_range=(24, 100), pitch_factors=(1, 7, 12))
+
+
+def test_critic_layer_norm_keeps_samples_independent():
+    torch.manual_seed(0)
+    critic = PhraseCritic(layer_norm=True)
+    conditions, phrases = torch.rand(3, *IMAGE_SHAPE), (torch.rand(3, *PHRASE_SHAPE) > 0.97).float()
+    together = critic(conditions, phrases)
+    alone = torch.cat([critic(conditions[i:i + 1], phrases[i:i + 1]) for i in range(3)])
+    torch.testing.assert_close(together, alone)  # a per-sample gradient penalty stays per sample
+    norms = [m for m in critic.modules() if isinstance(m, nn.LayerNorm)]
+    assert len(norms) == 2 + len(critic.time)
+    assert not any(isinstance(m, nn.LayerNorm) for m in PhraseCritic().modules())
