@@ -1,7 +1,8 @@
 """crossmodal: a plugin-based framework for cross-modal generative adversarial networks.
 
 Everything a plugin author needs is importable from here: the four network interfaces and the
-evaluator/data protocols, the hook markers, recipes, the registry and the errors. See
+evaluator/data protocols, the hook markers and the ``Register`` callback type, recipes, the
+registry and the errors. See
 ``crossmodal.hookspecs`` for the plugin contract.
 """
 
@@ -19,8 +20,7 @@ from .errors import (
     TrainingInterrupted,
     UnknownComponentError,
 )
-from .hookspecs import hookimpl, hookspec
-from .hookspecs import Register, RegisterComponent
+from .hookspecs import Register, hookimpl, hookspec
 from .interfaces import (
     Critic,
     Decoder,
@@ -37,7 +37,7 @@ from .registry import KINDS, ComponentInfo, Registry
 from .generator import ConditionalGenerator
 from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
 from .config import TrainConfig, critic_updates_for, resolve_config
-from .build import Job, JobSpec, build_job
+from .build import build_job
 from .checkpoint import load_checkpoint, save_checkpoint
 from .files import atomic_write, atomic_write_text, remove_leftovers, shown
 from .trainer import Trainer, resume_training, start_training
@@ -59,8 +59,6 @@ __all__ = [
     "DuplicateComponentError",
     "Encoder",
     "Evaluator",
-    "Job",
-    "JobSpec",
     "LossTerm",
     "OutputError",
     "PluginLoadError",
@@ -69,7 +67,6 @@ __all__ = [
     "RecipeError",
     "RunInUseError",
     "Register",
-    "RegisterComponent",
     "Registry",
     "SampleSet",
     "SampleWriter",

@@ -1,9 +1,10 @@
 """Turning a recipe into live objects, with every shape checked before training starts.
 
 :func:`build_job` creates the generator, the critic, both datasets, the evaluators and the writer
-named by a :class:`~crossmodal.recipe.Recipe` and checks that they fit together;
-:class:`JobSpec` is the plain, JSON-serialisable record of what was built (written to
-``config.json`` and into checkpoints), from which :func:`build_generator` rebuilds a generator.
+named by a :class:`~crossmodal.recipe.Recipe` and checks that they fit together.
+:class:`JobSpec` is the core's internal, JSON-serialisable record of what was built (written to
+``config.json`` and into checkpoints), from which :func:`load_generator` rebuilds a generator;
+plugin authors never handle it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .recipe import ComponentSpec, Recipe
 from .registry import Registry
 
 __all__ = [
+    "ROLE_KINDS",
     "Job",
     "JobSpec",
     "build_generator",
@@ -36,7 +38,18 @@ __all__ = [
     "load_generator",
 ]
 
-_COMPONENT_KINDS = ("encoder", "temporal", "decoder", "critic")
+ROLE_KINDS = {
+    "encoder": "encoder",
+    "temporal": "temporal-source",
+    "decoder": "decoder",
+    "critic": "critic",
+    "conditions": "sample-set",
+    "targets": "sample-set",
+    "writer": "sample-writer",
+}
+"""Role (a :class:`~crossmodal.recipe.Recipe` field, and a key of :attr:`JobSpec.components`) ->
+the registry kind it names. Checkpoints record components by role, so the names of kinds can
+change without making older checkpoints unreadable."""
 
 
 def _plain(value: Any) -> Any:
@@ -51,10 +64,13 @@ def _plain(value: Any) -> Any:
 class JobSpec:
     """What a job was built from, as plain data: enough to rebuild it from a registry.
 
+    Internal to the core (``config.json`` and checkpoints); not part of the plugin API.
+
     :param recipe: the recipe's registered name.
-    :param components: kind (``encoder``, ``temporal``, ``decoder``, ``critic``, ``conditions``,
-        ``targets`` and, if any, ``writer``) -> ``{"name": ..., "options": {...}}``; the
-        dataset options include those given on the command line.
+    :param components: role (``encoder``, ``temporal``, ``decoder``, ``critic``, ``conditions``,
+        ``targets`` and, if any, ``writer``; see :data:`ROLE_KINDS` for the kind each names) ->
+        ``{"name": ..., "options": {...}}``; the sample-set options include those given on the
+        command line.
     :param sources: ``{"conditions": path or None, "targets": path or None}``.
     """
 
@@ -64,9 +80,9 @@ class JobSpec:
     evaluators: tuple[str, ...] = ()
     sources: Mapping[str, str | None] = field(default_factory=dict)
 
-    def component(self, kind: str) -> ComponentSpec | None:
-        """The recorded :class:`ComponentSpec` of ``kind`` (``None`` when absent)."""
-        entry = self.components.get(kind)
+    def component(self, role: str) -> ComponentSpec | None:
+        """The recorded :class:`ComponentSpec` of ``role`` (``None`` when absent)."""
+        entry = self.components.get(role)
         return None if entry is None else ComponentSpec(entry["name"], dict(entry.get("options", {})))
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,8 +247,8 @@ def create_component(
 def _check_generator_options(
     registry: Registry, parts: Mapping[str, ComponentSpec], origin: str, error: type[CrossmodalError]
 ) -> None:
-    for kind, part in parts.items():
-        check_options(registry, kind, part, origin, error=error)
+    for role, part in parts.items():
+        check_options(registry, ROLE_KINDS[role], part, origin, error=error)
 
 
 def build_generator(
@@ -261,7 +277,7 @@ def build_generator(
     _check_generator_options(registry, {"encoder": encoder, "temporal": temporal, "decoder": decoder}, origin, error)
     parts = (
         create_component(registry, "encoder", encoder, origin, expected=Encoder, error=error),
-        create_component(registry, "temporal", temporal, origin, expected=TemporalSource, error=error),
+        create_component(registry, "temporal-source", temporal, origin, expected=TemporalSource, error=error),
         [create_component(registry, "decoder", decoder, origin, expected=Decoder, error=error)
          for _ in range(n_tracks)],
     )
@@ -269,7 +285,7 @@ def build_generator(
         return ConditionalGenerator(*parts)
     except RecipeError as err:
         raise error(
-            f"{origin} (encoder {encoder.name!r}, temporal {temporal.name!r}, "
+            f"{origin} (encoder {encoder.name!r}, temporal-source {temporal.name!r}, "
             f"decoder {decoder.name!r}): {err}"
         ) from err
 
@@ -331,11 +347,11 @@ def build_job(
             sources={"conditions": condition_source, "targets": target_source},
         )
     get = spec.component
-    for kind in ("encoder", "temporal", "decoder", "critic", "writer"):
-        if get(kind) is not None:
-            check_options(registry, kind, get(kind), where, error=error)
+    for role in ("encoder", "temporal", "decoder", "critic", "writer"):
+        if get(role) is not None:
+            check_options(registry, ROLE_KINDS[role], get(role), where, error=error)
     for role in ("conditions", "targets"):
-        check_options(registry, "dataset", get(role), where, extra=("source",), command_line=command_line[role],
+        check_options(registry, ROLE_KINDS[role], get(role), where, extra=("source",), command_line=command_line[role],
                       label=f"{role} dataset {get(role).name!r}", error=error)
     generator = build_generator(
         registry, get("encoder"), get("temporal"), get("decoder"), spec.n_tracks, recipe=name, origin=where,
@@ -347,7 +363,7 @@ def build_job(
     if tuple(critic.sample_shape) != generator.sample_shape:
         raise RecipeError(
             f"recipe {name!r}: critic {critic_spec.name!r} scores samples of shape "
-            f"{tuple(critic.sample_shape)}, but the generator ({what}, temporal "
+            f"{tuple(critic.sample_shape)}, but the generator ({what}, temporal-source "
             f"{get('temporal').name!r}) makes (segments, *segment_shape, tracks) = {generator.sample_shape}"
         )
     if tuple(critic.condition_shape) != generator.condition_shape:
@@ -357,7 +373,7 @@ def build_job(
             f"{generator.condition_shape}"
         )
     conditions, targets = (
-        create_component(registry, "dataset", get(role), where, label=f"{role} dataset {get(role).name!r}",
+        create_component(registry, ROLE_KINDS[role], get(role), where, label=f"{role} dataset {get(role).name!r}",
                          error=error, command_line=command_line[role], source=spec.sources.get(role))
         for role in ("conditions", "targets")
     )
@@ -368,7 +384,7 @@ def build_job(
         dataset_name = get(role).name
         if not isinstance(data, SampleSet):
             raise RecipeError(
-                f"recipe {name!r}: dataset {dataset_name!r} built a {type(data).__name__}, which lacks the "
+                f"recipe {name!r}: sample-set {dataset_name!r} built a {type(data).__name__}, which lacks the "
                 "crossmodal.SampleSet attributes (sample_kind, sample_shape, __len__, batch, sources)"
             )
         if tuple(data.sample_shape) != tuple(expected):
@@ -389,9 +405,13 @@ def build_job(
             )
         evaluators[evaluator_name] = evaluator
     writer_spec = get("writer")
-    writer = None if writer_spec is None else create_component(registry, "writer", writer_spec, where, error=error)
+    writer = None if writer_spec is None else create_component(
+        registry, ROLE_KINDS["writer"], writer_spec, where, error=error
+    )
     if writer is not None and not isinstance(writer, SampleWriter):
-        raise RecipeError(f"recipe {name!r}: writer {writer_spec.name!r} built a {type(writer).__name__} without write()")
+        raise RecipeError(
+            f"recipe {name!r}: sample-writer {writer_spec.name!r} built a {type(writer).__name__} without write()"
+        )
     return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer)
 
 
@@ -439,8 +459,8 @@ def load_generator(
         raise CheckpointError(f"checkpoint {path}: {err}") from err
     check_finite_weights(document.get("generator"), f"checkpoint {path}: generator")
     origin = f"checkpoint {path} (recipe {spec.recipe!r})"
-    parts = {kind: spec.component(kind) for kind in ("encoder", "temporal", "decoder")}
-    missing = [kind for kind, part in parts.items() if part is None]
+    parts = {role: spec.component(role) for role in ("encoder", "temporal", "decoder")}
+    missing = [role for role, part in parts.items() if part is None]
     if missing:
         raise CheckpointError(f"{origin}: the recorded job names no {', '.join(missing)}")
     _check_generator_options(registry, parts, origin, CheckpointError)

@@ -2,7 +2,9 @@
 
 ``G(i, z) = Gbar(concat(F(i), Gtemporal(z)))``: the condition's feature vector is repeated for
 every segment and joined to that segment's temporal vector; each track's decoder turns the joined
-code into one segment of its track, and the segments and tracks are stacked into a sample.
+code into one segment of its track, and the segments and tracks are stacked into a sample. A
+conditioned temporal source (``uses_feature = True``) computes ``Gtemporal(z, F(i))`` instead, so
+a trunk shared by all tracks can depend on the condition.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ class ConditionalGenerator(nn.Module):
     """Generates samples ``(B, n_segments, *segment_shape, n_tracks)`` from conditions and noise.
 
     :param encoder: condition ``(B, *condition_shape)`` -> feature ``(B, F)``.
-    :param temporal: noise ``(B, noise_dim)`` -> per-segment vectors ``(B, S, T)``.
+    :param temporal: noise ``(B, noise_dim)`` -> per-segment vectors ``(B, S, T)``; called with
+        the feature ``(B, F)`` as well when it sets ``uses_feature = True``.
     :param decoders: one per track; each maps ``(B*S, F+T)`` -> ``(B*S, *segment_shape)``.
-    :raises RecipeError: when the decoders' ``input_dim`` is not ``F + T`` or the decoders
-        disagree on ``segment_shape`` (the message names the components and the sizes).
+    :raises RecipeError: when the decoders' ``input_dim`` is not ``F + T``, the decoders
+        disagree on ``segment_shape``, or a conditioned temporal source's ``feature_dim`` is not
+        ``F`` (the message names the components and the sizes).
 
     Attributes: ``condition_shape``, ``noise_dim``, ``n_segments``, ``segment_shape``,
     ``n_tracks`` and ``sample_shape = (n_segments, *segment_shape, n_tracks)``.
@@ -35,6 +39,14 @@ class ConditionalGenerator(nn.Module):
         super().__init__()
         if not decoders:
             raise RecipeError("a generator needs at least one decoder (one per track), got none")
+        if temporal.uses_feature:
+            takes = getattr(temporal, "feature_dim", None)
+            if takes is None or int(takes) != int(encoder.feature_dim):
+                raise RecipeError(
+                    f"temporal source {type(temporal).__name__} uses the feature and takes "
+                    f"feature_dim={takes}, but encoder {type(encoder).__name__} gives "
+                    f"feature_dim={encoder.feature_dim}"
+                )
         code_dim = int(encoder.feature_dim) + int(temporal.temporal_dim)
         for track, decoder in enumerate(decoders):
             if int(decoder.input_dim) != code_dim:
@@ -74,7 +86,10 @@ class ConditionalGenerator(nn.Module):
         batch = condition.shape[0]
         feature = self.encoder(condition)  # (B, F)
         check_shape(self.encoder, "feature", feature, (batch, self.feature_dim))
-        temporal = self.temporal(noise)  # (B, S, T)
+        if self.temporal.uses_feature:
+            temporal = self.temporal(noise, feature)  # (B, S, T), conditioned on the feature
+        else:
+            temporal = self.temporal(noise)  # (B, S, T)
         check_shape(self.temporal, "output", temporal, (batch, self.n_segments, self.temporal_dim))
         feature = feature.unsqueeze(1).expand(batch, self.n_segments, self.feature_dim)  # (B, S, F)
         code = torch.cat([feature, temporal.to(feature.dtype)], dim=-1)  # (B, S, F+T)

@@ -1,36 +1,49 @@
 """The plugin contract: every hook a crossmodal plugin may implement.
 
 This module is the single reference for plugin authors. It holds no logic: each function below
-is an empty, decorated specification. A plugin is a module (or object) exposed through the
-``crossmodal`` entry-point group, whose functions carry the same names and are decorated with
-:data:`hookimpl`::
+is an empty, decorated specification, and :class:`Register` types the one callback. A plugin is a
+module (or object) exposed through the ``crossmodal`` entry-point group, whose functions carry the
+same names and are decorated with :data:`hookimpl`::
 
     # pyproject.toml of your distribution
     [project.entry-points.crossmodal]
     myplugin = "my_package.plugin"
 
     # my_package/plugin.py
-    from crossmodal import hookimpl
+    from crossmodal import API_VERSION, Register, hookimpl
 
     @hookimpl
-    def crossmodal_register_components(register):
-        register("encoder", "my-encoder", MyEncoder, "Encodes sketches to 64-d features")
+    def crossmodal_api_version() -> int:
+        return API_VERSION
 
-An implementation may take fewer arguments than its spec, never more (pluggy checks this when the
-plugin is registered). The core calls the hooks in this order when a command starts:
-``crossmodal_api_version`` (when the plugin is loaded), then every ``crossmodal_register_*`` hook
-once, then ``crossmodal_register_commands`` while the command line is built. Nothing is loaded at
-import time.
+    @hookimpl
+    def crossmodal_register_components(register: Register) -> None:
+        register("encoder", "my-encoder", MyEncoder, "Encodes sketches to 64-d features")
+        register("sample-set", "sketches", sketch_set)
+        register("recipe", "myplugin", my_recipe)
+
+Three hooks, one callback, eight kinds. Each kind is named after the interface its factory
+returns (:data:`KIND_INTERFACES`). An implementation may take fewer arguments than its spec, never
+more; pluggy checks this when the plugin is registered, and ``check_pending()`` then refuses a
+``crossmodal_*`` function that matches no spec here (a misspelt or removed hook). The core calls
+the hooks in this order when a command starts: ``crossmodal_api_version`` (when the plugin is
+loaded), then ``crossmodal_register_components``, then ``crossmodal_register_commands`` while
+the command line is built. Nothing is loaded at import time.
 
 Each plugin is imported and its hooks are called on their own: a plugin whose import or hook
 raises (``sys.exit()`` included; Ctrl-C still stops the command) is reported as broken, with
 nothing it registered kept, and the others load. See ``docs/plugin-guide.md`` for conflicts
 between plugins and the load-time report.
+
+.. versionchanged:: 2
+    ``crossmodal_register_evaluators``, ``_datasets``, ``_writers`` and ``_recipes`` were removed:
+    every kind goes through ``crossmodal_register_components``. The kinds ``temporal``,
+    ``dataset`` and ``writer`` became ``temporal-source``, ``sample-set`` and ``sample-writer``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import pluggy
 
@@ -43,15 +56,43 @@ PROJECT_NAME = "crossmodal"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-RegisterComponent = Callable[..., None]
-"""``register(kind, name, factory, description="")``; see :func:`crossmodal_register_components`."""
+KIND_INTERFACES = {
+    "encoder": "Encoder",
+    "temporal-source": "TemporalSource",
+    "decoder": "Decoder",
+    "critic": "Critic",
+    "evaluator": "Evaluator",
+    "sample-set": "SampleSet",
+    "sample-writer": "SampleWriter",
+    "recipe": "Recipe",
+}
+"""Every kind ``register`` takes -> the ``crossmodal`` class its factory returns, in the order
+``crossmodal list-components`` prints them. A kind is its interface's name in lower case, with a
+hyphen between words."""
 
-Register = Callable[..., None]
-"""``register(name, factory, description="")``; used by the other registration hooks."""
+
+class Register(Protocol):
+    """The callback :func:`crossmodal_register_components` receives; call it once per entry."""
+
+    def __call__(self, kind: str, name: str, factory: Callable[..., Any], description: str = "") -> None:
+        """Register ``factory`` as the entry ``name`` of ``kind``.
+
+        :param kind: one of :data:`KIND_INTERFACES` (``"encoder"``, ``"temporal-source"``,
+            ``"decoder"``, ``"critic"``, ``"evaluator"``, ``"sample-set"``, ``"sample-writer"``,
+            ``"recipe"``).
+        :param name: short, lower-case and stable (it is written into checkpoints and typed on
+            command lines); unique within its kind across all plugins.
+        :param factory: a class or function that builds the entry when a recipe is built, not at
+            registration. ``factory(**options)`` for networks and sample writers (the options of
+            the recipe's :class:`crossmodal.ComponentSpec`); ``factory(source=None, **options)``
+            for sample sets; ``factory()`` for evaluators and recipes.
+        :param description: one line for ``crossmodal list-components``; the summary line of the
+            factory's docstring when empty.
+        """
 
 
 # -------------------------------------------------------------------------------------------
-# Loading
+# Loading: called on each plugin alone, right after it is imported
 # -------------------------------------------------------------------------------------------
 
 
@@ -60,94 +101,69 @@ def crossmodal_api_version() -> int:
     """Declare the crossmodal plugin API version this plugin was written for.
 
     The call stops at the first non-None result. The core calls it on each plugin alone, right
-    after importing it, and refuses a plugin whose major version differs from
-    :data:`crossmodal.API_VERSION` (the plugin is then reported as broken, with both versions).
+    after importing it, and refuses a plugin whose version differs from
+    :data:`crossmodal.API_VERSION` (the plugin is then reported as broken, with both versions; a
+    plugin written for API 1 is told, in one line, how to port it).
 
-    :returns: the API version, an ``int``.
+    :returns: the API version, an ``int`` (currently ``2``).
 
-    For plugin authors: return the value of ``crossmodal.API_VERSION`` you developed against.
-    A plugin that does not implement this hook is loaded with a warning in
-    ``crossmodal list-components``.
+    .. versionchanged:: 2
+        API 2 registers every kind through :func:`crossmodal_register_components`.
+
+    For plugin authors: return ``crossmodal.API_VERSION``, or the literal you developed
+    against. A plugin that does not implement this hook is loaded, and ``crossmodal
+    list-components --json`` shows its ``api_version`` as ``null``.
     """
 
 
 # -------------------------------------------------------------------------------------------
-# Registration: called once per command, in the order below, with a ``register`` callback
+# Registration: called once per command, after crossmodal_api_version
 # -------------------------------------------------------------------------------------------
 
 
 @hookspec
-def crossmodal_register_components(register: RegisterComponent) -> None:
-    """Register network components.
+def crossmodal_register_components(register: Register) -> None:
+    """Register everything the plugin provides: networks, data, writers, metrics and recipes.
 
-    :param register: call ``register(kind, name, factory, description="")`` once per component.
-        ``kind`` is one of ``"encoder"``, ``"temporal"``, ``"decoder"``, ``"critic"``;
-        ``name`` is short, lower-case and stable (it is written into checkpoints);
-        ``factory(**options)`` returns a :class:`crossmodal.Encoder`,
-        :class:`crossmodal.TemporalSource`, :class:`crossmodal.Decoder` or
-        :class:`crossmodal.Critic`; ``description`` is one line for ``list-components``
-        (the factory's docstring summary when omitted).
+    :param register: a :class:`Register`; call ``register(kind, name, factory, description="")``
+        once per entry. The kinds, and what each ``factory`` returns:
 
-    Every implementation is called (results are not collected). A name already registered for the
-    same kind, by this or another plugin, is an error naming both providers.
+        - ``"encoder"``, ``"temporal-source"``, ``"decoder"``, ``"critic"``:
+          ``factory(**options)`` returns a :class:`crossmodal.Encoder`,
+          :class:`crossmodal.TemporalSource`, :class:`crossmodal.Decoder` or
+          :class:`crossmodal.Critic`;
+        - ``"sample-set"``: ``factory(source=None, **options)`` returns a
+          :class:`crossmodal.SampleSet`. ``source`` is a path (a file, a folder of raw files or a
+          prepared dataset) or ``None`` for the plugin's embedded default data, which must work
+          on a fresh install without a download. The factory skips unusable files and lists them
+          as ``(path, reason)`` pairs in the set's ``skipped`` attribute; it raises
+          :class:`crossmodal.DataError` only when nothing usable is left;
+        - ``"sample-writer"``: ``factory(**options)`` returns a :class:`crossmodal.SampleWriter`;
+        - ``"evaluator"``: ``factory()`` returns a :class:`crossmodal.Evaluator`;
+        - ``"recipe"``: ``factory()`` returns a :class:`crossmodal.Recipe`, which names the
+          components, the data, the evaluators, the writer, extra loss terms, how conditions and
+          targets are paired, and default hyper-parameters.
 
-    For plugin authors: register classes or small functions; do not build models here.
-    """
+    :returns: ``None``; a returned value makes the plugin broken (call ``register`` instead).
 
+    Every implementation is called (results are not collected), each plugin's alone, while
+    plugins load, before any command runs. A call with a kind not listed, an empty name, a factory
+    that is not callable or a description that is not a string, and a ``(kind, name)`` already
+    registered by this or another plugin (the message names both providers) make the plugin
+    broken; nothing it registered is kept. What a factory returns is checked when a recipe is
+    built (:func:`crossmodal.build_job`), with its shapes.
 
-@hookspec
-def crossmodal_register_evaluators(register: Register) -> None:
-    """Register evaluators (metrics computed on batches of samples).
+    .. versionchanged:: 2
+        Takes every kind; ``crossmodal_register_evaluators``, ``_datasets``, ``_writers`` and
+        ``_recipes`` were removed, and ``temporal``, ``dataset``, ``writer`` renamed
+        ``temporal-source``, ``sample-set``, ``sample-writer``.
 
-    :param register: call ``register(name, factory, description="")``; ``factory()`` returns a
-        :class:`crossmodal.Evaluator`.
-
-    Every implementation is called. The trainer runs a recipe's evaluators on generated and real
-    samples every ``eval_every`` steps; ``crossmodal evaluate`` runs every evaluator whose
-    ``sample_kind`` matches the data.
-    """
-
-
-@hookspec
-def crossmodal_register_datasets(register: Register) -> None:
-    """Register data sources for conditions and targets.
-
-    :param register: call ``register(name, factory, description="")``. ``factory(source=None,
-        **options)`` returns a :class:`crossmodal.SampleSet`. ``source`` is a path (a file, a
-        folder of raw files or a prepared dataset) or ``None`` for the plugin's embedded default
-        data, which must work on a fresh install without a download. A factory skips unusable
-        files and lists them as ``(path, reason)`` pairs in the returned set's ``skipped``
-        attribute; it raises :class:`crossmodal.DataError` only when nothing usable is left.
-
-    Every implementation is called.
-    """
-
-
-@hookspec
-def crossmodal_register_writers(register: Register) -> None:
-    """Register sample writers, which turn generated tensors into files people open.
-
-    :param register: call ``register(name, factory, description="")``; ``factory(**options)``
-        returns a :class:`crossmodal.SampleWriter`.
-
-    Every implementation is called. Writers are named by recipes and used by the trainer (samples
-    at intervals) and by ``crossmodal generate``.
-    """
-
-
-@hookspec
-def crossmodal_register_recipes(register: Register) -> None:
-    """Register training recipes.
-
-    :param register: call ``register(name, factory, description="")``; ``factory()`` returns a
-        :class:`crossmodal.Recipe`, which names the components, the data, the evaluators, the
-        writer, extra loss terms, how conditions and targets are paired, and default
-        hyper-parameters.
-
-    Every implementation is called. ``crossmodal train --plugin NAME`` runs the recipe named
-    ``NAME`` (``--recipe`` picks another).
-
-    For plugin authors: name your main recipe after your plugin's entry point.
+    For plugin authors: register classes or small functions; do not build models here. Name your
+    main recipe after your plugin's entry point: ``crossmodal train --plugin NAME`` runs the recipe
+    named ``NAME``. The trainer runs a recipe's evaluators every ``eval_every`` steps and its
+    sample writer every ``sample_every`` steps; ``crossmodal evaluate`` runs every evaluator
+    whose ``sample_kind`` matches the data, and ``crossmodal generate`` writes with the recorded
+    sample writer.
     """
 
 
@@ -162,6 +178,7 @@ def crossmodal_register_commands(cli: "click.Group") -> None:
 
     :param cli: the top-level :class:`click.Group`. Data-preparation commands belong in its
         ``prepare`` subgroup (``cli.commands["prepare"]``), e.g. ``crossmodal prepare music``.
+    :returns: ``None`` (results are not collected).
 
     Every implementation is called, after registration, each time the command line is built:
     each plugin's alone (through pluggy), in plugin load order. An implementation that raises

@@ -3,7 +3,7 @@
 A cross-modal generator is assembled from three parts and judged by a fourth::
 
     condition --Encoder--> feature (B, F)
-    noise     --TemporalSource--> per-segment vectors (B, S, T)
+    noise     --TemporalSource--> per-segment vectors (B, S, T)   (with the feature too, if it asks)
     [feature, vector_s] --Decoder (one per track)--> segment s of that track (B, *segment_shape)
     (condition, sample) --Critic--> score (B,)
 
@@ -66,17 +66,30 @@ class Encoder(nn.Module):
 
 
 class TemporalSource(nn.Module):
-    """Maps noise to one vector per segment (per bar, for music), correlated over time.
+    """Maps noise (and, optionally, the condition's feature) to one vector per segment.
 
+    One vector per segment (per bar, for music), correlated over time.
     Input ``noise``: float tensor ``(B, noise_dim)``, standard normal.
     Output: float tensor ``(B, n_segments, temporal_dim)``.
+
+    A source that sets ``uses_feature = True`` is a *conditioned* source, e.g. a shared trunk
+    that every track's decoder branches from (MuseGAN's generator): it is called as
+    ``forward(noise, feature)`` with the encoder's output ``feature``, a float tensor
+    ``(B, feature_dim)``, and it declares the ``feature_dim`` it takes; building a recipe refuses
+    an encoder whose ``feature_dim`` differs. The decoders still receive
+    ``[feature, temporal vector]`` either way.
     """
 
     noise_dim: int
     n_segments: int
     temporal_dim: int
+    uses_feature: ClassVar[bool] = False
+    """Whether :meth:`forward` takes the condition's feature as a second argument."""
+    feature_dim: int
+    """The feature size a conditioned source (``uses_feature = True``) takes; unused otherwise."""
 
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+    def forward(self, noise: torch.Tensor, feature: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover
+        """``(B, noise_dim)`` noise [and ``(B, feature_dim)`` feature] -> ``(B, n_segments, temporal_dim)``."""
         raise NotImplementedError
 
 

@@ -1,6 +1,8 @@
 """Loading plugins into a :class:`Plugins` set: pluggy manager, registry and load report.
 
-Each entry point is imported, validated and registered on its own, so one broken plugin is
+Each entry point is imported, registered with pluggy (which checks every hook's arguments against
+:mod:`crossmodal.hookspecs`; ``check_pending()`` refuses unknown hooks) and has its hooks called on
+its own, so one broken plugin is
 reported (name, distribution, exception, how to skip it) instead of taking the CLI down: an
 exception, ``sys.exit()`` (:class:`SystemExit`) or any other :class:`BaseException` except
 :class:`KeyboardInterrupt` raised while a plugin is imported or while its hooks run marks that
@@ -22,7 +24,7 @@ Conflicts are never resolved silently (docs/plugin-guide.md, "Conflicts between 
   refuses the later plugin with both owners named, and is marked *contested*: asking the
   registry for it is an error until the user disables one of the two.
 
-Each plugin's load (import, checks and registration hooks; command registration is added by the
+Each plugin's load (import, checks and registration hook; command registration is added by the
 CLI) is timed: :attr:`LoadedPlugin.load_seconds`, and :meth:`Plugins.slow` lists the plugins
 slower than ``CROSSMODAL_SLOW_PLUGIN_SECONDS`` (default 2 s).
 """
@@ -43,7 +45,7 @@ from . import hookspecs
 from .discovery import PluginEntryPoint, find_entry_points
 from .errors import CrossmodalError, PluginLoadError
 from .files import shown
-from .registry import Registry
+from .registry import KINDS, Registry
 
 __all__ = [
     "API_VERSION",
@@ -59,8 +61,11 @@ __all__ = [
     "slow_plugin_seconds",
 ]
 
-API_VERSION = 1
-"""Version of the plugin API in :mod:`crossmodal.hookspecs`; plugins declare the one they need."""
+API_VERSION = 2
+"""Version of the plugin API in :mod:`crossmodal.hookspecs`; plugins declare the one they need.
+
+2: every kind is registered through ``crossmodal_register_components``, kinds are named after
+their interfaces. A plugin written for 1 is refused with one line on how to port it."""
 
 LOAD_PLUGINS_ENV = "CROSSMODAL_LOAD_PLUGINS"
 STRICT_ENV = "CROSSMODAL_STRICT_PLUGINS"
@@ -70,15 +75,23 @@ SLOW_PLUGIN_ENV = "CROSSMODAL_SLOW_PLUGIN_SECONDS"
 DEFAULT_SLOW_PLUGIN_SECONDS = 2.0
 """Default of :data:`SLOW_PLUGIN_ENV`, in seconds."""
 
-_NETWORK_KINDS = ("encoder", "temporal", "decoder", "critic")
-_REGISTRATION_HOOKS = {
-    # hook name -> kind it fills (None: the kind is the first argument of register)
-    "crossmodal_register_components": None,
-    "crossmodal_register_evaluators": "evaluator",
-    "crossmodal_register_datasets": "dataset",
-    "crossmodal_register_writers": "writer",
-    "crossmodal_register_recipes": "recipe",
-}
+_REMOVED_HOOKS = (
+    "crossmodal_register_evaluators",
+    "crossmodal_register_datasets",
+    "crossmodal_register_writers",
+    "crossmodal_register_recipes",
+)
+"""Registration hooks of plugin API 1; API 2 registers every kind through ``crossmodal_register_components``."""
+
+_PORTING = (
+    f"API {API_VERSION} registers every kind through crossmodal_register_components(register): "
+    "register('evaluator', ...), register('sample-set', ...), register('sample-writer', ...) and "
+    "register('recipe', ...) replace crossmodal_register_evaluators, _datasets, _writers and _recipes; "
+    "kinds renamed: temporal -> temporal-source, dataset -> sample-set, writer -> sample-writer; "
+    f"then return {API_VERSION} from crossmodal_api_version (see docs/plugin-guide.md)"
+)
+"""How to port a plugin written for API 1: the tail of its one-line load error."""
+
 _SKIP_HINT = f"Skip it with {LOAD_PLUGINS_ENV}=<the plugins you want>, or run with --debug for the traceback."
 
 
@@ -101,6 +114,8 @@ def _describe(error: BaseException) -> str:
 class LoadedPlugin:
     """A plugin that imported, validated and registered without error.
 
+    :param hooks: the ``crossmodal_*`` hooks it implements, sorted.
+    :param api_version: what its ``crossmodal_api_version`` returned (``None``: not implemented).
     :param load_seconds: wall time of its import, checks and hooks (commands included once the
         CLI has registered them), in seconds.
     """
@@ -257,28 +272,33 @@ def _env_strict() -> bool:
     return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _validate_plugin_object(name: str, obj: object) -> None:
+def _check_plugin_object(name: str, obj: object) -> None:
+    """Refuse an entry point that names a class: pluggy would call its hooks without an instance."""
     if inspect.isclass(obj):
         raise PluginLoadError(
             f"entry point names the class {obj.__qualname__}; point it at a module or an instance "
             "(hook implementations must be callable without an instance)",
             plugin=name,
         )
-    hooks = [a for a in dir(obj) if a.startswith("crossmodal_")]
+
+
+def _hooks(manager: pluggy.PluginManager, name: str) -> tuple[str, ...]:
+    """The hooks plugin ``name`` implements (pluggy has checked their arguments); refuse none at all."""
+    hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(manager.get_plugin(name)) or ()))
     if not hooks:
         raise PluginLoadError(
             "it implements no crossmodal_* hook; see crossmodal.hookspecs for the hooks", plugin=name
         )
-    unknown = [h for h in hooks if not hasattr(hookspecs, h)]
-    if unknown:
-        raise PluginLoadError(
-            f"unknown hook(s) {', '.join(unknown)}; known hooks are listed in crossmodal.hookspecs",
-            plugin=name,
-        )
+    return hooks
 
 
-def _api_version(manager: pluggy.PluginManager, name: str) -> int | None:
+def _api_version(manager: pluggy.PluginManager, name: str, hooks: Sequence[str]) -> int | None:
+    """The API version plugin ``name`` declares; one line on how to port a plugin written for API 1."""
+    removed = [hook for hook in hooks if hook in _REMOVED_HOOKS]
     version = call_plugin_hook(manager, "crossmodal_api_version", name)
+    if version == 1 or removed:
+        used = f" (it implements {', '.join(removed)})" if removed else ""
+        raise PluginLoadError(f"written for plugin API 1{used}: {_PORTING}", plugin=name)
     if version is None:
         return None
     if not isinstance(version, int) or isinstance(version, bool):
@@ -292,15 +312,34 @@ def _api_version(manager: pluggy.PluginManager, name: str) -> int | None:
     return version
 
 
+def _check_pending(manager: pluggy.PluginManager, name: str) -> None:
+    """pluggy's ``check_pending()``: refuse a ``crossmodal_*`` function that matches no hook spec."""
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as err:
+        raise PluginLoadError(f"{err}; the hooks are listed in crossmodal.hookspecs", plugin=name) from err
+
+
 class _Staging:
-    """Collects one plugin's registrations so that a failing plugin leaves nothing behind."""
+    """Collects one plugin's registrations so that a failing plugin leaves nothing behind.
+
+    :meth:`register` is the :class:`~crossmodal.hookspecs.Register` callback the plugin receives;
+    Python itself refuses a call with missing or extra arguments (``TypeError``, which breaks the
+    plugin like any other exception from its hook).
+    """
 
     def __init__(self, plugin: str) -> None:
         self.plugin = plugin
         self.entries: list[tuple[str, str, Any, str]] = []
 
-    def _add(self, hook: str, kind: str, name: Any, factory: Any, description: Any) -> None:
-        """Check one ``register(...)`` call where it is made, so the message names the hook."""
+    def register(self, kind: str, name: str, factory: Any, description: str = "") -> None:
+        """Check one ``register(kind, name, factory, description)`` call where it is made, and keep it."""
+        hook = "crossmodal_register_components"
+        if kind not in KINDS:
+            raise PluginLoadError(
+                f"{hook} registered {name!r} under the unknown kind {kind!r}; the kinds are {', '.join(KINDS)}",
+                plugin=self.plugin,
+            )
         if not isinstance(name, str) or not name:
             raise PluginLoadError(
                 f"{hook} called register() with the name {name!r}; a name is a non-empty string "
@@ -321,68 +360,23 @@ class _Staging:
             )
         self.entries.append((kind, name, factory, description))
 
-    def _arguments(self, hook: str, required: tuple[str, ...], args: tuple, kwargs: dict) -> tuple:
-        """Bind one ``register(...)`` call to ``(*required, description="")``, or say how to call it."""
-        parameters = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in required]
-        parameters.append(inspect.Parameter("description", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=""))
-        try:
-            bound = inspect.Signature(parameters).bind(*args, **kwargs)
-        except TypeError as err:
-            raise PluginLoadError(
-                f"{hook} called register() wrongly ({err}); call it as "
-                f"register({', '.join(required)}, description=\"\")",
-                plugin=self.plugin,
-            ) from None
-        bound.apply_defaults()
-        return tuple(bound.arguments.values())
 
-    def component(self, *args: Any, **kwargs: Any) -> None:
-        """``register(kind, name, factory, description="")`` of ``crossmodal_register_components``."""
-        hook = "crossmodal_register_components"
-        kind, name, factory, description = self._arguments(hook, ("kind", "name", "factory"), args, kwargs)
-        if kind not in _NETWORK_KINDS:
-            raise PluginLoadError(
-                f"{hook} registered {name!r} as {kind!r}; "
-                f"this hook takes the kinds {', '.join(_NETWORK_KINDS)} "
-                "(evaluators, datasets, writers and recipes have hooks of their own)",
-                plugin=self.plugin,
-            )
-        self._add(hook, kind, name, factory, description)
-
-    def of_kind(self, kind: str, hook: str):
-        """The ``register(name, factory, description="")`` callback of ``hook``, which fills ``kind``."""
-
-        def register(*args: Any, **kwargs: Any) -> None:
-            name, factory, description = self._arguments(hook, ("name", "factory"), args, kwargs)
-            self._add(hook, kind, name, factory, description)
-
-        return register
-
-
-def _register_plugin(
-    manager: pluggy.PluginManager, registry: Registry, name: str, dist: str, version: str
-) -> tuple[str, ...]:
-    """Run ``name``'s registration hooks (through pluggy, one plugin at a time) and commit them."""
+def _register_plugin(manager: pluggy.PluginManager, registry: Registry, name: str, dist: str, version: str) -> None:
+    """Run ``name``'s ``crossmodal_register_components`` alone, through pluggy, and commit what it registered."""
+    hook = "crossmodal_register_components"
+    impls = [i for i in manager.hook.crossmodal_register_components.get_hookimpls() if i.plugin_name == name]
+    if impls and "register" not in impls[0].argnames:
+        raise PluginLoadError(
+            f"{hook}() takes no 'register' argument, so it cannot register anything; declare it as {hook}(register)",
+            plugin=name,
+        )
     staging = _Staging(name)
-    hooks_run = []
-    for hook_name, kind in _REGISTRATION_HOOKS.items():
-        impls = [i for i in getattr(manager.hook, hook_name).get_hookimpls() if i.plugin_name == name]
-        if not impls:
-            continue
-        if "register" not in impls[0].argnames:
-            raise PluginLoadError(
-                f"{hook_name}() takes no 'register' argument, so it cannot register anything; "
-                f"declare it as {hook_name}(register)",
-                plugin=name,
-            )
-        register = staging.component if kind is None else staging.of_kind(kind, hook_name)
-        for returned in call_plugin_hook(manager, hook_name, name, register=register):
-            raise PluginLoadError(
-                f"{hook_name}() returned a {type(returned).__name__}; registration hooks return "
-                "None and call register(...) once per entry instead",
-                plugin=name,
-            )
-        hooks_run.append(hook_name)
+    for returned in call_plugin_hook(manager, hook, name, register=staging.register):
+        raise PluginLoadError(
+            f"{hook}() returned a {type(returned).__name__}; it returns None and calls "
+            "register(...) once per entry instead",
+            plugin=name,
+        )
     added = []
     try:
         for kind, comp_name, factory, description in staging.entries:
@@ -393,7 +387,6 @@ def _register_plugin(
         for info in added:
             registry.remove(info.kind, info.name)
         raise
-    return tuple(hooks_run)
 
 
 def _conflicts(candidates: Sequence[PluginEntryPoint]) -> dict[int, list[PluginEntryPoint]]:
@@ -494,7 +487,7 @@ def load_plugins(
                 )
             if ep is not None:
                 obj = ep.load()
-            _validate_plugin_object(name, obj)
+            _check_plugin_object(name, obj)
             if manager.is_registered(obj):
                 taken = manager.get_name(obj)
                 raise PluginLoadError(
@@ -506,8 +499,10 @@ def load_plugins(
             manager.register(obj, name=name)
             registered = True
             owners[name] = _owner(name, dist, version)
-            api = _api_version(manager, name)
-            hooks = _register_plugin(manager, plugins.registry, name, dist, version)
+            hooks = _hooks(manager, name)
+            api = _api_version(manager, name, hooks)
+            _check_pending(manager, name)
+            _register_plugin(manager, plugins.registry, name, dist, version)
             seconds = time.perf_counter() - start
             plugins.loaded.append(LoadedPlugin(name, dist, version, hooks, api, seconds))
         except KeyboardInterrupt:

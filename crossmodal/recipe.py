@@ -1,7 +1,9 @@
 """Recipes: which components, which data and which defaults make one training job.
 
-A plugin registers recipes through :func:`crossmodal.hookspecs.crossmodal_register_recipes`;
-``crossmodal train --plugin NAME`` builds the recipe called ``NAME``.
+A plugin registers a recipe factory as ``register("recipe", name, factory)`` in
+:func:`crossmodal.hookspecs.crossmodal_register_components`; ``crossmodal train --plugin NAME``
+builds the recipe called ``NAME``. A recipe and its :class:`ComponentSpec` are all a plugin author
+writes to describe a job; what was built from them is recorded in checkpoints by the core.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ __all__ = ["ComponentSpec", "LossTerm", "Pairing", "Recipe", "random_pairs"]
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """A registered component's name and the keyword options passed to its factory."""
+    """A registered entry's name and the keyword options passed to its factory.
+
+    The kind is implied by the :class:`Recipe` field holding the spec (``temporal`` names a
+    ``temporal-source``, ``conditions`` and ``targets`` a ``sample-set``, ``writer`` a
+    ``sample-writer``).
+    """
 
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -56,15 +63,18 @@ class LossTerm:
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything the trainer needs to know about a job, by component name.
+    """Everything the trainer needs to know about a job, by registered name.
 
-    :param encoder, temporal, decoder, critic: registered components (``decoder`` is built
-        ``n_tracks`` times, one per track).
-    :param conditions, targets: registered datasets; their ``options`` are passed to the
-        dataset factory together with the source path given on the command line (``None`` =
+    Each field is a role; the kind of entry it names is in brackets.
+
+    :param encoder, temporal, decoder, critic: registered networks (``encoder``,
+        ``temporal-source``, ``decoder``, ``critic``); ``decoder`` is built ``n_tracks`` times, one
+        per track.
+    :param conditions, targets: registered sample sets (``sample-set``); their ``options`` are
+        passed to the factory together with the source path given on the command line (``None`` =
         the plugin's embedded default).
-    :param evaluators: names of registered evaluators run during training.
-    :param writer: a registered sample writer for samples during training and ``generate``.
+    :param evaluators: names of registered evaluators (``evaluator``) run during training.
+    :param writer: a registered ``sample-writer`` for samples during training and ``generate``.
     :param training: overrides of :class:`crossmodal.TrainConfig` defaults.
     :param pairing: how conditions and targets are paired in a batch.
     :param generator_losses, critic_losses: extra loss terms.

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from .errors import DuplicateComponentError, UnknownComponentError
+from .hookspecs import KIND_INTERFACES
 
 __all__ = ["KINDS", "ComponentInfo", "Registry"]
 
-KINDS = ("encoder", "temporal", "decoder", "critic", "evaluator", "dataset", "writer", "recipe")
-"""Every kind of entry the registry holds, in the order ``list-components`` prints them."""
+KINDS = tuple(KIND_INTERFACES)
+"""Every kind of entry the registry holds, in the order ``list-components`` prints them: ``encoder``,
+``temporal-source``, ``decoder``, ``critic``, ``evaluator``, ``sample-set``, ``sample-writer``,
+``recipe`` (each its interface's name, see :data:`crossmodal.hookspecs.KIND_INTERFACES`)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def _summary(factory: Callable[..., Any]) -> str:
 class Registry:
     """Maps (kind, name) to a :class:`ComponentInfo`.
 
-    Filled through the ``crossmodal_register_*`` hooks; a duplicate (kind, name) raises
+    Filled through the ``crossmodal_register_components`` hook; a duplicate (kind, name) raises
     :class:`DuplicateComponentError` naming both providers, an unknown one raises
     :class:`UnknownComponentError` with the closest registered names.
 

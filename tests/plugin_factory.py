@@ -49,11 +49,33 @@ GOOD_PLUGIN = textwrap.dedent('''
     @hookimpl
     def crossmodal_register_components(register):
         register("encoder", "sketch", SketchEncoder)
+        register("evaluator", "sketch-mean", lambda: None, "Mean of a sketch")
+''')
+
+API_1_PLUGIN = textwrap.dedent('''
+    from crossmodal import Encoder, hookimpl
+
+    class SketchEncoder(Encoder):
+        """Encodes 4-d sketches to 2-d features."""
 
     @hookimpl
-    def crossmodal_register_evaluators(register):
-        register("sketch-mean", lambda: None, "Mean of a sketch")
+    def crossmodal_api_version():
+        return 1
+
+    @hookimpl
+    def crossmodal_register_components(register):
+        register("encoder", "sketch", SketchEncoder)
+        register("temporal", "sketch-bars", SketchEncoder)
+
+    @hookimpl
+    def crossmodal_register_datasets(register):
+        register("sketches", dict)
+
+    @hookimpl
+    def crossmodal_register_recipes(register):
+        register("sketch", dict)
 ''')
+"""A plugin as written for plugin API 1 (before every kind went through one hook)."""
 
 
 _module_numbers = __import__("itertools").count()

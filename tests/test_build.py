@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the tests
     sys.path.insert(0, str(Path(__file__).parent))
@@ -82,9 +83,28 @@ def test_a_factory_returning_the_wrong_type(registry):
     recipe = toy(temporal=ComponentSpec("toy-encoder"))
     with pytest.raises(UnknownComponentError):
         build_job(registry, recipe)  # 'toy-encoder' is not a registered temporal source
-    registry.add("temporal", "not-a-module", lambda: object(), plugin="test")
-    with pytest.raises(RecipeError, match=r"temporal 'not-a-module' from test built a object.*TemporalSource"):
+    registry.add("temporal-source", "not-a-module", lambda: object(), plugin="test")
+    with pytest.raises(RecipeError, match=r"temporal-source 'not-a-module' from test built a object.*TemporalSource"):
         build_job(registry, toy(temporal=ComponentSpec("not-a-module")))
+
+
+def test_a_conditioned_temporal_source_builds_and_uses_the_condition(registry):
+    job = build_job(registry, toy(temporal=ComponentSpec("toy-conditioned-temporal")))
+    assert job.generator.temporal.uses_feature and job.spec.components["temporal"]["name"] == "toy-conditioned-temporal"
+    conditions = job.conditions.batch(torch.arange(2))  # (2, 8), two different conditions
+    noise = job.generator.sample_noise(1).expand(2, -1)  # (2, 3), the same noise for both
+    temporal = job.generator.temporal(noise, job.generator.encoder(conditions))  # (2, S, T)
+    assert not torch.allclose(temporal[0], temporal[1])
+
+
+def test_a_conditioned_temporal_source_of_the_wrong_feature_size_is_refused_at_build(registry):
+    recipe = toy(temporal=ComponentSpec("toy-conditioned-temporal", {"feature_dim": 5}))
+    with pytest.raises(RecipeError) as info:
+        build_job(registry, recipe)
+    message = str(info.value)
+    assert "recipe 'toy'" in message and "temporal-source 'toy-conditioned-temporal'" in message
+    assert "ToyConditionedTemporal uses the feature and takes feature_dim=5" in message
+    assert "encoder ToyEncoder gives feature_dim=4" in message
 
 
 def test_unknown_recipe_lists_the_known_ones(registry):
@@ -118,7 +138,7 @@ def test_an_unknown_component_option_is_refused_before_anything_is_built(registr
     assert message == ("recipe 'toy': decoder 'toy-decoder' from toy has no option 'stepz'; "
                        "it accepts: input_dim, steps")
     assert built == []  # nothing was built before the options were checked
-    with pytest.raises(RecipeError, match=r"recipe 'toy': writer 'toy-writer' from toy has no option 'colour'; "
+    with pytest.raises(RecipeError, match=r"recipe 'toy': sample-writer 'toy-writer' from toy has no option 'colour'; "
                                           r"it takes no options"):
         build_job(registry, toy(writer=ComponentSpec("toy-writer", {"colour": "red"})))
 

@@ -61,7 +61,7 @@ def test_list_components_json_schema(runner, site):
         "description": "Encodes 4-d sketches to 2-d features.",
     }
     (plugin,) = document["plugins"]
-    assert plugin["name"] == "sketch" and plugin["api_version"] == 1
+    assert plugin["name"] == "sketch" and plugin["api_version"] == 2
     (broken,) = document["broken"]
     assert broken["name"] == "broken" and broken["error"].startswith("ModuleNotFoundError")
 

@@ -25,8 +25,8 @@ def test_third_party_plugin_registers_components(tmp_path, monkeypatch):
     assert plugins.registry.create("encoder", "sketch").feature_dim == 2
     assert plugins.registry.names("evaluator") == ["sketch-mean"]
     (loaded,) = plugins.loaded
-    assert loaded.api_version == 1
-    assert set(loaded.hooks) == {"crossmodal_register_components", "crossmodal_register_evaluators"}
+    assert loaded.api_version == 2
+    assert loaded.hooks == ("crossmodal_api_version", "crossmodal_register_components")
 
 
 def test_entry_point_naming_an_object(tmp_path, monkeypatch):

@@ -63,16 +63,12 @@ def _plugin():
     module = types.ModuleType("grids")
 
     @hookimpl
-    def crossmodal_register_evaluators(register):
-        register("ones", OnesRatio)
-        register("other", OtherKind)
+    def crossmodal_register_components(register):
+        register("evaluator", "ones", OnesRatio)
+        register("evaluator", "other", OtherKind)
+        register("sample-set", "grids", _grid_dataset, "Synthetic grids")
 
-    @hookimpl
-    def crossmodal_register_datasets(register):
-        register("grids", _grid_dataset, "Synthetic grids")
-
-    module.crossmodal_register_evaluators = crossmodal_register_evaluators
-    module.crossmodal_register_datasets = crossmodal_register_datasets
+    module.crossmodal_register_components = crossmodal_register_components
     return module
 
 

@@ -79,12 +79,12 @@ def test_list_components_shows_the_plugin_beside_the_others(installed):
     ours = {(c["kind"], c["name"]) for c in document["components"] if c["plugin"] == "palette"}
     assert ours == {
         ("encoder", "palette-encoder"),
-        ("temporal", "segment-temporal"),
+        ("temporal-source", "segment-temporal"),
         ("decoder", "lamp-decoder"),
         ("critic", "pattern-critic"),
-        ("dataset", "palettes"),
-        ("dataset", "light-patterns"),
-        ("writer", "light-pattern-csv"),
+        ("sample-set", "palettes"),
+        ("sample-set", "light-patterns"),
+        ("sample-writer", "light-pattern-csv"),
         ("evaluator", "level"),
         ("evaluator", "flicker"),
         ("evaluator", "together"),
@@ -95,14 +95,12 @@ def test_list_components_shows_the_plugin_beside_the_others(installed):
             assert component["distribution"] in {"crossmodal_palette", "crossmodal-palette"}
             assert component["version"] == "0.1.0" and component["description"]
     (plugin,) = [p for p in document["plugins"] if p["name"] == "palette"]
-    assert plugin["api_version"] == 1
-    assert set(plugin["hooks"]) == {
+    assert plugin["api_version"] == 2
+    assert plugin["hooks"] == [
+        "crossmodal_api_version",
+        "crossmodal_register_commands",
         "crossmodal_register_components",
-        "crossmodal_register_datasets",
-        "crossmodal_register_writers",
-        "crossmodal_register_evaluators",
-        "crossmodal_register_recipes",
-    }
+    ]
     assert "palette" not in {b["name"] for b in document["broken"]}
 
 

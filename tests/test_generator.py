@@ -50,6 +50,29 @@ def test_feature_is_shared_by_every_segment():
     torch.testing.assert_close(out[:, 0], out[:, 1])
 
 
+@pytest.mark.parametrize("temporal, changes", [(toy_plugin.ToyConditionedTemporal, True), (toy_plugin.ToyTemporal, False)])
+def test_a_conditioned_temporal_source_carries_the_condition(temporal, changes):
+    """With decoders blind to the feature, only a conditioned source lets the condition through."""
+    torch.manual_seed(0)
+    decoders = [toy_plugin.ToyDecoder() for _ in range(2)]
+    with torch.no_grad():
+        for decoder in decoders:
+            decoder.net[0].weight[:, : toy_plugin.FEATURE_DIM].zero_()  # ignore the feature part of the code
+    generator = ConditionalGenerator(toy_plugin.ToyEncoder(), temporal(), decoders)
+    conditions = torch.randn(2, 8)  # two different conditions
+    noise = torch.randn(1, 3).expand(2, 3)  # the same noise for both
+    out = generator(conditions, noise)  # (2, 2, 6, 2)
+    assert out.shape == (2, 2, 6, 2)
+    assert (not torch.allclose(out[0], out[1])) is changes
+
+
+def test_conditioned_temporal_source_must_take_the_encoders_feature_size():
+    temporal = toy_plugin.ToyConditionedTemporal(feature_dim=5)
+    with pytest.raises(RecipeError, match=r"ToyConditionedTemporal uses the feature and takes feature_dim=5, "
+                                          r"but encoder ToyEncoder gives feature_dim=4"):
+        ConditionalGenerator(toy_plugin.ToyEncoder(), temporal, [toy_plugin.ToyDecoder()])
+
+
 def test_sample_noise_is_reproducible_with_a_generator():
     generator = make()
     a = generator.sample_noise(4, torch.Generator().manual_seed(3))

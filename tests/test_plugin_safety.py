@@ -235,14 +235,11 @@ GRID_PLUGIN = '''
         raise ValueError("cannot build")
 
     @hookimpl
-    def crossmodal_register_datasets(register):
-        register("grids", GridSet)
-
-    @hookimpl
-    def crossmodal_register_evaluators(register):
-        register("ones", Ones)
-        register("fails-later", FailsLater)
-        register("unbuildable", broken_factory)
+    def crossmodal_register_components(register):
+        register("sample-set", "grids", GridSet)
+        register("evaluator", "ones", Ones)
+        register("evaluator", "fails-later", FailsLater)
+        register("evaluator", "unbuildable", broken_factory)
 '''
 
 

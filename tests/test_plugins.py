@@ -7,7 +7,7 @@ import pytest
 from crossmodal.errors import PluginLoadError
 from crossmodal.plugins import load_plugins
 
-from plugin_factory import GOOD_PLUGIN, write_distribution
+from plugin_factory import API_1_PLUGIN, GOOD_PLUGIN, unique_module, write_distribution
 
 
 @pytest.fixture
@@ -77,14 +77,53 @@ def test_unknown_hook_is_refused(site):
     """
     write_distribution(site, "typo", "1.0", {"typo": "typo_plugin"}, {"typo_plugin": source})
     (broken,) = _load(site).broken
-    assert "crossmodal_register_modles" in str(broken.error)
+    assert "unknown hook 'crossmodal_register_modles'" in str(broken.error)  # pluggy's check_pending()
+    assert str(broken.error).endswith("; the hooks are listed in crossmodal.hookspecs")
 
 
 def test_incompatible_api_version_is_refused(site):
     source = GOOD_PLUGIN.replace("return API_VERSION", "return API_VERSION + 1")
     write_distribution(site, "future", "9.0", {"future": "future_plugin"}, {"future_plugin": source})
     (broken,) = _load(site).broken
-    assert "plugin API 2" in str(broken.error) and "provides API 1" in str(broken.error)
+    assert "plugin API 3" in str(broken.error) and "provides API 2" in str(broken.error)
+
+
+PORTING = (
+    "API 2 registers every kind through crossmodal_register_components(register): register('evaluator', ...), "
+    "register('sample-set', ...), register('sample-writer', ...) and register('recipe', ...) replace "
+    "crossmodal_register_evaluators, _datasets, _writers and _recipes; kinds renamed: temporal -> temporal-source, "
+    "dataset -> sample-set, writer -> sample-writer; then return 2 from crossmodal_api_version "
+    "(see docs/plugin-guide.md)"
+)
+
+
+def test_api_1_plugin_is_refused_in_one_line_saying_how_to_port(site):
+    write_distribution(site, "old-sketch", "0.9", {"old": "old_sketch_plugin"}, {"old_sketch_plugin": API_1_PLUGIN})
+    plugins = _load(site)
+    assert plugins.loaded == [] and len(plugins.registry) == 0
+    (broken,) = plugins.broken
+    assert broken.message == (
+        "plugin 'old' (old_sketch==0.9) failed to load: PluginLoadError: written for plugin API 1 (it implements "
+        f"crossmodal_register_datasets, crossmodal_register_recipes): {PORTING}. Skip it with "
+        "CROSSMODAL_LOAD_PLUGINS=<the plugins you want>, or run with --debug for the traceback."
+    )
+    assert "\n" not in broken.message
+
+
+@pytest.mark.parametrize(
+    "source, used",
+    [
+        (API_1_PLUGIN.replace("return 1", "return None"), " (it implements crossmodal_register_datasets, "
+                                                           "crossmodal_register_recipes)"),
+        (GOOD_PLUGIN.replace("return API_VERSION", "return 1"), ""),
+    ],
+    ids=["removed-hooks-without-a-version", "declares-api-1"],
+)
+def test_removed_hooks_or_api_1_alone_give_the_porting_line(site, source, used):
+    module = unique_module("old_plugin")
+    write_distribution(site, "old", "0.9", {"old": module}, {module: source})
+    (broken,) = _load(site).broken
+    assert str(broken.error) == f"written for plugin API 1{used}: {PORTING}"
 
 
 def test_duplicate_component_names_both_providers_and_rolls_back(site):
@@ -102,17 +141,20 @@ def test_duplicate_component_names_both_providers_and_rolls_back(site):
     assert plugins.manager.get_plugin(broken.name) is None
 
 
-def test_wrong_kind_in_register_components(site):
+def test_unknown_kind_in_register_lists_the_kinds(site):
     source = """
         from crossmodal import hookimpl
 
         @hookimpl
         def crossmodal_register_components(register):
-            register("recipe", "x", dict)
+            register("dataset", "x", dict)
     """
     write_distribution(site, "kind", "1.0", {"kind": "kind_plugin"}, {"kind_plugin": source})
     (broken,) = _load(site).broken
-    assert "takes the kinds encoder, temporal, decoder, critic" in str(broken.error)
+    assert str(broken.error) == (
+        "crossmodal_register_components registered 'x' under the unknown kind 'dataset'; the kinds are encoder, "
+        "temporal-source, decoder, critic, evaluator, sample-set, sample-writer, recipe"
+    )
 
 
 def test_allow_list_from_environment(site, monkeypatch):
@@ -134,12 +176,12 @@ def test_in_process_plugin_object():
     module = types.ModuleType("inline")
 
     @hookimpl
-    def crossmodal_register_writers(register):
+    def crossmodal_register_components(register):
         def npy_writer():
             """Writes arrays."""
 
-        register("npy", npy_writer)
+        register("sample-writer", "npy", npy_writer)
 
-    module.crossmodal_register_writers = crossmodal_register_writers
+    module.crossmodal_register_components = crossmodal_register_components
     plugins = load_plugins(allow=[], extra=[("inline", module)], strict=True)
-    assert plugins.registry.get("writer", "npy").description == "Writes arrays."
+    assert plugins.registry.get("sample-writer", "npy").description == "Writes arrays."

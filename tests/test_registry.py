@@ -59,9 +59,9 @@ def test_unknown_kind_and_bad_registrations():
 
 def test_description_defaults_to_docstring_summary_and_create_calls_factory():
     registry = Registry()
-    info = registry.add("writer", "w", _factory, plugin="a")
+    info = registry.add("sample-writer", "w", _factory, plugin="a")
     assert info.description == "A factory used in tests."
-    assert registry.create("writer", "w") is not registry.create("writer", "w")
+    assert registry.create("sample-writer", "w") is not registry.create("sample-writer", "w")
 
 
 def test_a_name_two_plugins_registered_is_refused_until_one_is_left_out():

@@ -25,7 +25,9 @@ from crossmodal import (
     Encoder,
     Evaluator,
     Recipe,
+    Register,
     TemporalSource,
+    check_shape,
     hookimpl,
     load_plugins,
 )
@@ -84,6 +86,26 @@ class ToyTemporal(TemporalSource):
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
         return self.net(noise).reshape(-1, self.n_segments, self.temporal_dim)
+
+
+class ToyConditionedTemporal(TemporalSource):
+    """A shared trunk: [noise ``(B, 3)``, feature ``(B, feature_dim)``] -> ``(B, n_segments, temporal_dim)``."""
+
+    uses_feature = True
+
+    def __init__(self, n_segments: int = N_SEGMENTS, temporal_dim: int = TEMPORAL_DIM, noise_dim: int = NOISE_DIM,
+                 feature_dim: int = FEATURE_DIM) -> None:
+        super().__init__()
+        self.noise_dim = noise_dim
+        self.n_segments = n_segments
+        self.temporal_dim = temporal_dim
+        self.feature_dim = feature_dim
+        self.net = nn.Linear(noise_dim + feature_dim, n_segments * temporal_dim)
+
+    def forward(self, noise: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
+        check_shape(self, "feature", feature, (noise.shape[0], self.feature_dim))
+        joined = torch.cat([noise, feature], dim=1)  # (B, noise_dim + feature_dim)
+        return self.net(joined).reshape(-1, self.n_segments, self.temporal_dim)
 
 
 class ToyDecoder(Decoder):
@@ -246,33 +268,18 @@ def crossmodal_api_version() -> int:
 
 
 @hookimpl
-def crossmodal_register_components(register) -> None:
+def crossmodal_register_components(register: Register) -> None:
     register("encoder", "toy-encoder", ToyEncoder)
-    register("temporal", "toy-temporal", ToyTemporal)
+    register("temporal-source", "toy-temporal", ToyTemporal)
+    register("temporal-source", "toy-conditioned-temporal", ToyConditionedTemporal)
     register("decoder", "toy-decoder", ToyDecoder)
     register("critic", "toy-critic", ToyCritic)
-
-
-@hookimpl
-def crossmodal_register_datasets(register) -> None:
-    register("toy-conditions", ToyConditions)
-    register("toy-targets", ToyTargets)
-
-
-@hookimpl
-def crossmodal_register_evaluators(register) -> None:
-    register("toy-mean", ToyMean)
-    register("toy-other-kind", ToyOtherKind)
-
-
-@hookimpl
-def crossmodal_register_writers(register) -> None:
-    register("toy-writer", ToyWriter)
-
-
-@hookimpl
-def crossmodal_register_recipes(register) -> None:
-    register("toy", toy_recipe)
+    register("sample-set", "toy-conditions", ToyConditions)
+    register("sample-set", "toy-targets", ToyTargets)
+    register("evaluator", "toy-mean", ToyMean)
+    register("evaluator", "toy-other-kind", ToyOtherKind)
+    register("sample-writer", "toy-writer", ToyWriter)
+    register("recipe", "toy", toy_recipe)
 
 
 def toy_registry():

@@ -36,14 +36,14 @@ def _default_dataset(registry: Registry, plugin: str | None) -> str:
     if len(targets) == 1:
         return targets.pop()
     raise RecipeError(
-        "cannot tell which dataset reads this data; pass --dataset NAME (one of: "
-        f"{', '.join(registry.names('dataset')) or 'none registered'}) or --plugin NAME"
+        "cannot tell which sample set reads this data; pass --dataset NAME (one of: "
+        f"{', '.join(registry.names('sample-set')) or 'none registered'}) or --plugin NAME"
     )
 
 
 def _load(registry: Registry, dataset: str, source: Path, options: dict):
     spec = ComponentSpec(dataset, options)
-    sample_set = create_component(registry, "dataset", spec, "crossmodal evaluate", source=source,
+    sample_set = create_component(registry, "sample-set", spec, "crossmodal evaluate", source=source,
                                   command_line=set(options))
     report_skipped(sample_set)
     return sample_set
@@ -139,8 +139,8 @@ def _guarded_evaluators(
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--dataset", help="Registered dataset that reads SOURCE (default: the recipes' target dataset).")
-@click.option("--plugin", help="Use the target dataset of this plugin's recipe.")
+@click.option("--dataset", help="Registered sample-set that reads SOURCE (default: the recipes' targets).")
+@click.option("--plugin", help="Use the targets sample-set of this plugin's recipe.")
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. mode=piano-strings.")
 @click.option("--reference", type=click.Path(exists=True, path_type=Path), help="Other data to evaluate alongside.")
 @click.option("--evaluator", "evaluator_names", multiple=True, help="Run only these evaluators (repeatable).")

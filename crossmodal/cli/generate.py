@@ -65,13 +65,13 @@ def generate(
     if conditions_spec is None:
         raise CheckpointError(f"{spec_origin}: the recorded job names no conditions dataset")
     # every recorded option is checked before anything is built
-    check_options(registry, "writer", writer_spec, spec_origin, error=CheckpointError)
-    check_options(registry, "dataset", conditions_spec, spec_origin, extra=("source",),
+    check_options(registry, "sample-writer", writer_spec, spec_origin, error=CheckpointError)
+    check_options(registry, "sample-set", conditions_spec, spec_origin, extra=("source",),
                   label=f"conditions dataset {conditions_spec.name!r}", error=CheckpointError)
     generator, spec = load_generator(registry, document, target_device)
     for change in plugin_version_changes(document["plugins"], {p.name: p.version for p in plugins.loaded}):
         click.echo(f"Warning: {change}", err=True)
-    writer = create_component(registry, "writer", writer_spec, spec_origin, error=CheckpointError)
+    writer = create_component(registry, "sample-writer", writer_spec, spec_origin, error=CheckpointError)
     out = Path(out_dir) if out_dir else run_dir_of(Path(document["path"])) / "generated"
     out.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out, [_STAGING])  # private folders of killed runs
@@ -82,7 +82,7 @@ def generate(
         with click.progressbar(condition_files, label="generating", file=sys.stderr) as bar:
             for file in bar:
                 try:
-                    data = create_component(registry, "dataset", conditions_spec, spec_origin,
+                    data = create_component(registry, "sample-set", conditions_spec, spec_origin,
                                             label=f"conditions dataset {conditions_spec.name!r}",
                                             error=CheckpointError, source=file)
                 except DataError as err:
@@ -108,11 +108,11 @@ def generate(
         raise click.ClickException("no usable condition file: nothing was generated")
 
 
-def _recorded(document: dict, kind: str):
+def _recorded(document: dict, role: str):
     from ..build import JobSpec
 
     try:
-        return JobSpec.from_dict(document["job"]).component(kind)
+        return JobSpec.from_dict(document["job"]).component(role)
     except Exception as err:  # noqa: BLE001 - a malformed job record
         raise CheckpointError(f"checkpoint {shown(document['path'])}: {err}") from err
 

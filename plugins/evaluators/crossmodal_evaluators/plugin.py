@@ -8,22 +8,22 @@ Registered names, one per row of :data:`~crossmodal_evaluators.evaluators.METRIC
 
 from __future__ import annotations
 
-from crossmodal.hookspecs import Register, hookimpl
+from crossmodal import Register, hookimpl
 
 from .evaluators import EVALUATORS
 
-PLUGIN_API_VERSION = 1
+PLUGIN_API_VERSION = 2
 """The crossmodal plugin API version this plugin was written against."""
 
 
 @hookimpl
 def crossmodal_api_version() -> int:
-    """Declare the plugin API version (1)."""
+    """Declare the plugin API version (2)."""
     return PLUGIN_API_VERSION
 
 
 @hookimpl
-def crossmodal_register_evaluators(register: Register) -> None:
+def crossmodal_register_components(register: Register) -> None:
     """Register one evaluator per row of the metric table under its short name; the class is the factory."""
     for evaluator in EVALUATORS:
-        register(evaluator.name, evaluator, evaluator.description)
+        register("evaluator", evaluator.name, evaluator, evaluator.description)

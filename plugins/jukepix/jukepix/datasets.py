@@ -1,4 +1,4 @@
-"""Dataset factories for the crossmodal registry (``crossmodal_register_datasets``).
+"""Sample-set factories for the crossmodal registry (kind ``sample-set``).
 
 Public: :func:`phrase_dataset`, :func:`painting_dataset`.
 

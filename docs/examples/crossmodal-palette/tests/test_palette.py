@@ -30,7 +30,7 @@ def test_recipe_builds_and_generates(plugins):
     assert job.critic(conditions, samples).shape == (4,)
 
 
-@pytest.mark.parametrize("kind", ["encoder", "temporal", "decoder", "critic"])
+@pytest.mark.parametrize("kind", ["encoder", "temporal-source", "decoder", "critic"])
 def test_every_component_rejects_a_wrong_shape(plugins, kind):
     for name in plugins.registry.names(kind):
         module = plugins.registry.create(kind, name)
