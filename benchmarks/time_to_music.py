@@ -118,17 +118,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
 
     @hookimpl
-    def crossmodal_register_recipes(register):
-        register("time-to-music", lambda: variant, "the recipe under test, with the benchmark's overrides")
+    def crossmodal_register_components(register):
+        register("recipe", "time-to-music", lambda: variant, "the recipe under test, with the benchmark's overrides")
 
     bench_plugin = types.ModuleType("time_to_music_recipe")
-    bench_plugin.crossmodal_register_recipes = crossmodal_register_recipes
+    bench_plugin.crossmodal_register_components = crossmodal_register_components
     plugins = load_plugins(extra=[("time-to-music-bench", bench_plugin)])
     if plugins.broken:
         raise SystemExit(plugins.broken[0].message)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
-                 "eval_samples": args.eval_samples, "write_samples": 0, "log_every": 1,
+                 "eval_samples": args.eval_samples, "write_samples": 4, "log_every": 1,
                  "out_dir": str(args.out / "runs")}
+    overrides.update(  # --set sample_every=N (or checkpoint_every) wins over the benchmark's own
+        (key, value) for key, value in variant.training.items() if key in ("sample_every", "checkpoint_every"))
     trainer = start_training(plugins.registry, "time-to-music", condition_source=args.conditions,
                              target_source=args.targets, overrides=overrides)
     warmup = trainer.config.warmup_generator_steps
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cpu += time.process_time() - start_cpu
         wall += time.perf_counter() - start_wall
         generated = trainer.evaluate()
-        metrics = {**generated, **(trainer._real_metrics or {})}
+        metrics = {**generated, **(trainer.real_metrics or {})}
         verdict = in_band(metrics)
         evaluations.append({"step": trainer.step, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
                             "losses": dict(trainer.last_losses), "metrics": metrics,
@@ -156,6 +158,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps({"step": trainer.step, "cpu": round(cpu), "gp": round(trainer.last_losses.get("critic/gp", 0), 3),
                           "out": evaluations[-1]["out_of_band"],
                           **{k: round(v, 3) for k, v in generated.items()}}), file=sys.stderr, flush=True)
+    trainer.write_samples()  # piano-rolls of the last step, to look at
+    trainer.save_checkpoint()
     trainer.close()
 
     reached = None

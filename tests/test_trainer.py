@@ -169,7 +169,7 @@ def test_written_samples_use_fixed_conditions_and_noise(tmp_path):
     trainer = make_trainer(tmp_path / "run", steps=2, lr=1e-12)  # the generator barely moves
     trainer.train()
     a = np.load(tmp_path / "run" / "samples" / "step-000002" / "sample-1.npy")
-    b = trainer._generate_fixed(trainer.config.write_samples).numpy()[1]
+    b = trainer.fixed.generate(trainer.config.write_samples).numpy()[1]
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 

@@ -1,0 +1,111 @@
+"""The fixed (condition, target, noise) triples that evaluation and written samples use."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Callable, Mapping
+
+import torch
+
+from .batches import DeviceItems
+from .build import Job
+from .config import TrainConfig
+from .errors import ShapeError
+from .generator import ConditionalGenerator
+from .interfaces import Evaluator
+from .run_folder import RunFolder
+
+
+class FixedSamples:
+    """Evaluation and written samples, both on ``max(eval_samples, write_samples)`` fixed pairs
+    and noise drawn once from their own generator (seeded ``seed + 1``), so they never disturb
+    training and every evaluation sees the same inputs.
+
+    :param conditions: fetches conditions onto the generator's device.
+    :param autocast: the context the generator runs in.
+    """
+
+    def __init__(
+        self, job: Job, config: TrainConfig, generator: ConditionalGenerator, conditions: DeviceItems,
+        autocast: Callable[[], AbstractContextManager],
+    ) -> None:
+        fixed = torch.Generator().manual_seed(config.seed + 1)
+        count = max(config.eval_samples, config.write_samples)
+        self.condition_indices, self.target_indices = job.recipe.pairing(
+            len(job.conditions), len(job.targets), count, fixed
+        )
+        self.noise = generator.sample_noise(count, generator=fixed)  # (count, noise_dim)
+        self.job, self.generator, self.conditions, self.autocast = job, generator, conditions, autocast
+        self.batch_size = config.batch_size
+        self.eval_samples, self.write_samples = config.eval_samples, config.write_samples
+        self.real_metrics: dict[str, float] | None = None  # ``real/<metric>``, once evaluated
+
+    @torch.no_grad()
+    def generate(self, count: int) -> torch.Tensor:
+        """The generator's samples ``(count, *sample_shape)`` for the first ``count`` pairs, in
+        evaluation mode; float32 on the CPU."""
+        was_training = self.generator.training
+        self.generator.eval()
+        chunks = []
+        try:
+            for start in range(0, count, self.batch_size):
+                stop = min(start + self.batch_size, count)
+                noise = self.noise[start:stop].to(self.conditions.device)
+                with self.autocast():
+                    samples = self.generator(self.conditions(self.condition_indices[start:stop]), noise)
+                chunks.append(samples.float().cpu())
+        finally:
+            self.generator.train(was_training)
+        return torch.cat(chunks)
+
+    def metrics(self) -> dict[str, float]:
+        """The evaluators' metrics on ``eval_samples`` generated samples (empty without evaluators);
+        the first call also sets :attr:`real_metrics` from as many target samples."""
+        evaluators, count = self.job.evaluators, self.eval_samples
+        if not evaluators:
+            return {}
+        metrics = metric_values(evaluators, self.generate(count))
+        if self.real_metrics is None:
+            real = torch.cat([
+                self.job.targets.batch(self.target_indices[start:min(start + self.batch_size, count)])
+                for start in range(0, count, self.batch_size)
+            ])
+            self.real_metrics = {f"real/{name}": value for name, value in metric_values(evaluators, real).items()}
+        return metrics
+
+    def write(self, folder: RunFolder, step: int) -> list[Path]:
+        """Write ``write_samples`` generated samples to ``folder``'s ``samples/step-XXXXXX/``
+        (nothing without a writer); returns the files written."""
+        writer, count = self.job.writer, self.write_samples
+        if writer is None or count == 0:
+            return []
+
+        def condition_lines() -> list[str]:
+            sources = self.job.conditions.sources()
+            return [f"sample {k}: {sources[int(i)]}" for k, i in enumerate(self.condition_indices[:count])]
+
+        return folder.write_samples(
+            step, self.generate(count), lambda samples, path: writer.write(samples, path, "sample"), condition_lines
+        )
+
+
+def metric_values(evaluators: Mapping[str, Evaluator], samples: torch.Tensor) -> dict[str, float]:
+    """Each evaluator's metrics on ``samples``: ``name/trackK`` for shape ``(n_tracks,)``, ``name`` for ``()``.
+
+    :raises ShapeError: when a metric has another shape.
+    """
+    values: dict[str, float] = {}
+    for evaluator_name, evaluator in evaluators.items():
+        for name, value in evaluator(samples).items():
+            value = torch.as_tensor(value).detach().double().cpu()
+            if value.dim() == 0:
+                values[name] = value.item()
+            elif value.dim() == 1:
+                values.update({f"{name}/track{k}": v for k, v in enumerate(value.tolist())})
+            else:
+                raise ShapeError(
+                    f"evaluator {evaluator_name!r}: metric {name!r} has shape {tuple(value.shape)}; "
+                    "expected () or (n_tracks,)"
+                )
+    return values

@@ -1,0 +1,233 @@
+"""A run folder's files, written by the main process only.
+
+A run folder holds ``config.json``, ``metrics.csv``, ``curves/*.png``, ``samples/step-XXXXXX/``
+(and ``samples/conditions.txt``), ``checkpoints/``, ``run.lock`` and, when TensorBoard is
+installed, ``tensorboard/``. Every file is written atomically (:mod:`crossmodal.files`) or, for
+``metrics.csv``, appended and fsynced; a failed write raises
+:class:`~crossmodal.errors.OutputError` naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from . import distributed
+from .build import Job, count_parameters
+from .config import TrainConfig
+from .curves import plot_curves
+from .errors import OutputError, RunInUseError
+from .files import atomic_write_text, remove_leftovers, shown
+from .runlock import RunLock
+
+_LEGACY_TEMPORARY = ("config.json.tmp", "metrics.csv.tmp")  # earlier versions' temporary names, without a pid
+
+
+def output_error(path: Path, err: OSError, action: str = "written") -> OutputError:
+    """``err`` as one :class:`OutputError` naming ``path``."""
+    reason = err.strerror or str(err) or type(err).__name__
+    return OutputError(f"{shown(path)}: could not be {action} ({reason})")
+
+
+def hold_lock(lock: RunLock | None, world_size: int) -> None:
+    """Take a run folder's lock (the main process passes it, the others ``None``).
+
+    Every process calls it: with several processes the main one's refusal is broadcast, so all
+    of them raise it and none goes on to train alone.
+
+    :raises RunInUseError: another process holds the lock.
+    :raises OutputError: the lock file cannot be opened or written.
+    """
+    refusal = None
+    if lock is not None:
+        try:
+            lock.acquire()
+        except (RunInUseError, OutputError) as err:
+            refusal = err
+    if world_size > 1:
+        message = distributed.broadcast_object(None if refusal is None else (type(refusal).__name__, str(refusal)))
+        if refusal is None and message is not None:
+            refusal = (RunInUseError if message[0] == "RunInUseError" else OutputError)(message[1])
+    if refusal is not None:
+        raise refusal
+
+
+def _step_of(row: list[str]) -> float:
+    try:
+        return float(row[0])
+    except ValueError:
+        return math.inf  # a damaged row: dropped with those after the checkpoint
+
+
+class RunFolder:
+    """The files of one run folder at ``path``, and its lock.
+
+    :param lock: the folder's :class:`RunLock`, maybe already taken (default: a new one).
+    """
+
+    def __init__(self, path: str | Path, lock: RunLock | None = None) -> None:
+        self.path = Path(path)
+        self.lock = lock if lock is not None else RunLock(self.path)
+        self.tensorboard: Any = None
+        self.prepared = False
+
+    def open(self, world_size: int, write_config: Callable[[], object]) -> None:
+        """Take the lock (:func:`hold_lock`); the first time, also create the folder, remove the
+        leftovers of killed processes and ``write_config()`` (letting the lock go if that fails)."""
+        if not self.prepared:
+            self.path.mkdir(parents=True, exist_ok=True)
+        hold_lock(self.lock, world_size)
+        if not self.prepared:
+            try:
+                self.remove_leftovers()
+                write_config()
+            except BaseException:
+                self.lock.release()
+                raise
+            self.prepared = True
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.csv"
+
+    def remove_leftovers(self) -> None:
+        """Delete what killed processes left half-written (the lock says no one writes them now)."""
+        for folder in (self.path, self.path / "curves", self.path / "samples"):
+            remove_leftovers(folder)
+        for name in _LEGACY_TEMPORARY:
+            (self.path / name).unlink(missing_ok=True)
+
+    def write_config(self, document: Mapping[str, Any]) -> Path:
+        """Write ``config.json`` (indented JSON)."""
+        return atomic_write_text(self.path / "config.json", json.dumps(document, indent=2) + "\n")
+
+    def append_metrics(self, row: Mapping[str, float], leading: Sequence[str]) -> None:
+        """Append ``row`` to ``metrics.csv`` (flushed and fsynced); a new file's header is
+        ``step, wall_time``, then ``leading`` (the loss names), then the rest of ``row``'s keys.
+
+        :raises OutputError: when it cannot be read or written (e.g. a full disk), naming the file.
+        """
+        path = self.metrics
+        try:
+            header: list[str] | None = None
+            if path.exists() and path.stat().st_size > 0:
+                with open(path, newline="", encoding="utf-8") as handle:
+                    header = next(csv.reader(handle), None)
+            new_file = header is None
+            if new_file:
+                header = list(dict.fromkeys(["step", "wall_time", *leading, *row.keys()]))
+            with open(path, "a", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="ignore")
+                if new_file:
+                    writer.writeheader()
+                writer.writerow(row)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as err:
+            raise output_error(path, err) from err
+
+    def forget_metrics_after(self, step: int) -> None:
+        """Drop ``metrics.csv`` rows past ``step`` (evaluated after the checkpoint being resumed).
+
+        :raises OutputError: when the file cannot be read or rewritten (naming it).
+        """
+        path = self.metrics
+        if not path.exists():
+            return
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows = list(csv.reader(handle))
+        except OSError as err:
+            raise output_error(path, err, "read") from err
+        kept = rows[:1] + [row for row in rows[1:] if row and _step_of(row) <= step]
+        if len(kept) == len(rows):
+            return
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows(kept)
+        atomic_write_text(path, text.getvalue())
+
+    def draw_curves(self) -> None:
+        """Redraw ``curves/*.png`` from ``metrics.csv``."""
+        curves = self.path / "curves"
+        try:
+            plot_curves(self.metrics, curves)
+        except OutputError:  # already names its file
+            raise
+        except OSError as err:
+            raise output_error(curves, err) from err
+
+    def write_samples(
+        self, step: int, samples: torch.Tensor, write: Callable[[torch.Tensor, Path], Sequence[Path]],
+        condition_lines: Callable[[], list[str]],
+    ) -> list[Path]:
+        """Write ``samples`` ``(n, *sample_shape)`` with ``write(samples, folder)`` to
+        ``samples/step-XXXXXX/``; the first call also lists their conditions in ``samples/conditions.txt``."""
+        folder = self.path / "samples" / f"step-{step:06d}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise output_error(folder, err) from err
+        listing = self.path / "samples" / "conditions.txt"
+        if not listing.exists():
+            atomic_write_text(listing, "\n".join(condition_lines()) + "\n")
+        try:
+            return list(write(samples, folder))
+        except OutputError:  # already names its file
+            raise
+        except OSError as err:  # a full disk while the plugin's writer wrote
+            raise output_error(folder, err) from err
+
+    def open_tensorboard(self) -> bool:
+        """Log to ``tensorboard/`` when ``torch.utils.tensorboard`` imports; returns whether it does."""
+        if self.tensorboard is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                return False
+            self.tensorboard = SummaryWriter(str(self.path / "tensorboard"))
+        return True
+
+    def log_scalars(self, prefix: str, values: Mapping[str, float], step: int) -> None:
+        """Add ``prefix/name`` scalars at ``step`` to TensorBoard, when it is open."""
+        if self.tensorboard is not None:
+            for name, value in values.items():
+                self.tensorboard.add_scalar(f"{prefix}/{name}", value, step)
+
+    def close(self) -> None:
+        """Let the lock go and close TensorBoard's writer."""
+        self.lock.release()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
+
+
+def run_config(
+    job: Job, config: TrainConfig, plugin_versions: Mapping[str, str], device: torch.device
+) -> dict[str, Any]:
+    """``config.json``'s contents: recipe, components, data, training options, plugins, versions,
+    device and parameter counts."""
+    from . import __version__
+
+    return {
+        "recipe": job.spec.recipe,
+        "job": job.spec.to_dict(),
+        "training": config.to_dict(),
+        "plugins": dict(plugin_versions),
+        "crossmodal_version": __version__,
+        "torch_version": torch.__version__,
+        "device": str(device),
+        "parameters": {"generator": count_parameters(job.generator), "critic": count_parameters(job.critic)},
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

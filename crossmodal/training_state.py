@@ -1,0 +1,98 @@
+"""What a checkpoint holds and restores: networks, optimisers, update counters and RNG streams."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .batches import BatchDraws
+from .build import JobSpec
+from .checkpoint import capture_rng_state, restore_rng_state
+from .config import TrainConfig
+from .divergence import non_finite_weight
+from .errors import CheckpointError
+
+
+class TrainingState:
+    """Both networks with their Adam optimisers, the update counters and the batch draws' RNGs,
+    and (saved, never restored) what a run was made of: its configuration, job and plugins.
+
+    :param draws: whose ``rng`` (CPU) and ``device_rng`` are saved and restored.
+    :param plugin_versions: plugin name -> version.
+    """
+
+    def __init__(
+        self, generator: nn.Module, critic: nn.Module, config: TrainConfig, draws: BatchDraws, spec: JobSpec,
+        plugin_versions: Mapping[str, str],
+    ) -> None:
+        betas = (config.beta1, config.beta2)
+        self.config, self.spec, self.plugin_versions = config, spec, plugin_versions
+        self.generator, self.critic = generator, critic
+        self.generator_optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
+        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=betas)
+        self.draws = draws
+        self.step = 0  # generator updates done
+        self.critic_updates_done = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, optimiser states, ``generator_step``, ``critic_step``, ``rng`` (tensors and ints),
+        and ``config``, ``job`` (JSON), ``plugins`` and ``crossmodal_version``."""
+        from . import __version__
+
+        return {
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+            "generator_optimizer": self.generator_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "generator_step": self.step,
+            "critic_step": self.critic_updates_done,
+            "config": json.dumps(self.config.to_dict()),
+            "job": json.dumps(self.spec.to_dict()),
+            "plugins": dict(self.plugin_versions),
+            "crossmodal_version": __version__,
+            "rng": {**capture_rng_state(self.draws.rng), "trainer_device": self.draws.device_rng.get_state()},
+        }
+
+    def load_state_dict(self, document: Mapping[str, Any], where: str, seed: int) -> str | None:
+        """Restore what :meth:`state_dict` saved.
+
+        :param where: names the checkpoint in messages.
+        :param seed: reseeds ``device_rng`` (as ``seed + step``) when the saved state is another
+            kind of device's.
+        :returns: a warning for the user, or ``None``.
+        :raises CheckpointError: when the saved networks do not match these, or a weight is NaN/inf.
+        """
+        try:
+            self.generator.load_state_dict(document["generator"])
+            self.critic.load_state_dict(document["critic"])
+            self.generator_optimizer.load_state_dict(document["generator_optimizer"])
+            self.critic_optimizer.load_state_dict(document["critic_optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(
+                f"{where} does not fit the networks built from its recipe (did a plugin change?): {err}"
+            ) from err
+        self.step = int(document["generator_step"])
+        self.critic_updates_done = int(document["critic_step"])
+        rng, device_rng = self.draws.rng, self.draws.device_rng
+        restore_rng_state(document["rng"], rng)
+        warning = None
+        if device_rng is not rng and "trainer_device" in document["rng"]:
+            try:
+                device_rng.set_state(document["rng"]["trainer_device"].cpu())
+            except RuntimeError:  # written by another kind of device's generator (resumed elsewhere)
+                device_rng.manual_seed(seed + self.step)
+                warning = (
+                    f"{where} was written on another kind of device; noise and penalty weights now "
+                    f"come from a new stream on {device_rng.device}, so the run does not repeat bit for bit"
+                )
+        bad = self.non_finite_weight()  # only a checkpoint with finite weights is ever called good
+        if bad is not None:
+            raise CheckpointError(f"{where}: {bad} holds NaN or inf; resume from an earlier checkpoint file")
+        return warning
+
+    def non_finite_weight(self) -> str | None:
+        """``"generator weight 'name'"`` of the first NaN/inf weight (``None``: all finite)."""
+        return non_finite_weight({"generator": self.generator, "critic": self.critic})
