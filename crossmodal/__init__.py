@@ -2,8 +2,8 @@
 
 Everything a plugin author needs is importable from here: the four network interfaces and the
 evaluator/data protocols, the hook markers and the ``Register`` callback type, recipes, the
-registry and the errors. See
-``crossmodal.hookspecs`` for the plugin contract.
+registry, the errors, and the helpers for files (:mod:`crossmodal.files`) and skipped inputs
+(:mod:`crossmodal.skips`). See ``crossmodal.hookspecs`` for the plugin contract.
 """
 
 from .errors import (
@@ -40,10 +40,9 @@ from .config import TrainConfig, critic_updates_for, resolve_config
 from .build import build_job
 from .checkpoint import load_checkpoint, save_checkpoint
 from .files import atomic_write, atomic_write_text, remove_leftovers, shown
+from .skips import SkipFile, report_skipped, skip_counts, skip_line
 from .trainer import Trainer, resume_training, start_training
-
-__version__ = "0.1.0"
-"""The version of the crossmodal distribution (also ``crossmodal --version``)."""
+from .version import __version__
 
 __all__ = [
     "API_VERSION",
@@ -71,6 +70,7 @@ __all__ = [
     "SampleSet",
     "SampleWriter",
     "ShapeError",
+    "SkipFile",
     "TemporalSource",
     "TrainConfig",
     "Trainer",
@@ -90,10 +90,13 @@ __all__ = [
     "load_plugins",
     "random_pairs",
     "remove_leftovers",
+    "report_skipped",
     "resolve_config",
     "resume_training",
     "save_checkpoint",
     "shown",
+    "skip_counts",
+    "skip_line",
     "start_training",
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",

@@ -177,7 +177,7 @@ def crossmodal_register_commands(cli: "click.Group") -> None:
     """Add commands to the ``crossmodal`` command line.
 
     :param cli: the top-level :class:`click.Group`. Data-preparation commands belong in its
-        ``prepare`` subgroup (``cli.commands["prepare"]``), e.g. ``crossmodal prepare music``.
+        ``prepare`` subgroup (``cli.commands["prepare"]``), e.g. ``crossmodal prepare <data kind>``.
     :returns: ``None`` (results are not collected).
 
     Every implementation is called, after registration, each time the command line is built:

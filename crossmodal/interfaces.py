@@ -7,8 +7,8 @@ A cross-modal generator is assembled from three parts and judged by a fourth::
     [feature, vector_s] --Decoder (one per track)--> segment s of that track (B, *segment_shape)
     (condition, sample) --Critic--> score (B,)
 
-A *sample* is laid out as ``(batch, segments, *segment_shape, tracks)``; for music that is
-``(B, bars, time steps, pitches, tracks)``. Components declare their sizes as attributes so that
+A *sample* is laid out as ``(batch, segments, *segment_shape, tracks)``: ``segments`` in
+order along time, each segment a ``segment_shape`` grid per track. Components declare their sizes as attributes so that
 partners can be checked against each other when a recipe is built, not deep inside training.
 :class:`Evaluator` turns a batch of samples into named metrics; :class:`SampleSet` and
 :class:`SampleWriter` move samples between files and tensors.
@@ -54,8 +54,8 @@ def check_shape(component: object, what: str, tensor: torch.Tensor, expected: Se
 class Encoder(nn.Module):
     """Maps a condition to a feature vector.
 
-    Input ``condition``: float tensor ``(B, *condition_shape)`` (for images: ``(B, 3, H, W)``,
-    RGB in [0, 1]). Output: float tensor ``(B, feature_dim)``.
+    Input ``condition``: float tensor ``(B, *condition_shape)``, in the units its sample set
+    documents. Output: float tensor ``(B, feature_dim)``.
     """
 
     condition_shape: tuple[int, ...]
@@ -68,7 +68,7 @@ class Encoder(nn.Module):
 class TemporalSource(nn.Module):
     """Maps noise (and, optionally, the condition's feature) to one vector per segment.
 
-    One vector per segment (per bar, for music), correlated over time.
+    One vector per segment of the sample, correlated over time.
     Input ``noise``: float tensor ``(B, noise_dim)``, standard normal.
     Output: float tensor ``(B, n_segments, temporal_dim)``.
 
@@ -98,8 +98,7 @@ class Decoder(nn.Module):
 
     Input: float tensor ``(N, input_dim)`` where ``input_dim = feature_dim + temporal_dim``;
     ``N`` is batch x segments (each segment is decoded independently, in one call).
-    Output: float tensor ``(N, *segment_shape)`` (for a bar of music: ``(N, time, pitch)``),
-    values in [0, 1] where the segment is binary (the probability that a cell is on).
+    Output: float tensor ``(N, *segment_shape)``, values in [0, 1] where the segment is binary (the probability that a cell is on).
     """
 
     input_dim: int
@@ -126,16 +125,16 @@ class Critic(nn.Module):
 class Evaluator:
     """Computes named metrics on a batch of samples.
 
-    Every metric is a ratio of two totals (for example empty bars / bars), so that values over a
-    dataset too large for one batch are exact: :meth:`totals` returns, per metric, the numerator
+    Every metric is a ratio of two totals (for example empty segments / segments), so that values
+    over a dataset too large for one batch are exact: :meth:`totals` returns, per metric, the numerator
     and the denominator summed over the batch, each a tensor of shape ``(n_tracks,)`` (a per-track
     metric) or ``()`` (one value per sample, e.g. between tracks). Summing totals over batches and
     dividing once gives the dataset's value; :meth:`__call__` does that for one batch, giving NaN
-    where the denominator is 0 (for example UPC when every bar is empty).
+    where the denominator is 0 (for example a per-segment average over a sample whose segments are all empty).
 
     ``samples`` is a tensor ``(B, n_segments, *segment_shape, n_tracks)``, binary or
     probabilities (the evaluator binarises as its docstring says). ``sample_kind`` names the
-    layout the evaluator understands (e.g. ``"pianoroll"``); it is matched against
+    layout the evaluator understands (e.g. ``"sequence"``); it is matched against
     :attr:`SampleSet.sample_kind`.
     """
 
@@ -167,8 +166,8 @@ class SampleSet(Protocol):
     """A dataset of conditions or targets that the trainer draws batches from.
 
     ``sample_shape`` is the shape of one item; ``batch(indices)`` returns a float32 tensor
-    ``(len(indices), *sample_shape)``; ``sample_kind`` names the layout (``"image"``,
-    ``"pianoroll"``, ...); ``sources`` gives, per item, a short description of where it came
+    ``(len(indices), *sample_shape)``; ``sample_kind`` names the layout (``"vector"``,
+    ``"sequence"``, ...); ``sources`` gives, per item, a short description of where it came
     from (file, offset) for reports.
     """
 
@@ -184,7 +183,7 @@ class SampleSet(Protocol):
 
 @runtime_checkable
 class SampleWriter(Protocol):
-    """Writes generated samples to files a person can open (for music: MIDI and a PNG).
+    """Writes generated samples to files a person can open (a data file and a picture, say).
 
     ``write(samples, directory, stem)`` takes ``(B, n_segments, *segment_shape, n_tracks)``
     in [0, 1], writes the files of sample ``i`` under the name ``{stem}-{i}`` (plus the

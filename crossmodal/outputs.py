@@ -5,7 +5,7 @@ Public: :func:`write_new`, :func:`write_new_group`, :func:`claim_new`, :func:`nu
 The naming rule, for every generated file crossmodal writes (``crossmodal generate`` and the
 bundled sample writers): a file is written under the name asked for when no file has it;
 otherwise under ``<stem>-2<suffix>``, ``<stem>-3<suffix>``... the first number that is free.
-Files that belong together (the MIDI file and the PNG of one sample, every file of one
+Files that belong together (the data file and the picture of one sample, every file of one
 condition) share one number, the first at which *all* their names are free, so they stay
 paired. A name is claimed with ``os.link`` of the finished, fsynced temporary file, which fails
 if the name exists, so two runs writing into one folder at the same time can never take the

@@ -10,8 +10,8 @@ plugin broken. Strict mode (``strict=True`` or ``CROSSMODAL_STRICT_PLUGINS=1``) 
 into an error.
 
 ``CROSSMODAL_LOAD_PLUGINS`` limits auto-loading: unset loads all, an empty string loads none,
-``"a,b"`` loads only the listed plugins. An item is an entry-point name (``jukepix``) or
-``distribution:entry-point`` (``crossmodal-jukepix:jukepix``), which picks one distribution when
+``"a,b"`` loads only the listed plugins. An item is an entry-point name (``sketch``) or
+``distribution:entry-point`` (``crossmodal-sketch:sketch``), which picks one distribution when
 two declare the same entry-point name.
 
 Conflicts are never resolved silently (docs/plugin-guide.md, "Conflicts between plugins"):
@@ -243,7 +243,7 @@ def call_plugin_hook(manager: pluggy.PluginManager, hook: str, plugin_name: str,
 
 
 def _normalize(distribution: str) -> str:
-    """A distribution name compared the way pip does (PEP 503): ``Crossmodal_Jukepix`` == ``crossmodal-jukepix``."""
+    """A distribution name compared the way pip does (PEP 503): ``Crossmodal_Sketch`` == ``crossmodal-sketch``."""
     return re.sub(r"[-_.]+", "-", distribution).lower()
 
 

@@ -37,7 +37,7 @@ two int64 tensors of shape ``(batch_size,)``."""
 def random_pairs(
     n_conditions: int, n_targets: int, batch_size: int, rng: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw conditions and targets independently and uniformly (unpaired data, as in Jukepix).
+    """Draw conditions and targets independently and uniformly (unpaired data: no target belongs to a particular condition).
 
     :returns: ``(condition_indices, target_indices)``, int64 tensors of shape ``(batch_size,)``.
     """

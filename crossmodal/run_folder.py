@@ -27,6 +27,7 @@ from .curves import plot_curves
 from .errors import OutputError, RunInUseError
 from .files import atomic_write_text, remove_leftovers, shown
 from .runlock import RunLock
+from .version import __version__
 
 _LEGACY_TEMPORARY = ("config.json.tmp", "metrics.csv.tmp")  # earlier versions' temporary names, without a pid
 
@@ -218,8 +219,6 @@ def run_config(
 ) -> dict[str, Any]:
     """``config.json``'s contents: recipe, components, data, training options, plugins, versions,
     device and parameter counts."""
-    from . import __version__
-
     return {
         "recipe": job.spec.recipe,
         "job": job.spec.to_dict(),

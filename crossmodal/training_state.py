@@ -14,6 +14,7 @@ from .checkpoint import capture_rng_state, restore_rng_state
 from .config import TrainConfig
 from .divergence import non_finite_weight
 from .errors import CheckpointError
+from .version import __version__
 
 
 class TrainingState:
@@ -40,8 +41,6 @@ class TrainingState:
     def state_dict(self) -> dict[str, Any]:
         """Weights, optimiser states, ``generator_step``, ``critic_step``, ``rng`` (tensors and ints),
         and ``config``, ``job`` (JSON), ``plugins`` and ``crossmodal_version``."""
-        from . import __version__
-
         return {
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from plugin_factory import GOOD_PLUGIN, write_distribution
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "crossmodal-palette"
 
 
@@ -70,12 +72,16 @@ def test_installed_distribution_has_the_entry_point(installed):
     assert "[crossmodal]" in entry_points and "palette = crossmodal_palette.plugin" in entry_points
 
 
-def test_list_components_shows_the_plugin_beside_the_others(installed):
-    """Loaded beside the bundled evaluators plugin: the palette entries and their provider."""
+def test_list_components_shows_the_plugin_beside_the_others(installed, tmp_path):
+    """Loaded beside another third-party plugin: the palette entries and their provider."""
+    neighbour = write_distribution(tmp_path / "neighbour", "sketch-plugin", "1.2.3", {"sketch": "sketch_plugin"},
+                                   {"sketch_plugin": GOOD_PLUGIN})
+    path = os.pathsep.join([str(installed), str(neighbour), *filter(None, [os.environ.get("PYTHONPATH")])])
     result = python(installed, "-m", "crossmodal", "list-components", "--json", only_palette=False,
-                    env={"CROSSMODAL_LOAD_PLUGINS": "palette,evaluators"})
+                    env={"CROSSMODAL_LOAD_PLUGINS": "palette,sketch", "PYTHONPATH": path})
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
+    assert ("encoder", "sketch") in {(c["kind"], c["name"]) for c in document["components"] if c["plugin"] == "sketch"}
     ours = {(c["kind"], c["name"]) for c in document["components"] if c["plugin"] == "palette"}
     assert ours == {
         ("encoder", "palette-encoder"),

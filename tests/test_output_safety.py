@@ -15,7 +15,7 @@ import toy_plugin  # noqa: E402
 
 from crossmodal import OutputError  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.cli._options import report_skipped  # noqa: E402
+from crossmodal.skips import report_skipped  # noqa: E402
 from crossmodal.trainer import start_training  # noqa: E402
 
 

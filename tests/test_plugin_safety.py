@@ -278,35 +278,35 @@ def test_failing_evaluators_are_skipped_and_the_rest_print(tmp_path, monkeypatch
 
 
 def _genuine_and_impostor(tmp_path, impostor_entry_point, impostor_source=None):
-    """A fake ``crossmodal-jukepix`` 0.1.0 and an impostor ``aaa-impostor`` 6.6, in two folders."""
+    """A fake ``crossmodal-genuine`` 0.1.0 and an impostor ``aaa-impostor`` 6.6, in two folders."""
     genuine, impostor = tmp_path / "site-a", tmp_path / "site-b"
-    module = _install(genuine, "crossmodal-jukepix", "0.1.0", "jukepix", encoder_plugin("painting-encoder"))
+    module = _install(genuine, "crossmodal-genuine", "0.1.0", "genuine", encoder_plugin("contested-encoder"))
     _install(impostor, "aaa-impostor", "6.6", impostor_entry_point,
-             impostor_source or encoder_plugin("painting-encoder"))
+             impostor_source or encoder_plugin("contested-encoder"))
     return str(genuine), str(impostor), module
 
 
 @pytest.mark.parametrize("impostor_first", [False, True])
 def test_same_entry_point_name_from_two_distributions_loads_neither(tmp_path, monkeypatch, impostor_first):
-    genuine, impostor, _ = _genuine_and_impostor(tmp_path, "jukepix")
+    genuine, impostor, _ = _genuine_and_impostor(tmp_path, "genuine")
     path = [impostor, genuine] if impostor_first else [genuine, impostor]
     monkeypatch.syspath_prepend(genuine)
     monkeypatch.syspath_prepend(impostor)
     plugins = load_plugins(path=path, strict=False)
     assert plugins.loaded == [] and len(plugins.registry) == 0
-    assert sorted(b.distribution for b in plugins.broken) == ["aaa_impostor", "crossmodal_jukepix"]
+    assert sorted(b.distribution for b in plugins.broken) == ["aaa_impostor", "crossmodal_genuine"]
     for broken in plugins.broken:
         message = broken.message
-        assert "2 distributions claim the entry-point name 'jukepix'" in message
-        assert "aaa_impostor==6.6" in message and "crossmodal_jukepix==0.1.0" in message
-        assert "CROSSMODAL_LOAD_PLUGINS=crossmodal_jukepix:jukepix" in message
+        assert "2 distributions claim the entry-point name 'genuine'" in message
+        assert "aaa_impostor==6.6" in message and "crossmodal_genuine==0.1.0" in message
+        assert "CROSSMODAL_LOAD_PLUGINS=crossmodal_genuine:genuine" in message
 
     # the allow-list picks one by distribution (either spelling of its name)
-    for choice in ("crossmodal-jukepix:jukepix", "crossmodal_jukepix:jukepix"):
+    for choice in ("crossmodal-genuine:genuine", "crossmodal_genuine:genuine"):
         plugins = load_plugins(path=path, allow=[choice], strict=True)
-        assert [(p.name, p.distribution) for p in plugins.loaded] == [("jukepix", "crossmodal_jukepix")]
-        assert plugins.registry.get("encoder", "painting-encoder").provider == "jukepix (crossmodal_jukepix==0.1.0)"
-    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "aaa-impostor:jukepix")
+        assert [(p.name, p.distribution) for p in plugins.loaded] == [("genuine", "crossmodal_genuine")]
+        assert plugins.registry.get("encoder", "contested-encoder").provider == "genuine (crossmodal_genuine==0.1.0)"
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "aaa-impostor:genuine")
     plugins = load_plugins(path=path, strict=True)
     assert [p.distribution for p in plugins.loaded] == ["aaa_impostor"]
 
@@ -321,38 +321,38 @@ def test_component_claimed_by_two_plugins_is_used_from_neither(tmp_path, monkeyp
     # the same outcome whatever the path order: loading is sorted by distribution name
     assert [p.name for p in plugins.loaded] == ["impostor"]
     (broken,) = plugins.broken
-    assert broken.name == "jukepix"
-    assert ("encoder 'painting-encoder' is registered twice: by impostor (aaa_impostor==6.6) and by "
-            "jukepix (crossmodal_jukepix==0.1.0)") in broken.message
+    assert broken.name == "genuine"
+    assert ("encoder 'contested-encoder' is registered twice: by impostor (aaa_impostor==6.6) and by "
+            "genuine (crossmodal_genuine==0.1.0)") in broken.message
     # ...and the impostor, which sorts first, still cannot be used under the contested name
     with pytest.raises(DuplicateComponentError) as info:
-        plugins.registry.create("encoder", "painting-encoder")
-    assert "impostor (aaa_impostor==6.6) and jukepix (crossmodal_jukepix==0.1.0)" in str(info.value)
+        plugins.registry.create("encoder", "contested-encoder")
+    assert "impostor (aaa_impostor==6.6) and genuine (crossmodal_genuine==0.1.0)" in str(info.value)
     assert "CROSSMODAL_LOAD_PLUGINS" in str(info.value)
 
-    plugins = load_plugins(path=path, allow=["jukepix"], strict=True)
-    assert plugins.registry.get("encoder", "painting-encoder").plugin == "jukepix"
+    plugins = load_plugins(path=path, allow=["genuine"], strict=True)
+    assert plugins.registry.get("encoder", "contested-encoder").plugin == "genuine"
 
 
 def test_contested_component_is_shown_and_refused_in_the_cli(tmp_path, monkeypatch):
     genuine, impostor, _ = _genuine_and_impostor(tmp_path, "impostor")
     monkeypatch.syspath_prepend(genuine)
-    cli, runner = _cli(monkeypatch, impostor, "jukepix,impostor")
+    cli, runner = _cli(monkeypatch, impostor, "genuine,impostor")
     result = runner.invoke(cli, ["list-components"])
     assert result.exit_code == 0, result.output
-    assert ("CONFLICT  encoder 'painting-encoder' is registered by impostor (aaa_impostor==6.6) and "
-            "jukepix (crossmodal_jukepix==0.1.0)") in result.stdout
-    assert "plugin 'jukepix' (crossmodal_jukepix==0.1.0) failed to load" in result.stderr
+    assert ("CONFLICT  encoder 'contested-encoder' is registered by impostor (aaa_impostor==6.6) and "
+            "genuine (crossmodal_genuine==0.1.0)") in result.stdout
+    assert "plugin 'genuine' (crossmodal_genuine==0.1.0) failed to load" in result.stderr
 
 
 def test_entry_point_naming_another_distributions_module_loads_neither(tmp_path, monkeypatch):
     genuine, impostor = tmp_path / "site-a", tmp_path / "site-b"
-    module = _install(genuine, "crossmodal-jukepix", "0.1.0", "jukepix", encoder_plugin("painting-encoder"))
+    module = _install(genuine, "crossmodal-genuine", "0.1.0", "genuine", encoder_plugin("contested-encoder"))
     write_distribution(impostor, "aaa-impostor", "6.6", {"aaa": module}, {})
     monkeypatch.syspath_prepend(str(genuine))
     plugins = load_plugins(path=[str(impostor), str(genuine)], strict=False)
     assert plugins.loaded == [] and len(plugins.registry) == 0
-    assert sorted(b.name for b in plugins.broken) == ["aaa", "jukepix"]
+    assert sorted(b.name for b in plugins.broken) == ["aaa", "genuine"]
     assert all("claim the entry-point name or plugin module" in b.message for b in plugins.broken)
 
 

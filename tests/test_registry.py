@@ -37,13 +37,13 @@ def test_same_name_in_two_kinds_is_allowed():
 
 def test_unknown_name_suggests_closest_and_lists_known():
     registry = Registry()
-    registry.add("decoder", "pianoroll-bar", _factory, plugin="a")
+    registry.add("decoder", "segment-bar", _factory, plugin="a")
     registry.add("decoder", "toy", _factory, plugin="a")
     with pytest.raises(UnknownComponentError) as info:
-        registry.get("decoder", "pianoroll-bars")
+        registry.get("decoder", "segment-bars")
     message = str(info.value)
-    assert "Did you mean 'pianoroll-bar'?" in message
-    assert "Known decoders: pianoroll-bar, toy" in message
+    assert "Did you mean 'segment-bar'?" in message
+    assert "Known decoders: segment-bar, toy" in message
     assert "crossmodal list-components --kind decoder" in message
 
 

@@ -11,8 +11,7 @@ from typing import Sequence
 
 import click
 
-from .. import __version__
-from ..plugins import Plugins
+from ..version import __version__
 from ._group import CrossmodalGroup
 from .evaluate import evaluate
 from .generate import generate
@@ -20,13 +19,7 @@ from .list_components import list_components
 from .prepare import make_prepare_group
 from .train import train
 
-__all__ = ["make_cli", "main", "plugins_of"]
-
-
-def plugins_of(ctx: click.Context) -> Plugins:
-    """The plugin set of the running command line (loaded on first use)."""
-    root = ctx.find_root()
-    return root.command.plugins(root)  # type: ignore[attr-defined]
+__all__ = ["make_cli", "main"]
 
 
 def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:

@@ -1,4 +1,5 @@
-"""The click group that loads plugins lazily and turns crossmodal errors into click errors.
+"""The click group that loads plugins lazily and turns crossmodal errors into click errors, and
+:func:`plugins_of`, through which a command reaches the loaded plugins.
 
 Each plugin's ``crossmodal_register_commands`` runs alone, through pluggy
 (:func:`crossmodal.plugins.call_plugin_hook`). A plugin whose implementation raises (or calls
@@ -37,6 +38,12 @@ def _restore(snapshot: _Snapshot) -> None:
     """Put every group's commands back as they were (new groups vanish with their parents' entries)."""
     for _, group, commands in snapshot:
         group.commands = dict(commands)
+
+
+def plugins_of(ctx: click.Context) -> Plugins:
+    """The plugin set of the running command line (loaded on first use)."""
+    root = ctx.find_root()
+    return root.command.plugins(root)  # type: ignore[attr-defined]
 
 
 class CrossmodalGroup(click.Group):

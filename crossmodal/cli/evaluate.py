@@ -25,7 +25,9 @@ from ..evaluation import evaluate_set, flatten, format_value
 from ..files import shown
 from ..interfaces import Evaluator
 from ..registry import ComponentInfo, Registry
-from ._options import parse_key_values, report_skipped
+from ..skips import report_skipped
+from ._group import plugins_of
+from ._options import parse_key_values
 
 
 def _default_dataset(registry: Registry, plugin: str | None) -> str:
@@ -141,7 +143,7 @@ def _guarded_evaluators(
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--dataset", help="Registered sample-set that reads SOURCE (default: the recipes' targets).")
 @click.option("--plugin", help="Use the targets sample-set of this plugin's recipe.")
-@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. mode=piano-strings.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. top_k=50.")
 @click.option("--reference", type=click.Path(exists=True, path_type=Path), help="Other data to evaluate alongside.")
 @click.option("--evaluator", "evaluator_names", multiple=True, help="Run only these evaluators (repeatable).")
 @click.option("--batch-size", default=256, show_default=True, help="Samples per evaluation batch.")
@@ -149,8 +151,6 @@ def _guarded_evaluators(
 @click.pass_context
 def evaluate(ctx, source, dataset, plugin, options, reference, evaluator_names, batch_size, as_json):
     """Compute every metric on SOURCE (a file, a folder of raw files or a prepared dataset)."""
-    from . import plugins_of
-
     registry = plugins_of(ctx).registry
     debug = bool(ctx.find_root().params.get("debug"))
     dataset = dataset or _default_dataset(registry, plugin)

@@ -15,8 +15,9 @@ from ..config import resolve_device
 from ..errors import CheckpointError, DataError, OutputError
 from ..files import leftover_name, remove_leftovers, shown
 from ..outputs import claim_new
+from ..skips import report_skipped, skip_line
 from ..trainer import run_dir_of
-from ._options import skip_line
+from ._group import plugins_of
 
 __all__ = ["generate"]
 
@@ -52,7 +53,6 @@ def generate(
     files with the same name), the files of that condition are numbered NAME-2, NAME-3... (one
     number for all of them), and a line on stderr says so.
     """
-    from . import plugins_of
 
     plugins = plugins_of(ctx)
     registry = plugins.registry
@@ -88,8 +88,7 @@ def generate(
                 except DataError as err:
                     click.echo(skip_line(file, err), err=True)
                     continue
-                for path, reason in getattr(data, "skipped", ()):
-                    click.echo(skip_line(path, reason), err=True)
+                report_skipped(data, summary=False)
                 if len(data) == 0:
                     continue
                 if tuple(data.sample_shape) != generator.condition_shape:

@@ -14,6 +14,7 @@ import click
 
 from ..files import shown
 from ..registry import KINDS
+from ._group import plugins_of
 
 
 @click.command("list-components")
@@ -22,7 +23,6 @@ from ..registry import KINDS
 @click.pass_context
 def list_components(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     """List registered components, the plugins that provide them, and broken plugins."""
-    from . import plugins_of
 
     plugins = plugins_of(ctx)
     entries = plugins.registry.entries(kind)

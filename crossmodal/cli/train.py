@@ -16,8 +16,10 @@ import click
 
 from .. import distributed
 from ..errors import TrainingInterrupted
+from ..skips import report_skipped
 from ..trainer import resume_training, start_training
-from ._options import parse_key_values, report_skipped
+from ._group import plugins_of
+from ._options import parse_key_values
 
 __all__ = ["train"]
 
@@ -75,7 +77,6 @@ def train(
     For data-parallel training launch it with ``torchrun --nproc-per-node N -m crossmodal train
     ...``: --batch-size is then the global batch, split evenly over the N processes.
     """
-    from . import plugins_of
 
     ctx.call_on_close(distributed.teardown)  # leave the process group however the command ends
     plugins = plugins_of(ctx)

@@ -3,8 +3,8 @@
 Public: :func:`music`, :func:`images`, :func:`add_prepare_commands`.
 
 Thin wrappers over :mod:`jukepix.prepare`: a progress bar and one line per skipped file on
-stderr (``skipped <file>: <reason>``, the name escaped by :func:`crossmodal.files.shown`), the
-summary on stdout, exit status 1 (a :class:`click.ClickException`, one ``Error:`` line) when
+stderr (:func:`crossmodal.skips.report_skipped`), the summary on stdout (skips counted by
+:func:`crossmodal.skips.skip_counts`), exit status 1 (a :class:`click.ClickException`, one ``Error:`` line) when
 nothing usable was produced, when ``--out`` may not be written (it holds anything but one of our
 datasets, or a dataset and ``--force`` is missing) or when writing failed (a full disk).
 """
@@ -19,11 +19,12 @@ import click
 
 from crossmodal.errors import CrossmodalError
 from crossmodal.files import shown
+from crossmodal.skips import report_skipped, skip_counts
 
 from .images import IMAGE_SUFFIXES, MAX_PIXELS
 from .phrases import SEGMENTATIONS
 from .prepare import MIDI_SUFFIXES, collect_files, prepare_images, prepare_music
-from .store import PACKED_PHRASE_BYTES, PaintingSet, PhraseSet, check_target, skip_summary
+from .store import PACKED_PHRASE_BYTES, PaintingSet, PhraseSet, check_target
 from .tracks import TRACK_MODES
 
 __all__ = ["add_prepare_commands", "images", "music"]
@@ -67,8 +68,7 @@ def _run_with_progress(
             result = prepare(lambda _path: bar.update(1))
     except CrossmodalError as err:
         raise click.ClickException(str(err)) from err
-    for path, reason in result.skipped:
-        click.echo(f"skipped {shown(path)}: {shown(reason)}", err=True)
+    report_skipped(result, summary=False)  # the summary goes to stdout, with the counts
     return result
 
 
@@ -76,11 +76,8 @@ def _summary(result: PhraseSet | PaintingSet, out: Path, what: str) -> None:
     """Print the dataset path, counts and skips by category on stdout."""
     used = len({row["source"] for row in result.manifest})
     click.echo(f"wrote {len(result)} {what} from {used} file(s) to {shown(out)}")
-    counts = skip_summary(result.skipped)
-    click.echo(
-        f"skipped {len(result.skipped)} file(s)"
-        + (": " + ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else "")
-    )
+    counts = ", ".join(f"{shown(category)} {count}" for category, count in skip_counts(result.skipped).items())
+    click.echo(f"skipped {len(result.skipped)} file(s)" + (f": {counts}" if counts else ""))
 
 
 @click.command("music")

@@ -20,18 +20,17 @@ from __future__ import annotations
 import importlib.util
 import os
 from fractions import Fraction
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from crossmodal.errors import DataError
 
-from .constants import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT
+from .constants import ACOUSTIC_GRAND_PIANO, BEAT_NOTE_VALUE, BEATS_PER_BAR, NOTE_FIELDS, NOTE_OFFSET, STEPS_PER_BAR, STEPS_PER_BEAT
 from .midi_reader import Bar
-from .prepare import build_painting_set, notes_to_phrases, run_parallel
-from .skips import SkipFile
-from .store import FORMAT_VERSION, PaintingSet, PhraseSet, load_dataset, pack_phrases, write_dataset
+from .prepare import build_painting_set, collect_phrases, notes_to_phrases
+from crossmodal.skips import SkipFile
+from .store import FORMAT_VERSION, PaintingSet, PhraseSet, load_dataset, write_dataset
 
 __all__ = [
     "DEFAULT_IMAGE_FILES",
@@ -86,14 +85,15 @@ def chorale_paths() -> list[Path]:
 
 
 def _voice_notes(part, pad: Fraction) -> np.ndarray:
-    """Notes of one music21 part as int64 ``(n, 4)``: onset step, offset step, pitch, program 0."""
+    """Notes of one music21 part as an int64 note array ``(n, len(NOTE_FIELDS))``: onset step,
+    offset step, pitch, program :data:`~jukepix.constants.ACOUSTIC_GRAND_PIANO`."""
     rows = []
     for element in part.stripTies().flatten().notes:
         onset = Fraction(element.offset) + pad
         end = onset + Fraction(element.quarterLength)
         first, last = round(onset * STEPS_PER_BEAT), round(end * STEPS_PER_BEAT)
-        rows.extend((first, max(last, first + 1), p.midi, 0) for p in element.pitches)
-    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+        rows.extend((first, max(last, first + 1), p.midi, ACOUSTIC_GRAND_PIANO) for p in element.pitches)
+    return np.array(rows, dtype=np.int64).reshape(-1, len(NOTE_FIELDS))
 
 
 def _satb_parts(score) -> list:
@@ -111,6 +111,11 @@ def _satb_parts(score) -> list:
     return parts
 
 
+def _corpus_name(path: str) -> str:
+    """How a chorale is named in the manifest and the skips: ``music21:bach/<file name>``."""
+    return f"music21:bach/{Path(path).name}"
+
+
 def chorale_phrases(path: str | Path, mode: str, segmentation: str) -> tuple[np.ndarray, list[int]]:
     """Phrases of one chorale of the music21 corpus.
 
@@ -123,7 +128,7 @@ def chorale_phrases(path: str | Path, mode: str, segmentation: str) -> tuple[np.
     score = converter.parse(path)
     parts = _satb_parts(score)
     meters = {ts.ratioString for ts in score.recurse().getElementsByClass(meter.TimeSignature)}
-    if meters != {f"{BEATS_PER_BAR}/4"}:
+    if meters != {f"{BEATS_PER_BAR}/{BEAT_NOTE_VALUE}"}:
         raise SkipFile("no 4/4 bars", f"time signatures {sorted(meters) or 'none'}, not 4/4 only")
     measures = list(parts[0].getElementsByClass("Measure"))
     bar_length = Fraction(BEATS_PER_BAR)
@@ -131,20 +136,9 @@ def chorale_phrases(path: str | Path, mode: str, segmentation: str) -> tuple[np.
     pad = bar_length - pickup if 0 < pickup < bar_length else Fraction(0)
     voices = [_voice_notes(part, pad) for part in parts]
     first, second = (np.concatenate([voices[v] for v in group]) for group in VOICE_LAYOUTS[mode])
-    end = max(int(v[:, 1].max()) for v in voices if len(v))
-    bars = [Bar(start, STEPS_PER_BAR, BEATS_PER_BAR, 4) for start in range(0, end, STEPS_PER_BAR)]
+    end = max(int(v[:, NOTE_OFFSET].max()) for v in voices if len(v))
+    bars = [Bar(start, STEPS_PER_BAR, BEATS_PER_BAR, BEAT_NOTE_VALUE) for start in range(0, end, STEPS_PER_BAR)]
     return notes_to_phrases(first, second, bars, segmentation)
-
-
-def _chorale_worker(
-    path: Path, mode: str, segmentation: str
-) -> tuple[str, np.ndarray | None, list[int], str]:
-    """One chorale in a worker: ``(path, packed phrases or None, first bars, skip reason)``."""
-    try:
-        phrases, firsts = chorale_phrases(path, mode, segmentation)
-    except SkipFile as skip:
-        return str(path), None, [], str(skip)
-    return str(path), pack_phrases(phrases), firsts, ""
 
 
 def default_phrase_set(
@@ -165,18 +159,9 @@ def default_phrase_set(
     if (target / "metadata.json").is_file():
         return load_dataset(target)
     paths = chorale_paths()[:limit]
-    packed, manifest, skipped = [], [], []
-    worker = partial(_chorale_worker, mode=mode, segmentation=segmentation)
-    for path, rows, firsts, reason in run_parallel(worker, paths, jobs):
-        if rows is None:
-            skipped.append((f"music21:bach/{Path(path).name}", reason))
-            continue
-        packed.append(rows)
-        source = f"music21:bach/{Path(path).name}"
-        manifest.extend(
-            {"source": source, "first_bar": str(f), "mode": mode, "segmentation": segmentation}
-            for f in firsts
-        )
+    packed, manifest, skipped = collect_phrases(
+        paths, chorale_phrases, mode, segmentation, jobs, source_name=_corpus_name
+    )
     if not packed:
         raise DataError(f"music21 corpus ({len(paths)} Bach works): no usable 4/4 chorale")
     options = {"mode": mode, "segmentation": segmentation, "origin": "music21 Bach chorales", "limit": limit}

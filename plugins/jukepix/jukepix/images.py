@@ -5,7 +5,7 @@ Public: :func:`read_image`, :func:`header_size`, :func:`crop_border`, :func:`cen
 
 Every array here is uint8 RGB ``(height, width, 3)`` unless stated; OpenCV's BGR order is
 converted in :func:`read_image` and nowhere else. Failures raise
-:class:`~jukepix.skips.SkipFile` with a one-line reason that does not repeat the file's name.
+:class:`~crossmodal.skips.SkipFile` with a one-line reason that does not repeat the file's name.
 
 A file is never decoded before its header's size is checked against :data:`MAX_PIXELS` (a tiny
 PNG can claim 30000 x 30000 pixels, 2.7 GB once decoded), and every decoder failure (OpenCV's
@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from .constants import IMAGE_SIZE
-from .skips import SkipFile
+from crossmodal.skips import SkipFile
 
 __all__ = [
     "IMAGE_SUFFIXES",

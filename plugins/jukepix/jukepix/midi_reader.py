@@ -21,14 +21,21 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from .constants import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT
-from .skips import SkipFile
+from .constants import (
+    BEAT_NOTE_VALUE,
+    BEATS_PER_BAR,
+    NOTE_OFFSET,
+    NOTE_ONSET,
+    NOTE_PITCH,
+    STEPS_PER_BAR,
+    STEPS_PER_BEAT,
+)
+from crossmodal.skips import SkipFile
 
 __all__ = [
     "DRUM_CHANNEL",
     "MAX_BARS",
     "MAX_TRACKS",
-    "NOTE_FIELDS",
     "Bar",
     "NoteTrack",
     "Score",
@@ -44,17 +51,14 @@ MAX_BARS = 5000
 """Longest accepted piece, in bars (over two hours of 4/4 at 120 bpm): a longer one means a corrupt
 delta time, and its roll would not fit in memory."""
 
-NOTE_FIELDS = ("onset", "offset", "pitch", "program")
-"""Columns of a note array: onset and offset in grid steps, MIDI pitch 0-127, GM program 0-127."""
-
-
 @dataclass(frozen=True, eq=False)
 class NoteTrack:
     """The notes of one MIDI track on one channel.
 
     :ivar name: the track's name (``""`` when it has none).
     :ivar channel: MIDI channel 0-15.
-    :ivar notes: int64 array ``(n_notes, 4)``, columns :data:`NOTE_FIELDS`; onset/offset in steps,
+    :ivar notes: int64 array ``(n_notes, 4)``, columns
+        :data:`~jukepix.constants.NOTE_FIELDS`; onset/offset in steps,
         ``offset > onset`` always (a note whose end rounds to its start step lasts one step).
     """
 
@@ -65,7 +69,7 @@ class NoteTrack:
     @property
     def mean_pitch(self) -> float:
         """Mean MIDI pitch of the notes."""
-        return float(self.notes[:, 2].mean())
+        return float(self.notes[:, NOTE_PITCH].mean())
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class Bar:
     @property
     def is_four_four(self) -> bool:
         """True for a complete 4/4 bar (the only kind Jukepix keeps)."""
-        return (self.numerator, self.denominator) == (BEATS_PER_BAR, 4) and self.length == STEPS_PER_BAR
+        return (self.numerator, self.denominator) == (BEATS_PER_BAR, BEAT_NOTE_VALUE) and self.length == STEPS_PER_BAR
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def bars_from_time_signatures(
     :returns: bars whose ``start``/``length`` are in steps.
     :raises SkipFile: a time signature with numerator 0, or more than :data:`MAX_BARS` bars.
     """
-    changes: dict[int, tuple[int, int]] = {0: (BEATS_PER_BAR, 4)}
+    changes: dict[int, tuple[int, int]] = {0: (BEATS_PER_BAR, BEAT_NOTE_VALUE)}
     for tick, numerator, denominator in sorted(signatures):
         if numerator < 1:
             raise SkipFile("unreadable", f"time signature {numerator}/{denominator} at tick {tick}")
@@ -291,14 +295,14 @@ def _note_track(
     name: str, channel: int, notes: list[tuple[int, int, int]], programs: list[tuple[int, int, int]], tpb: int
 ) -> NoteTrack:
     """Quantise one channel's ``(onset_tick, offset_tick, pitch)`` notes into a :class:`NoteTrack`."""
-    ticks = np.array(sorted(notes), dtype=np.int64)
-    onset = ticks_to_steps(ticks[:, 0], tpb)
-    offset = np.maximum(ticks_to_steps(ticks[:, 1], tpb), onset + 1)
+    ticks = np.array(sorted(notes), dtype=np.int64)  # (n, 3): the first three NOTE_FIELDS, in ticks
+    onset = ticks_to_steps(ticks[:, NOTE_ONSET], tpb)
+    offset = np.maximum(ticks_to_steps(ticks[:, NOTE_OFFSET], tpb), onset + 1)
     changes = sorted((t, p) for t, c, p in programs if c == channel)
     if changes:
         change_ticks = np.array([t for t, _ in changes])
         change_programs = np.array([0] + [p for _, p in changes])
-        program = change_programs[np.searchsorted(change_ticks, ticks[:, 0], side="right")]
+        program = change_programs[np.searchsorted(change_ticks, ticks[:, NOTE_ONSET], side="right")]
     else:
         program = np.zeros(len(ticks), dtype=np.int64)
-    return NoteTrack(name.strip(), channel, np.stack([onset, offset, ticks[:, 2], program], axis=1))
+    return NoteTrack(name.strip(), channel, np.stack([onset, offset, ticks[:, NOTE_PITCH], program], axis=1))

@@ -41,9 +41,11 @@ from .constants import (
     BARS_PER_PHRASE,
     BEATS_PER_BAR,
     IMAGE_SHAPE,
+    N_OCTAVES,
     N_PITCHES,
     N_TRACKS,
     PHRASE_SHAPE,
+    SEMITONES_PER_OCTAVE,
     STEPS_PER_BAR,
 )
 
@@ -53,6 +55,7 @@ __all__ = [
     "PianoRollBarDecoder",
     "PhraseCritic",
     "BlockConvTranspose2d",
+    "BAR_GENERATOR_LAYERS",
     "DECODER_TIME_FACTORS",
     "DECODER_PITCH_FACTORS",
 ]
@@ -60,16 +63,33 @@ __all__ = [
 LEAKY_SLOPE = 0.2
 """Negative slope of every LeakyReLU (encoder and critic), as in DCGAN and Table I."""
 
-SEMITONES_PER_OCTAVE = 12
-"""Width of the critic's first pitch kernel: one octave of MIDI pitches."""
+BAR_GENERATOR_LAYERS = (
+    # (output channels, kernel = stride (time, pitch)),  # output (time steps x pitches)
+    (512, (1, 1)),  #  1 x   1: the code as a 1x1 map
+    (512, (4, 1)),  #  4 x   1
+    (512, (2, 1)),  #  8 x   1
+    (256, (2, 1)),  # 16 x   1
+    (256, (2, 1)),  # 32 x   1
+    (256, (3, 1)),  # 96 x   1: the time axis is complete
+    (64, (1, 2)),   # 96 x   2
+    (16, (1, 8)),   # 96 x  16
+    (1, (1, 8)),    # 96 x 128: one bar of one track (then a sigmoid)
+)
+"""The bar generator's nine transposed convolutions, the ``transconv`` rows of Table I. Each
+kernel equals its stride, so every output cell has one parent. The first row maps the code, the
+next five grow the time axis, the last three the pitch axis. :class:`PianoRollBarDecoder`'s
+options ``channels``, ``steps_per_cell`` and ``pitch_factors`` change these rows
+(:func:`_bar_layers`); its defaults build exactly these."""
 
-DECODER_TIME_FACTORS = (4, 2, 2, 2, 3)
-"""Time up-sampling of the bar generator's transposed convolutions (Table I: 1 -> 4 -> 8 -> 16
--> 32 -> 96 steps); each layer's kernel equals its stride, so every step has one parent."""
+DECODER_TIME_FACTORS = tuple(kernel[0] for _, kernel in BAR_GENERATOR_LAYERS if kernel[0] > 1)
+"""Time up-sampling of the bar generator (1 -> 4 -> 8 -> 16 -> 32 -> 96 steps)."""
 
-DECODER_PITCH_FACTORS = (2, 8, 8)
-"""Pitch up-sampling of the bar generator after the time axis is complete (Table I: 1 -> 2 ->
-16 -> 128 pitches)."""
+DECODER_PITCH_FACTORS = tuple(kernel[1] for _, kernel in BAR_GENERATOR_LAYERS if kernel[1] > 1)
+"""Pitch up-sampling of the bar generator after the time axis is complete (1 -> 2 -> 16 -> 128
+pitches)."""
+
+DECODER_CHANNELS = tuple(channels for channels, _ in BAR_GENERATOR_LAYERS[:-1])
+"""Output channels of the bar generator's layers but the last (which has one: the roll)."""
 
 IMAGE_THUMBNAIL_SIZE = 32
 """Side in pixels of the painting thumbnail the critic's image branch looks at."""
@@ -81,6 +101,7 @@ CRITIC_TIME_FACTORS = (3, 4, 2, BEATS_PER_BAR)
 """Time reduction of the critic's bar branch, kernel = stride: 96 steps -> 32 (a 32nd note,
 3 steps) -> 8 (an 8th note) -> 4 (beats) -> 1 (the bar)."""
 
+assert BAR_GENERATOR_LAYERS[0][1] == (1, 1), "the first layer maps the code without up-sampling"
 assert math.prod(DECODER_TIME_FACTORS) == STEPS_PER_BAR, "decoder time factors must give a bar"
 assert math.prod(DECODER_PITCH_FACTORS) == N_PITCHES, "decoder pitch factors must give 128 pitches"
 assert math.prod(CRITIC_TIME_FACTORS) == STEPS_PER_BAR, "critic time factors must cover a bar"
@@ -200,11 +221,11 @@ class BarTemporalSource(TemporalSource):
 class PianoRollBarDecoder(Decoder):
     """Bar generator G_bar: one bar of one track from ``[painting feature, bar vector]``.
 
-    Nine transposed convolutions (Table I, the ``transconv`` rows) over a (time, pitch) map. The
-    input code is a 1x1 map; the first layer (kernel 1) maps it to ``channels[0]`` channels at
-    [1, 1]; then the time axis grows 1 -> 4 -> 8 -> 16 -> 32 -> 96 (:data:`DECODER_TIME_FACTORS`)
-    and then the pitch axis 1 -> 2 -> 16 -> 128 (:data:`DECODER_PITCH_FACTORS`), kernel = stride
-    in each layer. BatchNorm2d + ReLU between layers, as in DCGAN. About 2.3 M parameters at the
+    Nine transposed convolutions over a (time, pitch) map, the rows of
+    :data:`BAR_GENERATOR_LAYERS` (Table I, the ``transconv`` rows). The input code is a 1x1 map;
+    the first layer (kernel 1) maps it to ``channels[0]`` channels at [1, 1]; then the time axis
+    grows 1 -> 4 -> 8 -> 16 -> 32 -> 96 and then the pitch axis 1 -> 2 -> 16 -> 128, kernel =
+    stride in each layer. BatchNorm2d + ReLU between layers, as in DCGAN. About 2.3 M parameters at the
     defaults; one decoder is built per track.
 
     The output activation is a sigmoid: the targets are binary piano-rolls in {0, 1}, and the
@@ -241,7 +262,7 @@ class PianoRollBarDecoder(Decoder):
         self,
         feature_dim: int = 64,
         temporal_dim: int = 64,
-        channels: Sequence[int] = (512, 512, 512, 256, 256, 256, 64, 16),
+        channels: Sequence[int] = DECODER_CHANNELS,
         initial_on_rate: float = INITIAL_ON_RATE,
         binary_neurons: str | None = None,
         steps_per_cell: int = 1,
@@ -261,14 +282,7 @@ class PianoRollBarDecoder(Decoder):
                 f"PianoRollBarDecoder: pitch_range {tuple(pitch_range)} must lie in [0, {N_PITCHES}] and "
                 f"span the product of pitch_factors {tuple(pitch_factors)}"
             )
-        kernels = [(1, 1)]
-        kernels += [(factor, 1) for factor in _time_factors(STEPS_PER_BAR // steps_per_cell)]
-        kernels += [(1, int(factor)) for factor in pitch_factors]
-        if len(channels) != len(kernels) - 1:
-            raise ValueError(
-                f"PianoRollBarDecoder: channels needs {len(kernels) - 1} entries (one per layer "
-                f"but the last), got {len(channels)}"
-            )
+        layers_spec = _bar_layers(channels, steps_per_cell, pitch_factors)
         self.feature_dim = feature_dim
         self.temporal_dim = temporal_dim
         self.input_dim = feature_dim + temporal_dim
@@ -277,14 +291,14 @@ class PianoRollBarDecoder(Decoder):
         self.pitch_padding = (low, N_PITCHES - high)  # silent pitches below and above the range
         in_channels = self.input_dim
         layers: list[nn.Module] = []
-        for out_channels, kernel in zip(channels, kernels):
+        for out_channels, kernel in layers_spec[:-1]:
             layers += [
                 BlockConvTranspose2d(in_channels, out_channels, kernel),
                 nn.BatchNorm2d(out_channels),
                 nn.ReLU(),
             ]
             in_channels = out_channels
-        output = BlockConvTranspose2d(in_channels, 1, kernels[-1])
+        output = BlockConvTranspose2d(in_channels, *layers_spec[-1])
         with torch.no_grad():  # start near the data's sparsity instead of at p = 0.5 everywhere
             output.bias.fill_(math.log(initial_on_rate / (1.0 - initial_on_rate)))
         layers += [output, nn.Sigmoid()]
@@ -329,6 +343,29 @@ def _binarize(probabilities: torch.Tensor, stochastic: bool) -> torch.Tensor:
     return _StraightThrough.apply(probabilities, hard)
 
 
+def _bar_layers(
+    channels: Sequence[int], steps_per_cell: int, pitch_factors: Sequence[int]
+) -> list[tuple[int, tuple[int, int]]]:
+    """:data:`BAR_GENERATOR_LAYERS` with a decoder's options applied, in the same
+    ``(output channels, kernel = stride (time, pitch))`` rows.
+
+    The first row keeps its kernel; the time rows grow 1 cell to ``96 / steps_per_cell`` cells
+    (:func:`_time_factors`); one pitch row per entry of ``pitch_factors``; ``channels`` gives the
+    output channels of every row but the last, which has one (the roll).
+
+    :raises ValueError: ``channels`` does not have one entry per row but the last.
+    """
+    kernels = [BAR_GENERATOR_LAYERS[0][1]]
+    kernels += [(factor, 1) for factor in _time_factors(STEPS_PER_BAR // steps_per_cell)]
+    kernels += [(1, int(factor)) for factor in pitch_factors]
+    if len(channels) != len(kernels) - 1:
+        raise ValueError(
+            f"PianoRollBarDecoder: channels needs {len(kernels) - 1} entries (one per layer "
+            f"but the last), got {len(channels)}"
+        )
+    return [(int(out), kernel) for out, kernel in zip([*channels, 1], kernels)]
+
+
 def _time_factors(cells: int) -> tuple[int, ...]:
     """:data:`DECODER_TIME_FACTORS` cut down to grow 1 time cell to ``cells`` (a divisor of 96).
 
@@ -355,7 +392,8 @@ class PhraseCritic(Critic):
     Designed for cost (PITFALLS.md: merging bars first at 96x128 is ~17x slower than reducing
     pitch and time first). Each bar is judged on its own first, with the tracks as channels:
 
-    1. pitch: pad 128 -> 132 pitches (11 octaves from C-1); a (1, 12) convolution of stride 12
+    1. pitch: pad 128 -> 132 pitches (:data:`~jukepix.constants.N_OCTAVES` = 11 octaves from
+       C-1); a (1, 12) convolution of stride 12
        (one octave, aligned on C: chord shapes of both tracks) and a (1, 11) convolution over
        all octaves (register) -> ``pitch_channels[1]`` features per time step;
     2. time: convolutions of kernel = stride over 96 -> 32 -> 8 -> 4 -> 1 steps
@@ -407,8 +445,8 @@ class PhraseCritic(Critic):
             raise ValueError(
                 f"PhraseCritic: time_channels needs {len(CRITIC_TIME_FACTORS)} entries, got {len(time_channels)}"
             )
-        self.n_octaves = math.ceil(N_PITCHES / SEMITONES_PER_OCTAVE)
-        self.pitch_padding = self.n_octaves * SEMITONES_PER_OCTAVE - N_PITCHES  # 4 pitches above G9
+        self.n_octaves = N_OCTAVES
+        self.pitch_padding = N_OCTAVES * SEMITONES_PER_OCTAVE - N_PITCHES  # 4 pitches above G9
         octave_channels, pitch_out = pitch_channels
         # (1, 12) stride-12 convolution over (pitch, tracks) patches of one octave
         self.octave = nn.Linear(SEMITONES_PER_OCTAVE * N_TRACKS, octave_channels)

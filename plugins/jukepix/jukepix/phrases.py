@@ -18,7 +18,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .constants import BARS_PER_PHRASE, N_PITCHES, N_TRACKS, PHRASE_SHAPE, STEPS_PER_BAR
+from .constants import (
+    BARS_PER_PHRASE,
+    N_PITCHES,
+    N_TRACKS,
+    NOTE_OFFSET,
+    NOTE_ONSET,
+    NOTE_PITCH,
+    PHRASE_SHAPE,
+    STEPS_PER_BAR,
+)
 from .midi_reader import Bar
 
 __all__ = ["SEGMENTATIONS", "bar_windows", "cut_phrases", "four_four_runs", "notes_to_roll"]
@@ -30,15 +39,15 @@ SEGMENTATIONS = ("bars", "structural")
 def notes_to_roll(tracks: Sequence[np.ndarray], n_steps: int) -> np.ndarray:
     """Draw note arrays into a binary roll, applying the re-struck-note boundary rule.
 
-    :param tracks: one int array ``(n_notes, >=3)`` per track, columns onset step, offset step
-        (exclusive), MIDI pitch (further columns are ignored).
+    :param tracks: one int note array per track (columns ``NOTE_ONSET``, ``NOTE_OFFSET``,
+        ``NOTE_PITCH`` of :mod:`jukepix.constants`; further columns are ignored).
     :param n_steps: length of the roll in steps; notes beyond it are cut.
     :returns: bool array ``(n_steps, N_PITCHES, len(tracks))``.
     """
     roll = np.zeros((n_steps, N_PITCHES, len(tracks)), dtype=bool)
     onsets = np.zeros_like(roll)
     for index, notes in enumerate(tracks):
-        for onset, offset, pitch in notes[:, :3]:
+        for onset, offset, pitch in notes[:, [NOTE_ONSET, NOTE_OFFSET, NOTE_PITCH]]:
             roll[onset : min(offset, n_steps), pitch, index] = True
             if onset < n_steps:
                 onsets[onset, pitch, index] = True

@@ -1,8 +1,8 @@
 """Batch preparation: many MIDI or image files to a phrase or painting set, in parallel.
 
-Public: :func:`collect_files`, :func:`midi_phrases`, :func:`build_phrase_set`,
-:func:`build_painting_set`, :func:`prepare_music`, :func:`prepare_images`,
-:func:`notes_to_phrases`, :func:`run_parallel`.
+Public: :func:`collect_files`, :func:`midi_phrases`, :func:`collect_phrases`,
+:func:`build_phrase_set`, :func:`build_painting_set`, :func:`prepare_music`,
+:func:`prepare_images`, :func:`notes_to_phrases`, :func:`run_parallel`.
 
 Bad input never stops a run: every file that gives nothing is recorded in the result's
 ``skipped`` list as ``(path, "<category>: <detail>")``. :class:`~crossmodal.errors.DataError`
@@ -28,7 +28,7 @@ from .images import IMAGE_SUFFIXES, MAX_PIXELS, prepare_painting
 from .midi_reader import Bar, read_midi
 from .phrases import SEGMENTATIONS, cut_phrases, notes_to_roll
 from .segmentation import structural_windows
-from .skips import SkipFile
+from crossmodal.skips import SkipFile
 from .store import PaintingSet, PhraseSet, check_target, load_dataset, pack_phrases, write_dataset
 from .tracks import TRACK_MODES, assign_tracks
 
@@ -38,6 +38,7 @@ __all__ = [
     "build_painting_set",
     "build_phrase_set",
     "collect_files",
+    "collect_phrases",
     "midi_phrases",
     "notes_to_phrases",
     "prepare_images",
@@ -55,6 +56,14 @@ and forks workers from that clean, single-threaded process."""
 
 Progress = Callable[[str], None]
 """Called once per input file when it is done, with the file's path."""
+
+PhraseReader = Callable[[Path, str, str], tuple[np.ndarray, list[int]]]
+"""``read(path, mode, segmentation)``: one file's bool phrases ``(n, 4, 96, 128, 2)`` and each
+phrase's first bar; raises :class:`~crossmodal.skips.SkipFile` for a file that gives none. A
+module-level function, so that worker processes can receive it."""
+
+Skipped = list[tuple[str, str]]
+"""``(file, "<category>: <detail>")`` per input file that gave nothing."""
 
 
 def collect_files(
@@ -121,10 +130,12 @@ def notes_to_phrases(
     return phrases, firsts
 
 
-def _music_worker(path: Path, mode: str, segmentation: str) -> tuple[str, np.ndarray | None, list[int], str]:
-    """Process one file in a worker: ``(path, packed phrases or None, first bars, skip reason)``."""
+def _phrase_worker(
+    path: Path, read: PhraseReader, mode: str, segmentation: str
+) -> tuple[str, np.ndarray | None, list[int], str]:
+    """Read one file in a worker: ``(path, packed phrases or None, first bars, skip reason)``."""
     try:
-        phrases, firsts = midi_phrases(path, mode, segmentation)
+        phrases, firsts = read(path, mode, segmentation)
     except SkipFile as skip:
         return str(path), None, [], str(skip)
     return str(path), pack_phrases(phrases), firsts, ""
@@ -171,6 +182,36 @@ def run_parallel(
             pool.join()
 
 
+def collect_phrases(
+    files: list[Path],
+    read: PhraseReader,
+    mode: str,
+    segmentation: str,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    source_name: Callable[[str], str] = str,
+) -> tuple[list[np.ndarray], list[dict[str, str]], Skipped]:
+    """Read ``files`` into phrases with ``read``, in worker processes (:func:`run_parallel`).
+
+    :param source_name: how a file is named in the manifest and in the skips (default: its path).
+    :returns: the packed phrases of each file that gave any (uint8 ``(n, PACKED_PHRASE_BYTES)``),
+        one manifest row per phrase (``source``, ``first_bar``, ``mode``, ``segmentation``) and
+        the files that gave none.
+    """
+    packed, manifest, skipped = [], [], []
+    worker = partial(_phrase_worker, read=read, mode=mode, segmentation=segmentation)
+    for path, rows, firsts, reason in run_parallel(worker, files, jobs, progress):
+        source = source_name(path)
+        if rows is None:
+            skipped.append((source, reason))
+            continue
+        packed.append(rows)
+        manifest.extend(
+            {"source": source, "first_bar": str(f), "mode": mode, "segmentation": segmentation} for f in firsts
+        )
+    return packed, manifest, skipped
+
+
 def build_phrase_set(
     sources: Iterable[str | Path],
     mode: str = "piano-hands",
@@ -188,18 +229,9 @@ def build_phrase_set(
     """
     _check_options(mode, segmentation)
     sources = list(sources)
-    files, skipped = collect_files(sources, MIDI_SUFFIXES)
-    packed, manifest = [], []
-    for path, rows, firsts, reason in run_parallel(
-        partial(_music_worker, mode=mode, segmentation=segmentation), files, jobs, progress
-    ):
-        if rows is None:
-            skipped.append((path, reason))
-            continue
-        packed.append(rows)
-        manifest.extend(
-            {"source": path, "first_bar": str(f), "mode": mode, "segmentation": segmentation} for f in firsts
-        )
+    files, missing = collect_files(sources, MIDI_SUFFIXES)
+    packed, manifest, skipped = collect_phrases(files, midi_phrases, mode, segmentation, jobs, progress)
+    skipped = missing + skipped
     if not packed:
         raise DataError(_nothing_usable("MIDI", sources, skipped))
     meta = {"mode": mode, "segmentation": segmentation}
@@ -246,7 +278,7 @@ def build_painting_set(
     return PaintingSet(images, manifest, skipped, {"top_k": top_k})
 
 
-def _nothing_usable(kind: str, sources: Iterable[str | Path], skipped: list[tuple[str, str]]) -> str:
+def _nothing_usable(kind: str, sources: Iterable[str | Path], skipped: Skipped) -> str:
     """The DataError message when a run produced nothing: one line naming each file once.
 
     One source that is itself the one skipped file gives ``"<file>: <reason>"``; otherwise

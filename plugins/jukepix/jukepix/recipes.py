@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from crossmodal import ComponentSpec, Recipe
 
-from .constants import N_TRACKS
+from .constants import N_TRACKS, PIANO_PROGRAMS_PAIR, PIANO_STRINGS_PROGRAMS
 
 EVALUATORS = ("eb", "upc", "qn", "td", "polyphony", "pitch-range")
 """Evaluators (from the ``evaluators`` plugin) run during training; EB, UPC and QN are the paper's."""
-
-STRINGS_PROGRAM = 48
-"""GM program 49 "String Ensemble 1" (0-based 48), written for the strings track of generated MIDI."""
 
 DEMO_TRAINING = {
     "steps": 100,
@@ -55,16 +52,16 @@ def _recipe(name: str, mode: str, programs: tuple[int, int], track_names: tuple[
 
 def piano_hands() -> Recipe:
     """Jukepix, dual piano: painting -> 4-bar phrase, right hand + left hand."""
-    return _recipe("jukepix", "piano-hands", (0, 0), ("Piano right", "Piano left"), piano_hands.__doc__)
+    return _recipe("jukepix", "piano-hands", PIANO_PROGRAMS_PAIR, ("Piano right", "Piano left"), piano_hands.__doc__)
 
 
 def piano_strings() -> Recipe:
     """Jukepix, dual instrument: painting -> 4-bar phrase, piano + strings (GM 41-48)."""
     return _recipe(
-        "jukepix-strings", "piano-strings", (0, STRINGS_PROGRAM), ("Piano", "Strings"), piano_strings.__doc__
+        "jukepix-strings", "piano-strings", PIANO_STRINGS_PROGRAMS, ("Piano", "Strings"), piano_strings.__doc__
     )
 
 
 def melody_chords() -> Recipe:
     """Jukepix, folk: painting -> 4-bar phrase, melody + chords (Nottingham layout)."""
-    return _recipe("jukepix-folk", "melody-chords", (0, 0), ("Melody", "Chords"), melody_chords.__doc__)
+    return _recipe("jukepix-folk", "melody-chords", PIANO_PROGRAMS_PAIR, ("Melody", "Chords"), melody_chords.__doc__)

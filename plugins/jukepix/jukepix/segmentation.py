@@ -6,8 +6,8 @@ Public: :func:`bar_features`, :func:`novelty_curve`, :func:`structural_boundarie
 The paper segmented summed piano rolls with a MATLAB structural-feature tool; this is a small
 Python stand-in of the same family (Foote's checkerboard novelty):
 
-1. each bar gets a feature vector: its pitch-class profile (12 values, active cells per pitch
-   class, both tracks summed) and its onset pattern (how many notes start on each of the
+1. each bar gets a feature vector: its pitch-class profile (``SEMITONES_PER_OCTAVE`` values,
+   active cells per pitch class, both tracks summed) and its onset pattern (how many notes start on each of the
    ``ONSET_SLOTS`` equal slots of the bar), each part scaled to unit length;
 2. a bar self-similarity matrix holds the cosine similarity of every pair of bars;
 3. a Gaussian-tapered checkerboard kernel of half-width :data:`KERNEL_BARS` bars slides along its
@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .constants import BARS_PER_PHRASE, STEPS_PER_BAR
+from .constants import BARS_PER_PHRASE, N_OCTAVES, SEMITONES_PER_OCTAVE, STEPS_PER_BAR
 from .midi_reader import Bar
 
 __all__ = [
@@ -42,8 +42,6 @@ KERNEL_BARS = BARS_PER_PHRASE
 ONSET_SLOTS = 16
 """Onset-pattern resolution of a bar feature: sixteenth notes in 4/4."""
 
-PITCH_CLASSES = 12
-
 
 def _unit(rows: np.ndarray) -> np.ndarray:
     """Scale each row to unit Euclidean length (all-zero rows stay zero)."""
@@ -54,18 +52,18 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 def bar_features(roll: np.ndarray, bars: Sequence[Bar]) -> np.ndarray:
     """Per-bar pitch-class profile and onset pattern.
 
-    :param roll: bool ``(n_steps, 128, n_tracks)``.
+    :param roll: bool ``(n_steps, 128, n_tracks)`` (MIDI pitches).
     :param bars: complete 4/4 bars (each ``STEPS_PER_BAR`` steps).
-    :returns: float64 ``(len(bars), 12 + ONSET_SLOTS)``, each half of unit length (or zero).
+    :returns: float64 ``(len(bars), SEMITONES_PER_OCTAVE + ONSET_SLOTS)``, each half of unit length (or zero).
     """
     merged = roll.any(axis=2)
     onsets = merged & ~np.vstack([np.zeros((1, merged.shape[1]), dtype=bool), merged[:-1]])
     chroma, rhythm = [], []
     for bar in bars:
         cells = merged[bar.start : bar.start + STEPS_PER_BAR]
-        padded = np.zeros((cells.shape[0], PITCH_CLASSES * 11), dtype=np.int64)
-        padded[:, : cells.shape[1]] = cells
-        chroma.append(padded.reshape(cells.shape[0], 11, PITCH_CLASSES).sum(axis=(0, 1)))
+        padded = np.zeros((cells.shape[0], N_OCTAVES * SEMITONES_PER_OCTAVE), dtype=np.int64)
+        padded[:, : cells.shape[1]] = cells  # (steps, 132): silent above G9
+        chroma.append(padded.reshape(cells.shape[0], N_OCTAVES, SEMITONES_PER_OCTAVE).sum(axis=(0, 1)))
         starts = onsets[bar.start : bar.start + STEPS_PER_BAR].sum(axis=1)
         rhythm.append(starts.reshape(ONSET_SLOTS, -1).sum(axis=1))
     return np.hstack([_unit(np.array(chroma, dtype=float)), _unit(np.array(rhythm, dtype=float))])

@@ -1,7 +1,7 @@
 """Phrase and painting datasets on disk, and the :class:`~crossmodal.SampleSet` views over them.
 
 Public: :class:`PhraseSet`, :class:`PaintingSet`, :func:`pack_phrases`, :func:`write_dataset`,
-:func:`check_target`, :func:`dataset_format`, :func:`load_dataset`, :func:`skip_summary`,
+:func:`check_target`, :func:`dataset_format`, :func:`load_dataset`,
 :data:`DATASET_FILES`, :data:`FORMAT_VERSION`, :data:`PACKED_PHRASE_BYTES`.
 
 A dataset is a directory of three files:
@@ -16,7 +16,7 @@ A dataset is a directory of three files:
 ``metadata.json``
     ``format`` (``"jukepix-phrases"`` / ``"jukepix-paintings"``), ``format_version``, ``shape`` of
     one item, ``count``, the preparation options, ``files_used``, ``skip_summary`` (skips per
-    category) and ``skipped`` (``[path, reason]`` pairs).
+    category, :func:`crossmodal.skips.skip_counts`) and ``skipped`` (``[path, reason]`` pairs).
 
 :func:`write_dataset` builds the directory under a temporary name beside the target and renames
 it into place only when complete: an interrupted run leaves no half-written dataset and the
@@ -35,7 +35,6 @@ import json
 import os
 import secrets
 import shutil
-from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -51,6 +50,7 @@ from crossmodal.files import (
     remove_leftovers,
     shown,
 )
+from crossmodal.skips import skip_counts
 
 from .constants import IMAGE_SHAPE, IMAGE_SIZE, PHRASE_SHAPE
 
@@ -64,7 +64,6 @@ __all__ = [
     "dataset_format",
     "load_dataset",
     "pack_phrases",
-    "skip_summary",
     "write_dataset",
 ]
 
@@ -89,11 +88,6 @@ Skipped = list[tuple[str, str]]
 def pack_phrases(phrases: np.ndarray) -> np.ndarray:
     """Bit-pack bool phrases ``(n, *PHRASE_SHAPE)`` into uint8 ``(n, PACKED_PHRASE_BYTES)``."""
     return np.packbits(phrases.reshape(len(phrases), PHRASE_CELLS), axis=1)
-
-
-def skip_summary(skipped: Skipped) -> dict[str, int]:
-    """Count skips by category (the part of each reason before the first colon)."""
-    return dict(Counter(reason.split(":", 1)[0] for _, reason in skipped).most_common())
 
 
 class _ArraySet:
@@ -261,7 +255,7 @@ def write_dataset(
         "count": len(sample_set),
         **options,
         "files_used": len({row["source"] for row in sample_set.manifest}),
-        "skip_summary": skip_summary(sample_set.skipped),
+        "skip_summary": skip_counts(sample_set.skipped),
         "skipped": [list(pair) for pair in sample_set.skipped],
     }
     building = _new_sibling(out, "building")

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import PIANO_PROGRAMS, STRING_PROGRAMS
+from .constants import NOTE_FIELDS, NOTE_PITCH, NOTE_PROGRAM, PIANO_PROGRAMS, STRING_PROGRAMS
 from .midi_reader import NoteTrack, Score
-from .skips import SkipFile
+from crossmodal.skips import SkipFile
 
 __all__ = ["MIDDLE_C", "TRACK_MODES", "assign_tracks"]
 
@@ -45,9 +45,10 @@ LEFT_NAMES = ("left", "pedal")
 
 
 def _merge(tracks: list[NoteTrack]) -> np.ndarray:
-    """Concatenate the note arrays of ``tracks``: int64 ``(n, 4)`` (an empty ``(0, 4)`` if none)."""
+    """Concatenate the note arrays of ``tracks``: int64 ``(n, len(NOTE_FIELDS))`` (an empty
+    array if none)."""
     if not tracks:
-        return np.zeros((0, 4), dtype=np.int64)
+        return np.zeros((0, len(NOTE_FIELDS)), dtype=np.int64)
     return np.concatenate([t.notes for t in tracks])
 
 
@@ -55,7 +56,7 @@ def _piano_only(tracks: tuple[NoteTrack, ...]) -> list[NoteTrack]:
     """The tracks' notes played with piano programs; tracks left without notes are dropped."""
     kept = []
     for track in tracks:
-        piano = track.notes[np.isin(track.notes[:, 3], list(PIANO_PROGRAMS))]
+        piano = track.notes[np.isin(track.notes[:, NOTE_PROGRAM], list(PIANO_PROGRAMS))]
         if len(piano):
             kept.append(NoteTrack(track.name, track.channel, piano))
     return kept
@@ -67,7 +68,7 @@ def _piano_hands(tracks: list[NoteTrack]) -> tuple[np.ndarray, np.ndarray]:
         return _merge([]), _merge([])
     if len(tracks) == 1:
         notes = tracks[0].notes
-        high = notes[:, 2] >= MIDDLE_C
+        high = notes[:, NOTE_PITCH] >= MIDDLE_C
         return notes[high], notes[~high]
     right = [t for t in tracks if any(w in t.name.lower() for w in RIGHT_NAMES)]
     left = [t for t in tracks if t not in right and any(w in t.name.lower() for w in LEFT_NAMES)]
@@ -87,7 +88,8 @@ def _piano_hands(tracks: list[NoteTrack]) -> tuple[np.ndarray, np.ndarray]:
 def assign_tracks(score: Score, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """Split ``score``'s notes into track 1 and track 2 for ``mode``.
 
-    :returns: two int64 note arrays ``(n_notes, 4)`` (columns ``midi_reader.NOTE_FIELDS``).
+    :returns: two int64 note arrays ``(n_notes, len(NOTE_FIELDS))`` (columns
+        :data:`jukepix.constants.NOTE_FIELDS`).
     :raises ValueError: ``mode`` is not one of :data:`TRACK_MODES`.
     :raises SkipFile: the layout does not fit the mode (category ``"track layout"``).
     """
@@ -101,8 +103,8 @@ def assign_tracks(score: Score, mode: str) -> tuple[np.ndarray, np.ndarray]:
         missing = ""
     elif mode == "piano-strings":
         notes = _merge(list(score.tracks))
-        first = notes[np.isin(notes[:, 3], list(PIANO_PROGRAMS))]
-        second = notes[np.isin(notes[:, 3], list(STRING_PROGRAMS))]
+        first = notes[np.isin(notes[:, NOTE_PROGRAM], list(PIANO_PROGRAMS))]
+        second = notes[np.isin(notes[:, NOTE_PROGRAM], list(STRING_PROGRAMS))]
         missing = (
             "piano (programs 0-7)"
             if not len(first)

@@ -1,8 +1,7 @@
 """Write generated phrases as files people open: a two-track MIDI file and a piano-roll PNG.
 
-Public names: :class:`PianoRollWriter` (a :class:`crossmodal.SampleWriter`), its factory
-:func:`pianoroll_writer`, and the helpers :func:`phrase_to_pretty_midi`,
-:func:`roll_to_notes` and :func:`render_pianoroll_png`.
+Public names: :class:`PianoRollWriter` (a :class:`crossmodal.SampleWriter`) and the helpers
+:func:`phrase_to_pretty_midi`, :func:`roll_to_notes` and :func:`render_pianoroll_png`.
 
 A phrase is ``(bars, time, pitch, tracks)`` = ``(4, 96, 128, 2)``: time in steps at
 :data:`~jukepix.constants.STEPS_PER_BEAT` per beat, pitch the MIDI number, values in [0, 1]
@@ -29,18 +28,20 @@ from crossmodal import ShapeError, check_shape
 from crossmodal.outputs import write_new_group
 
 from .constants import (
+    BEAT_NOTE_VALUE,
     BEATS_PER_BAR,
     DEFAULT_TEMPO_QPM,
+    MIDI_MAX_VALUE,
     N_PITCHES,
     N_TRACKS,
     PHRASE_SHAPE,
+    PIANO_PROGRAMS_PAIR,
     STEPS_PER_BAR,
     STEPS_PER_BEAT,
 )
 
 __all__ = [
     "PianoRollWriter",
-    "pianoroll_writer",
     "phrase_to_pretty_midi",
     "roll_to_notes",
     "render_pianoroll_png",
@@ -48,8 +49,6 @@ __all__ = [
     "TICKS_PER_STEP",
     "DEFAULT_VELOCITY",
     "ON_THRESHOLD",
-    "PIANO_PROGRAMS_PAIR",
-    "PIANO_STRINGS_PROGRAMS",
 ]
 
 TICKS_PER_BEAT = 480
@@ -67,15 +66,6 @@ DEFAULT_VELOCITY = 100
 ON_THRESHOLD = 0.5
 """A cell is a sounding note when its value is above this (the generator's sigmoid output is the
 probability that the cell is on)."""
-
-PIANO_PROGRAMS_PAIR = (0, 0)
-"""GM programs (0-based) for two piano hands: Acoustic Grand Piano on both tracks."""
-
-PIANO_STRINGS_PROGRAMS = (0, 48)
-"""GM programs (0-based) for piano + strings: Acoustic Grand Piano and String Ensemble 1 (GM 49).
-The strings track merges several string parts and is often polyphonic, which an ensemble patch
-plays as a section; a solo patch from ``constants.STRING_PROGRAMS`` (violin 40) would play chords
-as one violin."""
 
 DEFAULT_TRACK_NAMES = ("Piano right", "Piano left")
 """Track names written to MIDI and shown on the PNG panels, track 1 first."""
@@ -136,7 +126,7 @@ def phrase_to_pretty_midi(
     """
     rolls = _binary_phrase(phrase, threshold)  # (time, pitch, tracks)
     midi = pretty_midi.PrettyMIDI(resolution=TICKS_PER_BEAT, initial_tempo=tempo_qpm)
-    midi.time_signature_changes.append(pretty_midi.TimeSignature(BEATS_PER_BAR, 4, 0.0))
+    midi.time_signature_changes.append(pretty_midi.TimeSignature(BEATS_PER_BAR, BEAT_NOTE_VALUE, 0.0))
     seconds_per_step = 60.0 / tempo_qpm / STEPS_PER_BEAT
     for track, (program, name) in enumerate(zip(programs, track_names, strict=True)):
         instrument = pretty_midi.Instrument(program=program, name=name)
@@ -212,8 +202,9 @@ class PianoRollWriter:
     file is written atomically, so a full disk raises one :class:`crossmodal.OutputError`
     naming the file and leaves neither a partial file nor a temporary one.
 
-    :param programs: GM program per track, 0-based; :data:`PIANO_PROGRAMS_PAIR` (two pianos) by
-        default, :data:`PIANO_STRINGS_PROGRAMS` for piano + strings.
+    :param programs: GM program per track, 0-based;
+        :data:`~jukepix.constants.PIANO_PROGRAMS_PAIR` (two pianos) by default,
+        :data:`~jukepix.constants.PIANO_STRINGS_PROGRAMS` for piano + strings.
     :param track_names: name per track, written to MIDI and used as PNG panel titles.
     :param tempo_qpm: tempo written into the MIDI files, quarter notes per minute.
     :param velocity: MIDI velocity of every note (1-127).
@@ -227,14 +218,16 @@ class PianoRollWriter:
         velocity: int = DEFAULT_VELOCITY,
     ) -> None:
         programs, track_names = tuple(programs), tuple(track_names)
-        if len(programs) != N_TRACKS or not all(isinstance(p, int) and 0 <= p <= 127 for p in programs):
-            raise ValueError(f"PianoRollWriter: programs must be {N_TRACKS} GM programs in 0-127 (0-based), got {programs}")
+        if len(programs) != N_TRACKS or not all(isinstance(p, int) and 0 <= p <= MIDI_MAX_VALUE for p in programs):
+            raise ValueError(
+                f"PianoRollWriter: programs must be {N_TRACKS} GM programs in 0-{MIDI_MAX_VALUE} (0-based), got {programs}"
+            )
         if len(track_names) != N_TRACKS:
             raise ValueError(f"PianoRollWriter: track_names must name {N_TRACKS} tracks, got {track_names}")
         if not tempo_qpm > 0:
             raise ValueError(f"PianoRollWriter: tempo_qpm must be positive, got {tempo_qpm}")
-        if not 1 <= velocity <= 127:
-            raise ValueError(f"PianoRollWriter: velocity must be in 1-127, got {velocity}")
+        if not 1 <= velocity <= MIDI_MAX_VALUE:
+            raise ValueError(f"PianoRollWriter: velocity must be in 1-{MIDI_MAX_VALUE}, got {velocity}")
         self.programs = programs
         self.track_names = track_names
         self.tempo_qpm = float(tempo_qpm)
@@ -263,17 +256,3 @@ class PianoRollWriter:
                  lambda file, p=phrase: render_pianoroll_png(p, file, self.track_names)),
             ])
         return written
-
-
-def pianoroll_writer(
-    programs: Sequence[int] = PIANO_PROGRAMS_PAIR,
-    track_names: Sequence[str] = DEFAULT_TRACK_NAMES,
-    tempo_qpm: float = DEFAULT_TEMPO_QPM,
-    velocity: int = DEFAULT_VELOCITY,
-) -> PianoRollWriter:
-    """Phrase writer: a two-track MIDI file and a piano-roll PNG per generated phrase.
-
-    The options are :class:`PianoRollWriter`'s, named in the signature so that an unknown
-    option is refused before anything is built.
-    """
-    return PianoRollWriter(programs, track_names, tempo_qpm, velocity)

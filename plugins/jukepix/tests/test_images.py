@@ -9,7 +9,7 @@ from PIL import Image
 
 from jukepix.constants import IMAGE_SIZE
 from jukepix.images import centre_square, colour_variance, crop_border, prepare_painting, read_image
-from jukepix.skips import SkipFile
+from crossmodal.skips import SkipFile
 
 
 def texture(height: int, width: int, seed: int = 0) -> np.ndarray:

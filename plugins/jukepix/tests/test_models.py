@@ -10,6 +10,7 @@ from torch import nn
 from crossmodal import Critic, Decoder, Encoder, ShapeError, TemporalSource
 from jukepix.constants import BARS_PER_PHRASE, IMAGE_SHAPE, N_PITCHES, N_TRACKS, PHRASE_SHAPE, STEPS_PER_BAR
 from jukepix.models import (
+    BAR_GENERATOR_LAYERS,
     BarTemporalSource,
     BlockConvTranspose2d,
     PaintingEncoder,
@@ -92,6 +93,12 @@ def test_decoder_layers_follow_table_i():
     assert shapes[-1] == (STEPS_PER_BAR, N_PITCHES)
     assert isinstance(decoder.layers[-1], nn.Sigmoid)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in decoder.modules()) == len(TABLE_I_TRANSCONV_SHAPES) - 1
+
+
+def test_default_decoder_builds_the_listed_layers():
+    convs = [m for m in PianoRollBarDecoder().modules() if isinstance(m, BlockConvTranspose2d)]
+    assert [(c.out_channels, c.kernel_size) for c in convs] == list(BAR_GENERATOR_LAYERS)
+    assert all(c.stride == c.kernel_size for c in convs)
 
 
 def test_parameter_counts_match_the_paper_sizes(parts):

@@ -22,7 +22,6 @@ from jukepix.store import (
     dataset_format,
     load_dataset,
     pack_phrases,
-    skip_summary,
     write_dataset,
 )
 
@@ -121,11 +120,6 @@ def test_load_rejects_missing_or_foreign_datasets(tmp_path):
 def test_batch_index_out_of_range(tmp_path):
     with pytest.raises(IndexError, match="2 items"):
         phrase_set(random_phrases(2)).batch(torch.tensor([2]))
-
-
-def test_skip_summary_counts_categories():
-    skipped = [("a", "unreadable: empty"), ("b", "no 4/4 bars: x"), ("c", "unreadable: text")]
-    assert skip_summary(skipped) == {"unreadable": 2, "no 4/4 bars": 1}
 
 
 KILLED_WRITER = """

@@ -11,15 +11,8 @@ import pytest
 import torch
 
 from crossmodal import OutputError, SampleWriter, ShapeError
-from jukepix.constants import DEFAULT_TEMPO_QPM, PHRASE_SHAPE, STEPS_PER_BAR
-from jukepix.writer import (
-    PIANO_STRINGS_PROGRAMS,
-    TICKS_PER_STEP,
-    PianoRollWriter,
-    phrase_to_pretty_midi,
-    pianoroll_writer,
-    roll_to_notes,
-)
+from jukepix.constants import DEFAULT_TEMPO_QPM, PHRASE_SHAPE, PIANO_STRINGS_PROGRAMS, STEPS_PER_BAR
+from jukepix.writer import TICKS_PER_STEP, PianoRollWriter, phrase_to_pretty_midi, roll_to_notes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -62,7 +55,7 @@ def written(tmp_path_factory):
 
 
 def test_writer_is_a_sample_writer():
-    assert isinstance(pianoroll_writer(), SampleWriter)
+    assert isinstance(PianoRollWriter(), SampleWriter)
 
 
 def test_files_written_and_no_temporaries_left(written):
