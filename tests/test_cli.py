@@ -118,3 +118,29 @@ def test_plugin_without_api_version_is_flagged(runner, tmp_path, monkeypatch):
     result = runner.invoke(make_cli(), ["list-components"])
     assert result.exit_code == 0
     assert "WARNING  plugin 'old' declares no crossmodal_api_version" in result.stdout
+
+
+def test_a_plugin_adds_a_condition_alias_to_generate_for_its_command_line_only(monkeypatch):
+    from crossmodal import hookimpl
+    from crossmodal.cli import add_condition_alias, make_cli
+
+    class Sketches:
+        @staticmethod
+        @hookimpl
+        def crossmodal_register_commands(cli):
+            add_condition_alias(cli, "--sketch")
+
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")  # no installed plugin adds aliases of its own
+    with_alias = make_cli(extra_plugins=[("sketches", Sketches())])
+    ctx = with_alias.make_context("crossmodal", ["generate", "--help"], resilient_parsing=True)
+    generate = with_alias.get_command(ctx, "generate")
+    condition = next(p for p in generate.params if p.name == "condition_files")
+    assert condition.opts == ["--condition", "--sketch"]
+    plain = make_cli()
+    plain_ctx = plain.make_context("crossmodal", ["generate", "--help"], resilient_parsing=True)
+    plain_condition = next(p for p in plain.get_command(plain_ctx, "generate").params if p.name == "condition_files")
+    assert "--sketch" not in plain_condition.opts
+    with pytest.raises(ValueError, match="already has an option --seed"):
+        add_condition_alias(with_alias, "--seed")
+    with pytest.raises(ValueError, match="not a long option name"):
+        add_condition_alias(with_alias, "-s")

@@ -92,7 +92,7 @@ def test_generate_writes_samples_and_skips_bad_files(invoke, tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("1 2 3\n")
     out = tmp_path / "generated"
-    result = invoke("generate", "--checkpoint", run, "--condition", good, "--image", short,
+    result = invoke("generate", "--checkpoint", run, "--condition", good, "--condition", short,
                     "--samples", 2, "--out", out, "--seed", 1)
     assert result.exit_code == 0, result.output
     written = [Path(line) for line in result.stdout.splitlines()]

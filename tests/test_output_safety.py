@@ -75,7 +75,7 @@ def test_two_condition_files_with_the_same_stem_in_one_run_keep_both(invoke, run
     one = condition_file(tmp_path / "a" / "same.txt", np.full(8, 0.9))
     two = condition_file(tmp_path / "b" / "same.txt", np.full(8, -0.9))
     out = tmp_path / "out"
-    result = invoke("generate", "--checkpoint", run_dir, "--image", one, "--image", two, "--samples", 2,
+    result = invoke("generate", "--checkpoint", run_dir, "--condition", one, "--condition", two, "--samples", 2,
                     "--out", out)
     assert result.exit_code == 0, result.output
     names = [p.name for p in written_paths(result)]

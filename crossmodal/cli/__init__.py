@@ -7,6 +7,7 @@ are printed as one line on stderr with exit code 1; ``--debug`` shows the traceb
 
 from __future__ import annotations
 
+import copy
 from typing import Sequence
 
 import click
@@ -14,12 +15,12 @@ import click
 from ..version import __version__
 from ._group import CrossmodalGroup
 from .evaluate import evaluate
-from .generate import generate
+from .generate import add_condition_alias, generate
 from .list_components import list_components
 from .prepare import make_prepare_group
 from .train import train
 
-__all__ = ["make_cli", "main"]
+__all__ = ["add_condition_alias", "make_cli", "main"]
 
 
 def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
@@ -50,7 +51,9 @@ def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
         load only those plugins (an empty value loads none).
         """
 
-    for command in (list_components, make_prepare_group(), evaluate, train, generate):
+    # generate is copied: plugins may add condition aliases to it (add_condition_alias), and
+    # those must stay with this command line
+    for command in (list_components, make_prepare_group(), evaluate, train, copy.deepcopy(generate)):
         cli.add_command(command)
     return cli
 

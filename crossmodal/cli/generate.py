@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from ..skips import report_skipped, skip_line
 from ..trainer import run_dir_of
 from ._group import plugins_of
 
-__all__ = ["generate"]
+__all__ = ["add_condition_alias", "generate"]
 
 _STAGING = "generate"
 """Base name of this run's private folder inside the output folder (``.generate.building-<pid>``)."""
@@ -28,7 +29,7 @@ _STAGING = "generate"
 @click.command("generate")
 @click.option("--checkpoint", required=True, type=click.Path(exists=True), metavar="RUN_OR_FILE",
               help="A run folder (its latest checkpoint) or a checkpoint file.")
-@click.option("--condition", "--image", "condition_files", multiple=True, required=True, metavar="FILE",
+@click.option("--condition", "condition_files", multiple=True, required=True, metavar="FILE",
               help="A condition file, read by the recipe's conditions dataset (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
@@ -150,3 +151,27 @@ def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: P
     if not made:
         raise OutputError(f"{shown(out)}: the sample writer wrote no file for {shown(stem)}")
     return final + elsewhere
+
+
+_LONG_OPTION = re.compile(r"^--[a-z][a-z0-9-]*$")
+
+
+def add_condition_alias(cli: click.Group, alias: str) -> None:
+    """Let ``crossmodal generate`` take ``alias`` (e.g. ``"--image"``) as another name of ``--condition``.
+
+    For a plugin's ``crossmodal_register_commands(cli)``, so that its users can name the condition
+    in their modality's words; the core itself says "condition". Adding an alias twice is harmless.
+
+    :raises ValueError: ``alias`` is not a long option name (``--word``), or another option of
+        ``generate`` already uses it.
+    """
+    if not _LONG_OPTION.match(alias):
+        raise ValueError(f"condition alias {alias!r} is not a long option name such as '--image'")
+    command = cli.commands["generate"]
+    condition = next(param for param in command.params if param.name == "condition_files")
+    if alias in condition.opts:
+        return
+    taken = {name for param in command.params for name in (*param.opts, *param.secondary_opts)}
+    if alias in taken:
+        raise ValueError(f"crossmodal generate already has an option {alias}")
+    condition.opts.append(alias)

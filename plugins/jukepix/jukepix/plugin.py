@@ -15,7 +15,8 @@ recipe           jukepix-strings       :func:`jukepix.recipes.piano_strings`
 recipe           jukepix-folk          :func:`jukepix.recipes.melody_chords`
 ===============  ====================  ==================================================
 
-Commands: ``crossmodal prepare music`` and ``crossmodal prepare images``.
+Commands: ``crossmodal prepare music`` and ``crossmodal prepare images``; ``--image`` as another name
+of ``crossmodal generate --condition``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import click
 
 from crossmodal import Register, hookimpl
+from crossmodal.cli import add_condition_alias
 
 from . import datasets, models, recipes, writer
 from .commands import add_prepare_commands
@@ -59,3 +61,4 @@ def crossmodal_register_components(register: Register) -> None:
 @hookimpl
 def crossmodal_register_commands(cli: click.Group) -> None:
     add_prepare_commands(cli.commands["prepare"])
+    add_condition_alias(cli, "--image")  # crossmodal generate --image my-painting.jpg
