@@ -159,11 +159,18 @@ class PaintingEncoder(Encoder):
 
     :param feature_dim: size of the painting feature (the paper's 64).
     :param channels: output channels of the five convolutions.
+    :param normalize: standardise each feature vector (zero mean, unit variance over its
+        ``feature_dim`` entries, no learned scale). The paper's linear output is unbounded: measured
+        after 900 updates at lr 1e-3 its entries averaged ~7,000 in size against ~1 for the bar
+        vectors beside it in the decoder's input, so the noise no longer mattered and all four
+        bars came out identical.
     """
 
     condition_shape = IMAGE_SHAPE
 
-    def __init__(self, feature_dim: int = 64, channels: Sequence[int] = (16, 32, 64, 64, 64)) -> None:
+    def __init__(
+        self, feature_dim: int = 64, channels: Sequence[int] = (16, 32, 64, 64, 64), normalize: bool = False
+    ) -> None:
         super().__init__()
         self.feature_dim = feature_dim
         layers: list[nn.Module] = []
@@ -174,11 +181,12 @@ class PaintingEncoder(Encoder):
             in_channels, side = out_channels, side // 2
         self.convs = nn.Sequential(*layers)
         self.to_feature = nn.Linear(in_channels * side * side, feature_dim)
+        self.normalize = nn.LayerNorm(feature_dim, elementwise_affine=False) if normalize else nn.Identity()
 
     def forward(self, condition: torch.Tensor) -> torch.Tensor:
         check_shape(self, "condition", condition, (None, *self.condition_shape))
         maps = self.convs(condition)  # (B, 64, 8, 8)
-        return self.to_feature(maps.flatten(1))  # (B, feature_dim)
+        return self.normalize(self.to_feature(maps.flatten(1)))  # (B, feature_dim)
 
 
 class BarTemporalSource(TemporalSource):

@@ -327,3 +327,14 @@ def test_critic_layer_norm_keeps_samples_independent():
     norms = [m for m in critic.modules() if isinstance(m, nn.LayerNorm)]
     assert len(norms) == 2 + len(critic.time)
     assert not any(isinstance(m, nn.LayerNorm) for m in PhraseCritic().modules())
+
+
+def test_normalized_encoder_features_have_unit_scale_whatever_the_weights():
+    torch.manual_seed(0)
+    encoder = PaintingEncoder(normalize=True)
+    with torch.no_grad():
+        encoder.to_feature.weight.mul_(1000.0)  # an exploded output layer
+    feature = encoder(torch.rand(4, *IMAGE_SHAPE))
+    torch.testing.assert_close(feature.mean(dim=1), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(feature.std(dim=1, unbiased=False), torch.ones(4), atol=1e-3, rtol=0)
+    assert PaintingEncoder().state_dict().keys() == encoder.state_dict().keys()  # no new weights
