@@ -30,6 +30,7 @@ __all__ = [
     "resolve_config",
     "resolve_device",
     "resume_config",
+    "updates_through",
 ]
 
 
@@ -222,6 +223,15 @@ def critic_updates_for(generator_step: int, config: TrainConfig) -> int:
     if generator_step < config.warmup_generator_steps:
         return config.critic_updates_warmup
     return config.critic_updates
+
+
+def updates_through(generator_steps: int, config: TrainConfig) -> int:
+    """Updates, critic and generator together, in generator updates ``0 .. generator_steps - 1``
+    (:func:`critic_updates_for` critic updates and one generator update each); with the
+    defaults, 5,100 for the first 100 generator updates. A progress bar counts these.
+    """
+    warm = min(generator_steps, config.warmup_generator_steps)
+    return warm * (config.critic_updates_warmup + 1) + (generator_steps - warm) * (config.critic_updates + 1)
 
 
 def resolve_device(name: str) -> torch.device:

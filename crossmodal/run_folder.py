@@ -1,10 +1,11 @@
 """A run folder's files, written by the main process only.
 
-A run folder holds ``config.json``, ``metrics.csv``, ``curves/*.png``, ``samples/step-XXXXXX/``
-(and ``samples/conditions.txt``), ``checkpoints/``, ``run.lock`` and, when TensorBoard is
-installed, ``tensorboard/``. Every file is written atomically (:mod:`crossmodal.files`) or, for
-``metrics.csv``, appended and fsynced; a failed write raises
-:class:`~crossmodal.errors.OutputError` naming the file.
+A run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation), ``progress.csv``
+(one row per logging interval: ``step``, ``wall_time``, ``seconds_per_step``, ``updates`` and
+the losses), ``curves/*.png``, ``samples/step-XXXXXX/`` (and ``samples/conditions.txt``),
+``checkpoints/``, ``run.lock`` and, when TensorBoard is installed, ``tensorboard/``. Every file
+is written atomically (:mod:`crossmodal.files`) or, for the two CSV files, appended and fsynced;
+a failed write raises :class:`~crossmodal.errors.OutputError` naming the file.
 """
 
 from __future__ import annotations
@@ -68,6 +69,58 @@ def _step_of(row: list[str]) -> float:
         return math.inf  # a damaged row: dropped with those after the checkpoint
 
 
+def _append_row(path: Path, row: Mapping[str, Any], leading: Sequence[str], dict_rows: bool = True) -> None:
+    """Append ``row`` to the CSV file ``path`` (flushed and fsynced); a new file's header is
+    ``leading``, then the rest of ``row``'s keys; cells the header lacks are left out.
+
+    :param dict_rows: write through :class:`csv.DictWriter` (else :func:`csv.writer`, same text).
+
+    :raises OutputError: when it cannot be read or written (e.g. a full disk), naming the file.
+    """
+    try:
+        header: list[str] | None = None
+        if path.exists() and path.stat().st_size > 0:
+            with open(path, newline="", encoding="utf-8") as handle:
+                header = next(csv.reader(handle), None)
+        new_file = header is None
+        if new_file:
+            header = list(dict.fromkeys([*leading, *row.keys()]))
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            if dict_rows:
+                writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="ignore")
+                if new_file:
+                    writer.writeheader()
+                writer.writerow(row)
+            else:  # the same text, written as a list of cells in the header's order
+                if new_file:
+                    csv.writer(handle).writerow(header)
+                csv.writer(handle).writerow([row.get(column, "") for column in header])
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        raise output_error(path, err) from err
+
+
+def _forget_rows_after(path: Path, step: int) -> None:
+    """Drop the rows of the CSV file ``path`` whose step (first column) is past ``step``.
+
+    :raises OutputError: when the file cannot be read or rewritten (naming it).
+    """
+    if not path.exists():
+        return
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as err:
+        raise output_error(path, err, "read") from err
+    kept = rows[:1] + [row for row in rows[1:] if row and _step_of(row) <= step]
+    if len(kept) == len(rows):
+        return
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(kept)
+    atomic_write_text(path, text.getvalue())
+
+
 class RunFolder:
     """The files of one run folder at ``path``, and its lock.
 
@@ -103,6 +156,10 @@ class RunFolder:
     def metrics(self) -> Path:
         return self.path / "metrics.csv"
 
+    @property
+    def progress(self) -> Path:
+        return self.path / "progress.csv"
+
     def remove_leftovers(self) -> None:
         """Delete what killed processes left half-written (the lock says no one writes them now)."""
         for folder in (self.path, self.path / "curves", self.path / "samples"):
@@ -120,44 +177,24 @@ class RunFolder:
 
         :raises OutputError: when it cannot be read or written (e.g. a full disk), naming the file.
         """
-        path = self.metrics
-        try:
-            header: list[str] | None = None
-            if path.exists() and path.stat().st_size > 0:
-                with open(path, newline="", encoding="utf-8") as handle:
-                    header = next(csv.reader(handle), None)
-            new_file = header is None
-            if new_file:
-                header = list(dict.fromkeys(["step", "wall_time", *leading, *row.keys()]))
-            with open(path, "a", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="ignore")
-                if new_file:
-                    writer.writeheader()
-                writer.writerow(row)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as err:
-            raise output_error(path, err) from err
+        _append_row(self.metrics, row, ["step", "wall_time", *leading])
+
+    def append_progress(self, row: Mapping[str, Any], losses: Sequence[str]) -> None:
+        """Append a logging interval's ``row`` to ``progress.csv`` (flushed and fsynced); a new
+        file's header is ``step, wall_time, seconds_per_step, updates``, then ``losses``.
+
+        :raises OutputError: when it cannot be read or written, naming the file.
+        """
+        _append_row(self.progress, row, ["step", "wall_time", "seconds_per_step", "updates", *losses], dict_rows=False)
 
     def forget_metrics_after(self, step: int) -> None:
-        """Drop ``metrics.csv`` rows past ``step`` (evaluated after the checkpoint being resumed).
+        """Drop the ``metrics.csv`` and ``progress.csv`` rows past ``step`` (written after the
+        checkpoint being resumed).
 
-        :raises OutputError: when the file cannot be read or rewritten (naming it).
+        :raises OutputError: when a file cannot be read or rewritten (naming it).
         """
-        path = self.metrics
-        if not path.exists():
-            return
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.reader(handle))
-        except OSError as err:
-            raise output_error(path, err, "read") from err
-        kept = rows[:1] + [row for row in rows[1:] if row and _step_of(row) <= step]
-        if len(kept) == len(rows):
-            return
-        text = io.StringIO(newline="")
-        csv.writer(text).writerows(kept)
-        atomic_write_text(path, text.getvalue())
+        for path in (self.metrics, self.progress):
+            _forget_rows_after(path, step)
 
     def draw_curves(self) -> None:
         """Redraw ``curves/*.png`` from ``metrics.csv``."""

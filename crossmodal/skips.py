@@ -59,17 +59,21 @@ def skip_counts(skipped: Iterable[tuple[object, object]]) -> dict[str, int]:
     return dict(Counter(str(reason).split(":", 1)[0] for _, reason in skipped).most_common())
 
 
-def report_skipped(sample_set: object, summary: bool = True) -> None:
+def report_skipped(sample_set: object, summary: bool = True, details: bool = True, hint: str = "") -> None:
     """Print one :func:`skip_line` per file ``sample_set.skipped`` lists, to stderr.
 
     :param sample_set: anything with a ``skipped`` list of ``(path, reason)`` pairs (a set
         without one has skipped nothing).
     :param summary: then print ``N file(s) skipped: <count> <category>, ...`` (most frequent
         first), when anything was skipped.
+    :param details: print the per-file lines (``False``: only the summary, e.g. ``train`` without
+        ``--verbose``).
+    :param hint: appended to the summary line after ``"; "``, e.g. where the per-file lines are.
     """
     skipped = list(getattr(sample_set, "skipped", ()) or ())
-    for path, reason in skipped:
-        click.echo(skip_line(path, reason), err=True)
+    if details:
+        for path, reason in skipped:
+            click.echo(skip_line(path, reason), err=True)
     if summary and skipped:
         counts = ", ".join(f"{count} {shown(category)}" for category, count in skip_counts(skipped).items())
-        click.echo(f"{len(skipped)} file(s) skipped: {counts}", err=True)
+        click.echo(f"{len(skipped)} file(s) skipped: {counts}" + (f"; {hint}" if hint else ""), err=True)

@@ -51,7 +51,7 @@ from . import distributed, wgan
 from .batches import DEVICE_CACHE_LIMIT_BYTES, BatchDraws, local_batch, memory_format
 from .build import Job, JobSpec, build_job, get_recipe
 from .checkpoint import checkpoint_name, load_checkpoint, plugin_version_changes, save_checkpoint
-from .config import TrainConfig, critic_updates_for, resolve_config, resolve_device, resume_config
+from .config import TrainConfig, critic_updates_for, resolve_config, resolve_device, resume_config, updates_through
 from .divergence import LossLog, check_losses, check_weights
 from .errors import OutputError, RunInUseError, TrainingInterrupted
 from .files import shown
@@ -67,6 +67,7 @@ __all__ = [
     "DEVICE_CACHE_LIMIT_BYTES",
     "Progress",
     "Trainer",
+    "UpdateProgress",
     "new_run_dir",
     "resume_training",
     "run_dir_of",
@@ -76,6 +77,11 @@ __all__ = [
 
 Progress = Callable[[int, int, Mapping[str, float]], None]
 """``progress(generator_step, total_steps, losses)``, called every ``log_every`` updates."""
+
+UpdateProgress = Callable[[int, int], None]
+"""``on_update(updates_done, updates_total)``, called after every critic and generator update;
+both count critic and generator updates together from generator step 0
+(:func:`~crossmodal.config.updates_through`)."""
 
 
 def _due(every: int, step: int, last: int) -> bool:
@@ -92,6 +98,9 @@ class Trainer:
     :param is_main_process: only the main process writes files, evaluates and reports progress
         (default: rank 0 of the process group, or ``True`` when there is none).
     :param progress: called as ``progress(step, total, losses)`` every ``log_every`` updates.
+    :param on_update: called as ``on_update(updates_done, updates_total)`` after every critic and
+        generator update (:data:`UpdateProgress`), on the main process: a progress bar that moves
+        during the warm-up's long runs of critic updates.
     :param run_lock: the run folder's :class:`RunLock`, maybe already taken (default: the main
         process makes one on ``run_dir``; :meth:`open` takes it).
     :raises RecipeError: when ``batch_size`` is not a multiple of the number of processes.
@@ -101,6 +110,8 @@ class Trainer:
     Attributes: ``step`` (generator updates done), ``critic_updates_done``, ``device``,
     ``world_size`` and ``rank`` (1 and 0 without a process group),
     ``last_losses`` (means over the last logging interval), ``last_metrics`` (last evaluation),
+    ``seconds_per_step`` (wall-clock seconds per generator update over the last logging interval,
+    training only: evaluations, samples and checkpoints left out; ``None`` before the first),
     ``real_metrics`` (the real samples' ``real/...`` metrics, once evaluated),
     ``warnings`` (lines for the user, e.g. plugin versions that changed since a checkpoint).
     """
@@ -114,6 +125,7 @@ class Trainer:
         plugin_versions: Mapping[str, str] | None = None,
         is_main_process: bool | None = None,
         progress: Progress | None = None,
+        on_update: UpdateProgress | None = None,
         run_lock: RunLock | None = None,
     ) -> None:
         self.job, self.config = job, config
@@ -122,6 +134,10 @@ class Trainer:
         self.world_size, self.rank = distributed.world_size(), distributed.rank()
         self.is_main_process = distributed.is_main_process() if is_main_process is None else is_main_process
         self.progress = progress
+        self.on_update = on_update
+        self.seconds_per_step: float | None = None
+        self._interval = (time.perf_counter(), 0)  # (when, generator step) the timed interval began
+        self._updates_total = 0  # of the running train() call, for on_update
         self.device = distributed.device_for(config.device)
         self.generator = job.generator.to(self.device)
         self.critic = job.critic.to(self.device)
@@ -241,10 +257,19 @@ class Trainer:
         :returns: on the device, each critic update's losses ``(len(_critic_names),)`` and the
             generator update's ``(len(_generator_names),)``.
         """
-        critic = [self._critic_update() for _ in range(critic_updates)]
+        critic = []
+        for done in range(1, critic_updates + 1):
+            critic.append(self._critic_update())
+            self._updated(done)
         generator = self._generator_update()
         self.state.step += 1
+        self._updated(0)
         return critic, generator
+
+    def _updated(self, in_step: int) -> None:
+        """Tell :attr:`on_update` (main process) that ``in_step`` updates of step :attr:`step` are done."""
+        if self.on_update is not None and self.is_main_process:
+            self.on_update(updates_through(self.step, self.config) + in_step, self._updates_total)
 
     def _checked(self, names: list[str], losses: torch.Tensor, what: str, step: int) -> dict[str, float]:
         """``losses`` of one update by name, once :func:`check_losses` passed them."""
@@ -287,7 +312,9 @@ class Trainer:
         """
         config = self.config
         last = config.steps if steps is None else steps
+        self._updates_total = updates_through(last, config)
         self.open()
+        self._interval = (time.perf_counter(), self.step)
         try:
             with StopSignals() as stop_signals:
                 while self.step < last:
@@ -297,7 +324,8 @@ class Trainer:
                     evaluate = _due(config.eval_every, step, last)
                     sample = _due(config.sample_every, step, last)
                     checkpoint = _due(config.checkpoint_every, step, last)
-                    if evaluate or sample or checkpoint or step % config.log_every == 0:
+                    flush = evaluate or sample or checkpoint or step % config.log_every == 0
+                    if flush:
                         self._flush(last)
                     if evaluate and self.is_main_process:
                         self.evaluate()
@@ -305,6 +333,8 @@ class Trainer:
                         self.write_samples()
                     if checkpoint:
                         self.save_checkpoint()
+                    if flush:  # the next interval's time leaves out this evaluation, samples and checkpoint
+                        self._interval = (time.perf_counter(), step)
                     stop = stop_signals.agreed(self.world_size, self.device) if step < last else 0
                     if stop:
                         if not checkpoint:
@@ -322,15 +352,23 @@ class Trainer:
         return "no checkpoint had been written yet"
 
     def _flush(self, total: int) -> None:
-        """Check and report the losses logged since the last flush (every process, same steps)."""
-        losses = self._losses.flush(self._last_good())
+        """Check and report the losses logged since the last flush (every process, same steps),
+        time the interval (:attr:`seconds_per_step`) and append its row to ``progress.csv``."""
+        losses = self._losses.flush(self._last_good())  # waits for the device: the time below is honest
         if losses is None:
             return
+        began, first = self._interval
+        if self.step > first:
+            self.seconds_per_step = (time.perf_counter() - began) / (self.step - first)
         self.last_losses = losses
         if self.progress is not None and self.is_main_process:
             self.progress(self.step, total, losses)
         if self.run_folder is not None:
             self.run_folder.log_scalars("loss", losses, self.step)
+            row = {"step": self.step, "wall_time": round(time.time(), 3),
+                   "seconds_per_step": "" if self.seconds_per_step is None else round(self.seconds_per_step, 6),
+                   "updates": updates_through(self.step, self.config), **losses}
+            self.run_folder.append_progress(row, self.loss_names)
 
     # ---------------------------------------------------------------------------------------
     # Evaluating and writing samples (the fixed pairs of :attr:`fixed`)

@@ -224,3 +224,144 @@ def test_resume_reads_a_config_file_and_refuses_what_may_not_change_in_it(invoke
     assert result.exit_code == 1
     assert f"config file {faster}: training option 'lr' cannot change when resuming" in result.stderr
     assert "Options that may change: checkpoint_every, device" in result.stderr
+
+
+# -------------------------------------------------------------------------------------------
+# The first hour: progress, the end table, skipped files, --recipe alone, help texts
+
+
+def _other_plugin():
+    """An in-process plugin ``other`` that provides the recipe ``other`` (the toy's, renamed)."""
+    import types
+
+    module = types.ModuleType("other_plugin")
+    module.crossmodal_api_version = toy_plugin.crossmodal_api_version
+
+    @toy_plugin.hookimpl
+    def crossmodal_register_components(register):
+        register("recipe", "other", toy_plugin.toy_recipe)
+
+    module.crossmodal_register_components = crossmodal_register_components
+    return module
+
+
+@pytest.fixture
+def invoke_two(monkeypatch):
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
+
+    def run(*args):
+        cli = make_cli(extra_plugins=[("toy", toy_plugin), ("other", _other_plugin())])
+        return CliRunner().invoke(cli, [str(a) for a in args])
+
+    return run
+
+
+def test_progress_without_a_terminal_is_one_plain_line_per_log_interval(invoke, tmp_path):
+    from crossmodal.config import TrainConfig, updates_through
+
+    result = invoke("train", "--plugin", "toy", "--steps", 4, "--out", tmp_path)  # CliRunner: not a terminal
+    assert result.exit_code == 0, result.output
+    total = updates_through(4, TrainConfig().merged(toy_plugin.TOY_TRAINING, "toy"))
+    assert total == 2 * (3 + 1) + 2 * (2 + 1)  # warm-up steps count their critic updates
+    lines = [line for line in result.stderr.splitlines() if line.startswith("step ")]
+    assert [line.split("  ")[0] for line in lines] == ["step 1/4", "step 2/4", "step 3/4", "step 4/4"]  # log_every 1
+    assert lines[0].startswith("step 1/4  updates 4/14  ") and lines[-1].startswith(f"step 4/4  updates {total}/{total}  ")
+    assert all(" s/step  ETA " in line and "c:wasserstein=" in line for line in lines)
+    run = run_dir_of(result)
+    with open(run / "progress.csv") as handle:
+        rows = list(__import__("csv").DictReader(handle))
+    assert [(r["step"], r["updates"]) for r in rows] == [("1", "4"), ("2", "8"), ("3", "11"), ("4", "14")]
+    assert all(float(r["seconds_per_step"]) > 0 and r["critic/gp"] for r in rows)
+    assert (run / "metrics.csv").read_text().count("\n") == 3  # evaluations only: header + steps 2 and 4
+
+
+def test_progress_prints_a_line_during_long_runs_of_critic_updates(invoke, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules["crossmodal.cli.train"], "LOG_SECONDS", 0.0)  # a line after every update
+    config = tmp_path / "slow.toml"
+    config.write_text("log_every = 10\n")
+    result = invoke("train", "--plugin", "toy", "--steps", 2, "--config", config, "--out", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("step ")]
+    assert lines[0].startswith("step 0/2  updates 1/8  ? s/step  ETA ")  # inside the first warm-up step
+    assert any(line.startswith("step 0/2  updates 3/8") for line in lines)
+
+
+def test_resume_drops_the_progress_rows_past_its_checkpoint(invoke, tmp_path):
+    run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 4, "--out", tmp_path))
+    result = invoke("train", "--resume", run / "checkpoints" / "checkpoint-00000002.pt", "--steps", 3)
+    assert result.exit_code == 0, result.output
+    with open(run / "progress.csv") as handle:
+        assert [row["step"] for row in __import__("csv").DictReader(handle)] == ["1", "2", "3"]
+    assert "step 3/3  updates 11/11  " in result.stderr  # counted from the run's start
+
+
+def test_final_metrics_are_one_table_of_generated_and_real(invoke, tmp_path):
+    result = invoke("train", "--plugin", "toy", "--steps", 2, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    start = lines.index("metric\tgenerated\treal")
+    table = [line.split("\t") for line in lines[start + 1:] if not line.startswith("checkpoint: ")]
+    assert [row[0] for row in table] == ["mean/track0", "mean/track1", "spread"]
+    with open(run_dir_of(result) / "metrics.csv") as handle:
+        last = list(__import__("csv").DictReader(handle))[-1]
+    for name, generated, real in table:
+        assert float(generated) == pytest.approx(float(last[name]), rel=1e-5)
+        assert float(real) == pytest.approx(float(last[f"real/{name}"]), rel=1e-5)
+
+
+def test_train_sums_up_skipped_files_in_one_line_and_lists_them_with_verbose(invoke, tmp_path):
+    folder = tmp_path / "conditions"
+    folder.mkdir()
+    np.savetxt(folder / "good.txt", np.linspace(-1, 1, 8))
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text("1 2 3\n")
+    result = invoke("train", "--plugin", "toy", "--steps", 1, "--conditions", folder, "--out", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert not [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
+    (summary,) = [line for line in result.stderr.splitlines() if "file(s) skipped" in line]
+    assert summary == "3 file(s) skipped: 3 holds 3 numbers, expected 8; conditions; --verbose lists them"
+    result = invoke("train", "--plugin", "toy", "--steps", 1, "--conditions", folder, "--out", tmp_path / "runs",
+                    "--verbose")
+    assert result.exit_code == 0, result.output
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(skipped) == 3 and f"skipped {folder / 'a.txt'}: holds 3 numbers" in skipped[0]
+    assert "3 file(s) skipped: 3 holds 3 numbers, expected 8; conditions" in result.stderr
+
+
+def test_recipe_alone_trains_the_recipe_of_whichever_plugin_provides_it(invoke_two, tmp_path):
+    result = invoke_two("train", "--recipe", "other", "--steps", 1, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert json.loads((run_dir_of(result) / "config.json").read_text())["recipe"] == "other"
+    result = invoke_two("train", "--plugin", "other", "--recipe", "other", "--steps", 1, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+
+
+def test_plugin_and_recipe_that_disagree_are_one_error_line(invoke_two, tmp_path):
+    result = invoke_two("train", "--plugin", "toy", "--recipe", "other", "--out", tmp_path)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert errors == ["Error: recipe 'other' comes from plugin 'other', not 'toy': give --recipe other alone "
+                      "(or --plugin other)"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_recipe_alone_lists_the_recipes(invoke_two, tmp_path):
+    result = invoke_two("train", "--recipe", "nope", "--out", tmp_path)
+    assert result.exit_code == 1
+    assert "no recipe named 'nope' is registered" in result.stderr
+    assert "toy (from toy)" in result.stderr and "other (from other)" in result.stderr
+
+
+def test_help_texts_show_defaults_and_plain_text(invoke):
+    result = invoke("train", "--help")
+    assert result.exit_code == 0, result.output
+    assert "default: the recipe's" in result.stdout and "--verbose" in result.stdout
+    from crossmodal.config import TrainConfig
+
+    config = TrainConfig().merged(toy_plugin.TOY_TRAINING, "toy")
+    assert f"toy (from toy): steps {config.steps}, batch size {config.batch_size}" in result.stdout
+    result = invoke("generate", "--help")
+    device = result.stdout[result.stdout.index("--device"):]
+    assert "Where to run the generator" in device.split("--", 2)[1]
+    for args in ([], ["train"], ["generate"], ["list-components"]):
+        assert "``" not in invoke(*args, "--help").stdout, args

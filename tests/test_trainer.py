@@ -282,3 +282,20 @@ def test_resuming_on_another_kind_of_device_warns_instead_of_failing(tmp_path):
     other.load_state_dict(document)
     assert other.step == 1 and "written on another kind of device" in other.warnings[0]
     other.train()
+
+
+def test_every_update_is_reported_and_steps_are_timed(tmp_path):
+    from crossmodal.config import updates_through
+
+    trainer = make_trainer(tmp_path / "run", steps=3, log_every=3)
+    seen = []
+    trainer.on_update = lambda done, total: seen.append((done, total))
+    trainer.train()
+    total = updates_through(3, trainer.config)
+    assert total == trainer.critic_updates_done + 3 == 3 + 1 + 3 + 1 + 2 + 1
+    assert seen == [(done, total) for done in range(1, total + 1)]  # critic and generator updates alike
+    assert trainer.seconds_per_step is not None and trainer.seconds_per_step > 0
+    with open(tmp_path / "run" / "progress.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["step"], r["updates"]) for r in rows] == [("2", "8"), ("3", str(total))]  # eval_every 2 flushes too
+    assert float(rows[-1]["seconds_per_step"]) == pytest.approx(trainer.seconds_per_step, rel=1e-3)

@@ -46,7 +46,7 @@ def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
     def cli(debug: bool, strict_plugins: bool) -> None:
         """crossmodal: train and evaluate cross-modal GANs assembled from plugins.
 
-        Plugins are discovered through the ``crossmodal`` entry-point group. Set
+        Plugins are discovered through the "crossmodal" entry-point group. Set
         CROSSMODAL_LOAD_PLUGINS to a comma-separated list of NAME or DISTRIBUTION:NAME items to
         load only those plugins (an empty value loads none).
         """

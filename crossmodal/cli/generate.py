@@ -36,7 +36,8 @@ _STAGING = "generate"
               help="Samples per condition.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder (default: RUN/generated).")
-@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda")
+@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda",
+              help="Where to run the generator (auto: CUDA when available).")
 @click.pass_context
 def generate(
     ctx: click.Context,

@@ -5,42 +5,202 @@ the trainer joins the process group (see :mod:`crossmodal.distributed`) and only
 
 SIGINT (Ctrl-C) or SIGTERM stops training at the next step boundary after a checkpoint; the
 command then prints the resume command on stderr and exits with 130 or 143 (128 + the signal).
+
+Progress (:class:`_Progress`) counts every update, critic and generator
+(:func:`~crossmodal.config.updates_through`): a bar on a terminal, else one plain line per
+logging interval and at least every :data:`LOG_SECONDS` seconds.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping
+import time
+from typing import IO, Any, Mapping
 
 import click
 
 from .. import distributed
-from ..errors import TrainingInterrupted
+from ..build import get_recipe
+from ..config import resolve_config, updates_through
+from ..errors import CrossmodalError, TrainingInterrupted
+from ..files import shown
 from ..skips import report_skipped
-from ..trainer import resume_training, start_training
+from ..trainer import Trainer, resume_training, start_training
 from ._group import plugins_of
 from ._options import parse_key_values
 
 __all__ = ["train"]
 
 
+LOG_SECONDS = 20.0
+"""Longest wait between two plain progress lines when stderr is not a terminal."""
+
+
 def _format_losses(losses: Mapping[str, float] | None) -> str:
     if not losses:
         return ""
-    shown = {k: v for k, v in losses.items() if k in ("critic/wasserstein", "critic/gp", "generator/total")}
-    return "  ".join(f"{k.split('/')[0][0]}:{k.split('/')[1]}={v:.3g}" for k, v in shown.items())
+    picked = {k: v for k, v in losses.items() if k in ("critic/wasserstein", "critic/gp", "generator/total")}
+    return "  ".join(f"{k.split('/')[0][0]}:{k.split('/')[1]}={v:.3g}" for k, v in picked.items())
 
 
-@click.command("train")
-@click.option("--plugin", "plugin_name", metavar="NAME", help="Train the recipe named after this plugin.")
-@click.option("--recipe", metavar="NAME", help="Train this recipe instead of the one named after the plugin.")
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class _Progress:
+    """Training progress on ``stream``, counting critic and generator updates alike.
+
+    On a terminal: a click progress bar over every update, with the generator step, seconds per
+    generator step (the trainer's, over the last logging interval), the ETA and the losses.
+    Elsewhere (a log file, a pipe): one plain line per logging interval, and one at least every
+    :data:`LOG_SECONDS` seconds while a long run of critic updates goes on.
+    """
+
+    def __init__(self, trainer: Trainer, stream: IO[str]) -> None:
+        config = trainer.config
+        self.trainer, self.stream = trainer, stream
+        self.steps = config.steps
+        self.total = updates_through(config.steps, config)
+        self.done = self.first = updates_through(trainer.step, config)
+        self.started = self.last_line = time.monotonic()
+        self.losses: Mapping[str, float] = {}
+        self.bar = None
+        if stream.isatty():
+            self.bar = click.progressbar(length=self.total, label="training", file=stream, show_pos=False,
+                                         show_eta=False, item_show_func=lambda _: self.status())
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.__enter__()
+            self.bar.update(self.done)
+        self.trainer.on_update = self.on_update
+        self.trainer.progress = self.on_log
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.trainer.on_update = self.trainer.progress = None
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def status(self) -> str:
+        """``step 3/100  updates 153/5400  0.52 s/step  ETA 0:12:34  c:wasserstein=...``"""
+        spent, done = time.monotonic() - self.started, self.done - self.first
+        eta = _duration(spent / done * (self.total - self.done)) if done else "?"
+        per_step = self.trainer.seconds_per_step
+        parts = [f"step {self.trainer.step}/{self.steps}", f"updates {self.done}/{self.total}",
+                 "? s/step" if per_step is None else f"{per_step:.3g} s/step", f"ETA {eta}",
+                 _format_losses(self.losses)]
+        return "  ".join(part for part in parts if part)
+
+    def on_update(self, done: int, total: int) -> None:
+        """After every update: move the bar, or print a line when none came for LOG_SECONDS."""
+        self.done, self.total = done, total
+        now = time.monotonic()
+        if self.bar is not None:
+            if now - self.last_line >= 0.2 or done >= total:  # redraw at most 5 times a second
+                self.bar.update(done - self.bar.pos)
+                self.last_line = now
+        elif now - self.last_line >= LOG_SECONDS:
+            self._line(now)
+
+    def on_log(self, step: int, total: int, losses: Mapping[str, float]) -> None:
+        """Every logging interval: new losses and seconds per step."""
+        self.losses = losses
+        if self.bar is not None:
+            if self.done > self.bar.pos:
+                self.bar.update(self.done - self.bar.pos)
+            else:
+                self.bar.render_progress()  # update(0) would not redraw the new losses
+        else:
+            self._line(time.monotonic())
+
+    def _line(self, now: float) -> None:
+        click.echo(self.status(), file=self.stream)
+        self.last_line = now
+
+
+def _recipe_defaults(ctx: click.Context) -> list[str]:
+    """``NAME: steps S, batch size B`` for each installed recipe (none when plugins fail to load)."""
+    try:
+        registry = plugins_of(ctx).registry
+        lines = []
+        for name in registry.names("recipe"):
+            try:
+                config = resolve_config(get_recipe(registry, name).training, recipe_name=name)
+            except CrossmodalError:
+                continue
+            lines.append(f"{name} (from {registry.get('recipe', name).plugin}): steps {config.steps}, "
+                         f"batch size {config.batch_size}")
+        return lines
+    except Exception:  # noqa: BLE001 - help must show even when a plugin is broken
+        return []
+
+
+class _TrainCommand(click.Command):
+    """``train``, whose help ends with the installed recipes' default steps and batch size."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        lines = _recipe_defaults(ctx)
+        if lines:
+            formatter.write_paragraph()
+            formatter.write_text("Installed recipes and their defaults:")
+            with formatter.indentation():
+                for line in lines:
+                    formatter.write_text(line)
+        super().format_epilog(ctx, formatter)
+
+
+def _recipe_to_train(plugins: Any, plugin_name: str | None, recipe: str | None) -> str:
+    """The recipe that ``--plugin`` and/or ``--recipe`` name.
+
+    ``--recipe`` alone: that recipe, whichever plugin provides it; ``--plugin`` alone: the recipe
+    named after the plugin; both: the recipe, which must come from that plugin.
+    """
+    registry = plugins.registry
+    if plugin_name is None and recipe is None:
+        raise click.UsageError("give --plugin NAME or --recipe NAME (or --resume RUN_OR_CHECKPOINT)")
+    if plugin_name is not None:
+        broken = plugins.broken_plugin(plugin_name)
+        if broken is not None:
+            raise click.ClickException(broken.message)
+    recipe_name = recipe or plugin_name
+    known = registry.names("recipe")
+    if recipe_name not in known:
+        loaded = ", ".join(plugins.plugin_names()) or "none"
+        if recipe is not None and plugin_name is None:
+            what = f"no recipe named {recipe_name!r} is registered"
+        elif plugin_name in plugins.plugin_names() or recipe:
+            what = f"plugin {plugin_name!r} provides no recipe named {recipe_name!r}"
+        else:
+            what = f"no plugin named {plugin_name!r} is loaded (loaded plugins: {loaded})"
+        listing = ", ".join(f"{n} (from {registry.get('recipe', n).plugin})" for n in known) or "none"
+        raise click.ClickException(
+            f"{what}. Available recipes: {listing}. Pick one with --recipe NAME; "
+            "see `crossmodal list-components --kind recipe`."
+        )
+    provider = registry.get("recipe", recipe_name).plugin
+    if plugin_name is not None and recipe is not None and provider != plugin_name:
+        raise click.ClickException(
+            f"recipe {recipe_name!r} comes from plugin {provider!r}, not {plugin_name!r}: "
+            f"give --recipe {recipe_name} alone (or --plugin {provider})"
+        )
+    return recipe_name
+
+
+@click.command("train", cls=_TrainCommand)
+@click.option("--plugin", "plugin_name", metavar="NAME",
+              help="Train the recipe named after this plugin (with --recipe: the plugin that provides it).")
+@click.option("--recipe", metavar="NAME",
+              help="Train this recipe (alone: whichever plugin provides it; default: the one named after --plugin).")
 @click.option("--conditions", metavar="PATH", help="Conditions source (default: the plugin's embedded data).")
 @click.option("--targets", metavar="PATH", help="Targets source (default: the plugin's embedded data).")
 @click.option("-c", "--condition-option", multiple=True, metavar="KEY=VALUE", help="Option of the conditions dataset.")
 @click.option("-t", "--target-option", multiple=True, metavar="KEY=VALUE", help="Option of the targets dataset.")
-@click.option("--steps", type=click.IntRange(min=1), help="Generator updates in total.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Pairs per batch.")
-@click.option("--device", metavar="auto|cpu|cuda", help="Where to train (auto: CUDA when available).")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Generator updates in total (default: the recipe's, listed below).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Pairs per batch (default: the recipe's, listed below).")
+@click.option("--device", metavar="auto|cpu|cuda", help="Where to train (default: auto, CUDA when available).")
 @click.option("--seed", type=int, help="Seed of every random number generator.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder in which the run folder is made.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
@@ -51,6 +211,8 @@ def _format_losses(losses: Mapping[str, float] | None) -> str:
 @click.option("--eval-every", type=click.IntRange(min=0), help="Generator updates between evaluations.")
 @click.option("--sample-every", type=click.IntRange(min=0), help="Generator updates between written samples.")
 @click.option("--checkpoint-every", type=click.IntRange(min=0), help="Generator updates between checkpoints.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="List every skipped input file (default: one summary line per dataset).")
 @click.pass_context
 def train(
     ctx: click.Context,
@@ -62,20 +224,22 @@ def train(
     target_option: tuple[str, ...],
     config_file: str | None,
     resume: str | None,
+    verbose: bool,
     **overrides: Any,
 ) -> None:
     """Train a cross-modal GAN with WGAN-GP.
 
-    Prints the run folder and the final metrics on stdout; progress goes to stderr. Training
-    options are merged as: defaults < the recipe's < --config file < these options.
+    Prints the run folder, the final losses and a table of the final metrics (metric, generated,
+    real) on stdout; progress goes to stderr. Training options are merged as: defaults < the
+    recipe's < --config file < these options. Give --plugin NAME, --recipe NAME or both.
 
     With --resume the recorded options are the base instead; only steps, the eval, sample,
     checkpoint and log intervals, keep_checkpoints, divergence_bound and the device may change,
     and the recipe and data stay the run's. Ctrl-C or SIGTERM writes a checkpoint and prints the
     command that resumes the run.
 
-    For data-parallel training launch it with ``torchrun --nproc-per-node N -m crossmodal train
-    ...``: --batch-size is then the global batch, split evenly over the N processes.
+    For data-parallel training launch it with "torchrun --nproc-per-node N -m crossmodal train
+    ...": --batch-size is then the global batch, split evenly over the N processes.
     """
 
     ctx.call_on_close(distributed.teardown)  # leave the process group however the command ends
@@ -96,23 +260,7 @@ def train(
             plugin_versions=versions,
         )
     else:
-        if plugin_name is None:
-            raise click.UsageError("give --plugin NAME (or --resume RUN_OR_CHECKPOINT)")
-        broken = plugins.broken_plugin(plugin_name)
-        if broken is not None:
-            raise click.ClickException(broken.message)
-        recipe_name = recipe or plugin_name
-        known = registry.names("recipe")
-        if recipe_name not in known:
-            loaded = ", ".join(plugins.plugin_names()) or "none"
-            what = (f"plugin {plugin_name!r} provides no recipe named {recipe_name!r}"
-                    if plugin_name in plugins.plugin_names() or recipe
-                    else f"no plugin named {plugin_name!r} is loaded (loaded plugins: {loaded})")
-            listing = ", ".join(f"{n} (from {registry.get('recipe', n).plugin})" for n in known) or "none"
-            raise click.ClickException(
-                f"{what}. Available recipes: {listing}. Pick one with --recipe NAME; "
-                "see `crossmodal list-components --kind recipe`."
-            )
+        recipe_name = _recipe_to_train(plugins, plugin_name, recipe)
         trainer = start_training(
             registry,
             recipe_name,
@@ -134,8 +282,9 @@ def train(
         return
     for warning in trainer.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    report_skipped(trainer.job.conditions)
-    report_skipped(trainer.job.targets)
+    for role in ("conditions", "targets"):
+        report_skipped(getattr(trainer.job, role), details=verbose,
+                       hint=f"{role}; --verbose lists them" if not verbose else role)
     click.echo(f"run: {trainer.run_dir}")
     processes = f" x {trainer.world_size} processes" if trainer.world_size > 1 else ""
     click.echo(
@@ -143,18 +292,8 @@ def train(
         f"{trainer.config.steps}",
         err=True,
     )
-    bar = click.progressbar(
-        length=trainer.config.steps,
-        label="training",
-        file=sys.stderr,
-        show_eta=True,
-        show_pos=True,
-        item_show_func=_format_losses,
-    )
     stopped: TrainingInterrupted | None = None
-    with bar:
-        bar.update(trainer.step)
-        trainer.progress = lambda step, total, losses: bar.update(step - bar.pos, losses)
+    with _Progress(trainer, sys.stderr):
         try:
             metrics = trainer.train()
         except TrainingInterrupted as err:
@@ -168,7 +307,11 @@ def train(
         ctx.exit(stopped.exit_code)
     for name, value in trainer.last_losses.items():
         click.echo(f"{name}\t{value:.6g}")
-    for name, value in metrics.items():
-        click.echo(f"{name}\t{value:.6g}")
+    if metrics:
+        real = trainer.real_metrics or {}
+        click.echo("metric\tgenerated\treal")
+        for name, value in metrics.items():
+            paired = real.get(f"real/{name}")
+            click.echo(f"{shown(name)}\t{value:.6g}\t{'-' if paired is None else f'{paired:.6g}'}")
     if trainer.checkpoint_dir is not None:
         click.echo(f"checkpoint: {trainer.checkpoint_dir}")

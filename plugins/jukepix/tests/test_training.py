@@ -76,7 +76,7 @@ def test_train_then_generate_writes_two_track_midi(tmp_path, shared_data, monkey
     (music / "empty.mid").write_bytes(b"")
     runner = CliRunner()
     result = runner.invoke(make_cli(), [
-        "train", "--plugin", "jukepix", "--recipe", recipe, "--config", str(config),
+        "train", "--plugin", "jukepix", "--recipe", recipe, "--config", str(config), "--verbose",
         "--conditions", str(shared_data / "paintings"), "--targets", str(music),
         "--out", str(tmp_path / "runs"),
     ])
