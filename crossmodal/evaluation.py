@@ -1,18 +1,32 @@
-"""Running evaluators over a whole :class:`SampleSet`, exactly, in batches."""
+"""Running evaluators over a whole :class:`SampleSet`, exactly, in batches; and the sample sets
+that compare a checkpoint's generator with its training data (:func:`checkpoint_sets`)."""
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from .build import create_component
-from .errors import RecipeError
+from .build import JobSpec, create_component, load_generator
+from .errors import CheckpointError, RecipeError
+from .files import shown
+from .generator import ConditionalGenerator
 from .interfaces import Evaluator, SampleSet, ratios
 from .recipe import ComponentSpec
 from .registry import Registry
 
-__all__ = ["evaluate_set", "flatten", "format_value", "matching_evaluators"]
+__all__ = [
+    "CheckpointSets",
+    "GeneratedSet",
+    "checkpoint_sets",
+    "evaluate_set",
+    "flatten",
+    "format_value",
+    "matching_evaluators",
+]
 
 
 def matching_evaluators(registry: Registry, sample_kind: str, names: Sequence[str] = ()) -> list[Evaluator]:
@@ -73,3 +87,127 @@ def format_value(value: float) -> str:
 def flatten(values: Mapping[str, torch.Tensor]) -> dict[str, float | list[float]]:
     """Tensors to plain floats (per-track lists) for JSON."""
     return {name: value.tolist() for name, value in values.items()}
+
+
+class GeneratedSet:
+    """``count`` samples of a generator, as a :class:`SampleSet` made one batch at a time.
+
+    The conditions are drawn from ``conditions`` in random order, each used once before any is
+    used again, and the noise is drawn up front, both from ``seed``: the same seed gives the
+    same samples, whatever the batch size or device. Only the batch being evaluated is held in
+    memory.
+
+    :param generator: the generator (evaluation mode is set for each batch).
+    :param conditions: the sample set its conditions are taken from.
+    :param count: how many samples the set holds.
+    :param sample_kind: the kind of the samples (that of the data it is compared with).
+    :param device: where the generator runs; batches come back on the CPU as float32.
+    """
+
+    def __init__(
+        self,
+        generator: ConditionalGenerator,
+        conditions: SampleSet,
+        count: int,
+        seed: int,
+        sample_kind: str,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if len(conditions) == 0:
+            raise ValueError("GeneratedSet: the conditions sample set is empty")
+        rng = torch.Generator().manual_seed(seed)
+        rounds = math.ceil(count / len(conditions))
+        self.condition_index = torch.cat([torch.randperm(len(conditions), generator=rng) for _ in range(rounds)])[:count]
+        self.noise = generator.sample_noise(count, rng)  # (count, noise_dim), CPU
+        self.generator = generator
+        self.conditions = conditions
+        self.sample_kind = sample_kind
+        self.sample_shape = tuple(generator.sample_shape)
+        self.device = torch.device(device)
+
+    def __len__(self) -> int:
+        return len(self.condition_index)
+
+    @torch.no_grad()
+    def batch(self, indices: torch.Tensor) -> torch.Tensor:
+        """Float32 ``(n, *sample_shape)`` samples for a 1-D LongTensor of ``n`` indices."""
+        indices = torch.as_tensor(indices).long().reshape(-1)
+        condition = self.conditions.batch(self.condition_index[indices]).to(self.device)
+        self.generator.eval()
+        return self.generator(condition, self.noise[indices].to(self.device)).float().cpu()
+
+    def sources(self) -> list[str]:
+        """Per sample: the condition it was generated from."""
+        names = list(self.conditions.sources())
+        return [f"generated from {names[i]}" for i in self.condition_index.tolist()]
+
+
+@dataclass
+class CheckpointSets:
+    """What :func:`checkpoint_sets` builds.
+
+    :ivar generated: samples of the checkpoint's generator (a :class:`GeneratedSet`).
+    :ivar real: the recorded training targets.
+    :ivar conditions: the recorded training conditions the samples are generated from.
+    :ivar spec: the checkpoint's job record.
+    :ivar path: the checkpoint file read.
+    """
+
+    generated: GeneratedSet
+    real: SampleSet
+    conditions: SampleSet
+    spec: JobSpec
+    path: Path
+
+
+def checkpoint_sets(
+    registry: Registry,
+    document: Mapping[str, Any],
+    count: int | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> CheckpointSets:
+    """The generated and the real samples that compare a checkpoint with its training data.
+
+    Rebuilds the generator (:func:`crossmodal.build.load_generator`) and the conditions and
+    targets datasets recorded in the checkpoint's job, with their recorded options and sources.
+
+    :param document: from :func:`crossmodal.checkpoint.load_checkpoint`.
+    :param count: samples to generate; ``None``: as many as the targets hold.
+    :param seed: seed of the condition order and the noise.
+    :raises CheckpointError: the job names no conditions or targets dataset, or they do not fit
+        the generator.
+    :raises RecipeError, DataError: a recorded component is not registered, or the recorded data
+        cannot be read (the message names it).
+    """
+    path = Path(document["path"])
+    origin = f"checkpoint {shown(path)}"
+    try:
+        spec = JobSpec.from_dict(document["job"])
+    except RecipeError as err:
+        raise CheckpointError(f"{origin}: {err}") from err
+    datasets = {}
+    for role in ("conditions", "targets"):
+        dataset = spec.component(role)
+        if dataset is None:
+            raise CheckpointError(f"{origin}: the recorded job names no {role} dataset")
+        datasets[role] = (dataset, f"{role} dataset {dataset.name!r}")
+    generator, spec = load_generator(registry, document, device)
+    built = {
+        role: create_component(registry, "sample-set", dataset, origin, label=label, error=CheckpointError,
+                               source=spec.sources.get(role))
+        for role, (dataset, label) in datasets.items()
+    }
+    conditions, real = built["conditions"], built["targets"]
+    for role, data, expected in (("conditions", conditions, generator.condition_shape),
+                                 ("targets", real, generator.sample_shape)):
+        if tuple(data.sample_shape) != tuple(expected):
+            raise CheckpointError(
+                f"{origin}: the {datasets[role][1]} reads items of shape {tuple(data.sample_shape)}, "
+                f"but the generator's are {tuple(expected)}"
+            )
+        if len(data) == 0:
+            raise CheckpointError(f"{origin}: the {datasets[role][1]} holds no item")
+    generated = GeneratedSet(generator, conditions, len(real) if count is None else count, seed,
+                             real.sample_kind, device)
+    return CheckpointSets(generated, real, conditions, spec, path)

@@ -135,3 +135,14 @@ def test_an_evaluator_whose_factory_fails_is_one_line_naming_it(no_installed_plu
         matching_evaluators(registry, "grid", ["broken"])
     assert str(info.value) == ("evaluate: evaluator 'broken' from test could not be built with no options "
                                "(RuntimeError: CUDA out of memory.)")
+
+
+def test_evaluate_table_says_what_was_evaluated(tmp_path, no_installed_plugins):
+    result = CliRunner().invoke(make_cli(extra_plugins=[("grids", _plugin())]),
+                                ["evaluate", str(tmp_path), "--dataset", "grids", "-o", "n=12",
+                                 "--reference", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    footer = result.stdout.splitlines()[-2:]
+    assert footer[0].split(None, 2) == ["track", "columns:", f"12 grids read from {tmp_path}"]
+    assert footer[1].split(None, 3) == ["ref", "track", "columns:", f"12 grids read from {tmp_path}"]
+    assert f"evaluating {tmp_path}" in result.stderr and "Evaluating value" not in result.stderr

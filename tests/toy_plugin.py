@@ -216,6 +216,12 @@ class ToyMean(Evaluator):
         per_track = samples.reshape(-1, samples.shape[-1]).mean(dim=0)
         return {"mean": per_track, "spread": samples.std()}
 
+    def totals(self, samples: torch.Tensor):
+        """``mean`` as a ratio of totals (sum, count per track), for ``crossmodal evaluate``;
+        ``spread`` is not a ratio of totals, so only ``__call__`` gives it."""
+        values = samples.reshape(-1, samples.shape[-1]).double()
+        return {"mean": (values.sum(dim=0), torch.full_like(values[0], values.shape[0]))}
+
 
 class ToyOtherKind(Evaluator):
     """An evaluator of another sample kind, for testing that mismatches are refused."""

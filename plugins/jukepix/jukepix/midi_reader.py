@@ -1,7 +1,8 @@
 """Read a MIDI file into notes and bars on the 24-steps-per-beat grid, from ticks.
 
 Public: :class:`Note` arrays, :class:`NoteTrack`, :class:`Bar`, :class:`Score`,
-:func:`ticks_to_steps`, :func:`bars_from_time_signatures`, :func:`read_midi`.
+:class:`RawTrack`, :func:`ticks_to_steps`, :func:`bars_from_time_signatures`, :func:`open_midi`,
+:func:`raw_tracks`, :func:`read_midi`.
 
 Every time in this module is counted in MIDI ticks or in grid steps (``STEPS_PER_BEAT`` per quarter
 note), never in seconds, so expressive tempo maps cannot smear the grid. A tick ``t`` becomes step
@@ -40,6 +41,9 @@ __all__ = [
     "NoteTrack",
     "Score",
     "bars_from_time_signatures",
+    "RawTrack",
+    "open_midi",
+    "raw_tracks",
     "read_midi",
     "ticks_to_steps",
 ]
@@ -235,33 +239,58 @@ def _open(path: Path) -> mido.MidiFile:
     return midi
 
 
-def read_midi(path: str | Path) -> Score:
-    """Read a MIDI file's notes and bars on the step grid.
+def open_midi(path: str | Path) -> mido.MidiFile:
+    """Parse a MIDI file with mido after checking its header against the file.
+
+    :raises SkipFile: the file is unreadable (the reason says why, without repeating its name).
+    """
+    return _open(Path(path))
+
+
+RawNotes = dict[int, list[tuple[int, int, int]]]
+"""Channel -> ``(onset tick, offset tick, pitch)`` of every note played on it, in one track."""
+
+
+@dataclass(frozen=True)
+class RawTrack:
+    """One MIDI track as read, times in ticks from the start of the file.
+
+    :ivar name: the track's name (``""`` when it has none).
+    :ivar notes: channel -> ``(onset tick, offset tick, pitch)`` per note, drums included.
+    :ivar signatures: ``(tick, numerator, denominator)`` per time signature in the track.
+    :ivar programs: ``(tick, channel, program)`` per program change in the track.
+    :ivar texts: ``(tick, text)`` per text meta event in the track.
+    """
+
+    name: str
+    notes: RawNotes
+    signatures: list[tuple[int, int, int]]
+    programs: list[tuple[int, int, int]]
+    texts: list[tuple[int, str]]
+
+
+def raw_tracks(midi: mido.MidiFile) -> list[RawTrack]:
+    """Every track's notes, time signatures, program changes and texts, in ticks, in file order.
 
     Note-on with velocity 0 counts as note-off. Overlapping notes of the same pitch on the same
     channel are closed first-in first-out; a note never closed ends at its track's last tick.
-    Programs come from the program changes on the note's channel (GM program 0 before any).
-    Notes on :data:`DRUM_CHANNEL` are dropped.
-
-    :raises SkipFile: the file is unreadable, holds no notes, or holds only drums.
     """
-    path = Path(path)
-    midi = _open(path)
-    tpb = midi.ticks_per_beat
-    programs: list[tuple[int, int, int]] = []
-    signatures: list[tuple[int, int, int]] = []
-    raw: list[tuple[str, dict[int, list[tuple[int, int, int]]]]] = []
-    drum_notes = 0
+    tracks = []
     for track in midi.tracks:
         tick = 0
         open_notes: dict[tuple[int, int], list[int]] = {}
-        per_channel: dict[int, list[tuple[int, int, int]]] = {}
+        per_channel: RawNotes = {}
+        signatures: list[tuple[int, int, int]] = []
+        programs: list[tuple[int, int, int]] = []
+        texts: list[tuple[int, str]] = []
         for message in track:
             tick += message.time
             if message.type == "time_signature":
                 signatures.append((tick, message.numerator, message.denominator))
             elif message.type == "program_change":
                 programs.append((tick, message.channel, message.program))
+            elif message.type == "text":
+                texts.append((tick, message.text))
             elif message.type in ("note_on", "note_off"):
                 key = (message.channel, message.note)
                 if message.type == "note_on" and message.velocity > 0:
@@ -271,6 +300,29 @@ def read_midi(path: str | Path) -> Score:
                     per_channel.setdefault(message.channel, []).append((onset, tick, message.note))
         for (channel, pitch), onsets in open_notes.items():
             per_channel.setdefault(channel, []).extend((onset, tick, pitch) for onset in onsets)
+        tracks.append(RawTrack(track.name, per_channel, signatures, programs, texts))
+    return tracks
+
+
+def read_midi(path: str | Path, midi: mido.MidiFile | None = None) -> Score:
+    """Read a MIDI file's notes and bars on the step grid.
+
+    Notes as :func:`raw_tracks` reads them. Programs come from the program changes on the
+    note's channel (GM program 0 before any). Notes on :data:`DRUM_CHANNEL` are dropped.
+
+    :param midi: the file already parsed by :func:`open_midi` (``None``: parse ``path``).
+    :raises SkipFile: the file is unreadable, holds no notes, or holds only drums.
+    """
+    path = Path(path)
+    midi = _open(path) if midi is None else midi
+    tpb = midi.ticks_per_beat
+    read = raw_tracks(midi)
+    programs = [change for track in read for change in track.programs]
+    signatures = [signature for track in read for signature in track.signatures]
+    raw: list[tuple[str, RawNotes]] = []
+    drum_notes = 0
+    for track in read:
+        per_channel = dict(track.notes)
         drum_notes += len(per_channel.pop(DRUM_CHANNEL, []))
         raw.append((track.name, per_channel))
     tracks = tuple(

@@ -25,12 +25,13 @@ from crossmodal.files import shown
 
 from .constants import BARS_PER_PHRASE
 from .images import IMAGE_SUFFIXES, MAX_PIXELS, prepare_painting
-from .midi_reader import Bar, read_midi
+from .midi_reader import Bar, open_midi, read_midi
 from .phrases import SEGMENTATIONS, cut_phrases, notes_to_roll
 from .segmentation import structural_windows
 from crossmodal.skips import SkipFile
 from .store import PaintingSet, PhraseSet, check_target, load_dataset, pack_phrases, write_dataset
 from .tracks import TRACK_MODES, assign_tracks
+from .written import written_phrases
 
 __all__ = [
     "MIDI_SUFFIXES",
@@ -96,11 +97,19 @@ def _check_options(mode: str, segmentation: str) -> None:
 def midi_phrases(path: str | Path, mode: str, segmentation: str) -> tuple[np.ndarray, list[int]]:
     """Read one MIDI file and cut it into phrases.
 
+    A file written by the Jukepix writer (it carries :data:`jukepix.written.PHRASE_MARKER`) is
+    read as exactly the phrases written, silent ones included, whatever ``mode`` and
+    ``segmentation`` say (see :mod:`jukepix.written`).
+
     :returns: bool ``(n, 4, 96, 128, 2)`` phrases (bars, steps, pitches, tracks) and each phrase's
         first bar index (0-based, in the file's bar grid).
     :raises SkipFile: the file is unusable or gives no phrase (the reason says why).
     """
-    score = read_midi(path)
+    midi = open_midi(path)
+    written = written_phrases(midi)
+    if written is not None:
+        return written, list(range(0, len(written) * BARS_PER_PHRASE, BARS_PER_PHRASE))
+    score = read_midi(path, midi)
     if not any(bar.is_four_four for bar in score.bars):
         raise SkipFile("no 4/4 bars", f"none of {len(score.bars)} bars is a complete 4/4 bar")
     first, second = assign_tracks(score, mode)

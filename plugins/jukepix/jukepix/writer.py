@@ -11,8 +11,10 @@ leaves a one-step rest before a re-struck note).
 
 MIDI files are written at :data:`TICKS_PER_BEAT` ticks per beat, a multiple of the step grid, so
 each note starts and ends on an exact tick: a note of ``n`` steps lasts ``n * TICKS_PER_STEP``
-ticks. Each track gets its own MIDI track, channel, name and program; tempo and a 4/4 time
-signature are written at tick 0.
+ticks. Each track gets its own MIDI track, channel, name and program; tempo, a 4/4 time
+signature and the text event :func:`jukepix.written.phrase_marker` are written at tick 0. The
+marker lets the phrases dataset read the file back as exactly the phrase written, silent tracks
+included (``crossmodal evaluate RUN/generated``), instead of cutting it like other music.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .constants import (
     STEPS_PER_BAR,
     STEPS_PER_BEAT,
 )
+from .written import phrase_marker
 
 __all__ = [
     "PianoRollWriter",
@@ -122,11 +125,13 @@ def phrase_to_pretty_midi(
     :param tempo_qpm: tempo in quarter notes per minute.
     :param velocity: MIDI velocity of every note.
     :returns: a :class:`pretty_midi.PrettyMIDI` at :data:`TICKS_PER_BEAT` ticks per beat with
-        one instrument per track, a tempo and a 4/4 time signature at time 0.
+        one instrument per track, and a tempo, a 4/4 time signature and the text event
+        :func:`jukepix.written.phrase_marker` at time 0.
     """
     rolls = _binary_phrase(phrase, threshold)  # (time, pitch, tracks)
     midi = pretty_midi.PrettyMIDI(resolution=TICKS_PER_BEAT, initial_tempo=tempo_qpm)
     midi.time_signature_changes.append(pretty_midi.TimeSignature(BEATS_PER_BAR, BEAT_NOTE_VALUE, 0.0))
+    midi.text_events.append(pretty_midi.Text(phrase_marker(), 0.0))
     seconds_per_step = 60.0 / tempo_qpm / STEPS_PER_BEAT
     for track, (program, name) in enumerate(zip(programs, track_names, strict=True)):
         instrument = pretty_midi.Instrument(program=program, name=name)
