@@ -4,45 +4,94 @@ Everything a plugin author needs is importable from here: the four network inter
 evaluator/data protocols, the hook markers and the ``Register`` callback type, recipes, the
 registry, the errors, and the helpers for files (:mod:`crossmodal.files`) and skipped inputs
 (:mod:`crossmodal.skips`). See ``crossmodal.hookspecs`` for the plugin contract.
+
+Importing the package is cheap: it imports no torch. The names above are exported lazily (PEP 562,
+:func:`__getattr__` over :data:`_EXPORTS`): ``from crossmodal import Encoder`` imports
+:mod:`crossmodal.interfaces` (and torch) on first use, and ``crossmodal --version`` or
+``crossmodal --help`` never pay for it.
 """
 
-from .errors import (
-    CheckpointError,
-    CrossmodalError,
-    DataError,
-    DuplicateComponentError,
-    OutputError,
-    PluginLoadError,
-    RecipeError,
-    RunInUseError,
-    ShapeError,
-    TrainingDivergedError,
-    TrainingInterrupted,
-    UnknownComponentError,
-)
-from .hookspecs import Register, hookimpl, hookspec
-from .interfaces import (
-    Critic,
-    Decoder,
-    Encoder,
-    Evaluator,
-    SampleSet,
-    SampleWriter,
-    TemporalSource,
-    check_shape,
-)
-from .plugins import API_VERSION, Plugins, load_plugins
-from .recipe import ComponentSpec, LossTerm, Recipe, random_pairs
-from .registry import KINDS, ComponentInfo, Registry
-from .generator import ConditionalGenerator
-from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
-from .config import TrainConfig, critic_updates_for, resolve_config
-from .build import build_job
-from .checkpoint import load_checkpoint, save_checkpoint
-from .files import atomic_write, atomic_write_text, remove_leftovers, shown
-from .skips import SkipFile, report_skipped, skip_counts, skip_line
-from .trainer import Trainer, resume_training, start_training
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .version import __version__
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ below
+    from .errors import (
+        CheckpointError,
+        CrossmodalError,
+        DataError,
+        DuplicateComponentError,
+        OutputError,
+        PluginLoadError,
+        RecipeError,
+        RunInUseError,
+        ShapeError,
+        TrainingDivergedError,
+        TrainingInterrupted,
+        UnknownComponentError,
+    )
+    from .hookspecs import Register, hookimpl, hookspec
+    from .interfaces import (
+        Critic,
+        Decoder,
+        Encoder,
+        Evaluator,
+        SampleSet,
+        SampleWriter,
+        TemporalSource,
+        check_shape,
+    )
+    from .plugins import API_VERSION, Plugins, load_plugins
+    from .recipe import ComponentSpec, LossTerm, Recipe, random_pairs
+    from .registry import KINDS, ComponentInfo, Registry
+    from .generator import ConditionalGenerator
+    from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
+    from .config import TrainConfig, critic_updates_for, resolve_config
+    from .build import build_job
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .files import atomic_write, atomic_write_text, remove_leftovers, shown
+    from .skips import SkipFile, report_skipped, skip_counts, skip_line
+    from .trainer import Trainer, resume_training, start_training
+    from .version import __version__
+
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("CheckpointError", "CrossmodalError", "DataError", "DuplicateComponentError", "OutputError",
+                     "PluginLoadError", "RecipeError", "RunInUseError", "ShapeError", "TrainingDivergedError",
+                     "TrainingInterrupted", "UnknownComponentError"), "errors"),
+    **dict.fromkeys(("Register", "hookimpl", "hookspec"), "hookspecs"),
+    **dict.fromkeys(("Critic", "Decoder", "Encoder", "Evaluator", "SampleSet", "SampleWriter", "TemporalSource",
+                     "check_shape"), "interfaces"),
+    **dict.fromkeys(("API_VERSION", "Plugins", "load_plugins"), "plugins"),
+    **dict.fromkeys(("ComponentSpec", "LossTerm", "Recipe", "random_pairs"), "recipe"),
+    **dict.fromkeys(("KINDS", "ComponentInfo", "Registry"), "registry"),
+    "ConditionalGenerator": "generator",
+    **dict.fromkeys(("gradient_penalty", "wasserstein_critic_loss", "wasserstein_generator_loss"), "losses"),
+    **dict.fromkeys(("TrainConfig", "critic_updates_for", "resolve_config"), "config"),
+    "build_job": "build",
+    **dict.fromkeys(("load_checkpoint", "save_checkpoint"), "checkpoint"),
+    **dict.fromkeys(("atomic_write", "atomic_write_text", "remove_leftovers", "shown"), "files"),
+    **dict.fromkeys(("SkipFile", "report_skipped", "skip_counts", "skip_line"), "skips"),
+    **dict.fromkeys(("Trainer", "resume_training", "start_training"), "trainer"),
+}
+"""Exported name -> the submodule of :mod:`crossmodal` that defines it (imported on first access)."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first access (PEP 562) and cache the value."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "API_VERSION",

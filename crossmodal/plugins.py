@@ -32,6 +32,7 @@ slower than ``CROSSMODAL_SLOW_PLUGIN_SECONDS`` (default 2 s).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import os
 import re
@@ -472,6 +473,11 @@ def load_plugins(
     ]
     candidates.extend((name, "", "", None, obj) for name, obj in extra)
     owners: dict[str, str] = {}  # plugin name -> "'name' (dist==version)" of the plugin registered under it
+    if entry_points:
+        # every plugin implements crossmodal.interfaces (torch modules): import them (and torch) once,
+        # before the first plugin's clock starts, so that no plugin's load time includes them;
+        # ``import crossmodal`` and a command line that loads no plugin do not pay for torch
+        importlib.import_module(".interfaces", __package__)
 
     for index, (name, dist, version, ep, obj) in enumerate(candidates):
         registered = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -144,3 +145,53 @@ def test_a_plugin_adds_a_condition_alias_to_generate_for_its_command_line_only(m
         add_condition_alias(with_alias, "--seed")
     with pytest.raises(ValueError, match="not a long option name"):
         add_condition_alias(with_alias, "-s")
+
+
+_NO_TORCH = """
+import sys
+from crossmodal.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    assert not exit.code, exit.code
+heavy = sorted(m for m in ("torch", "numpy", "crossmodal.interfaces", "crossmodal.trainer") if m in sys.modules)
+assert not heavy, f"imported {heavy}"
+"""
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["-h"]])
+def test_version_and_top_level_help_import_no_torch(args):
+    """The cold start of ``crossmodal --version`` / ``--help`` (not timed: benchmarks/run_all.py's ``cli``)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CROSSMODAL_LOAD_PLUGINS": ""}  # installed plugins may import torch themselves
+    result = subprocess.run([sys.executable, "-c", _NO_TORCH, *args], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "list-components" in result.stdout or "version" in result.stdout
+
+
+def test_import_crossmodal_imports_no_torch_and_exports_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, crossmodal; assert 'torch' not in sys.modules; "
+            "assert set(crossmodal.__all__) <= set(dir(crossmodal)); "
+            "from crossmodal import Encoder, Trainer, shown; "
+            "assert all(getattr(crossmodal, n) is not None for n in crossmodal.__all__)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_top_level_help_lists_the_core_commands_own_summaries(runner, monkeypatch):
+    from crossmodal.cli import CORE_COMMANDS
+    from crossmodal.cli._group import LazyCommand
+
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
+    cli = make_cli()
+    ctx = cli.make_context("crossmodal", [], resilient_parsing=True)
+    for name, _, _ in CORE_COMMANDS:
+        placeholder = cli.commands[name]
+        real = cli.get_command(ctx, name)
+        assert isinstance(placeholder, LazyCommand) and not isinstance(real, LazyCommand)
+        for limit in (30, 45, 60, 200):
+            assert placeholder.get_short_help_str(limit) == real.get_short_help_str(limit), name

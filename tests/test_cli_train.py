@@ -1,5 +1,6 @@
 """``crossmodal train`` and ``crossmodal generate`` through CliRunner, with the toy plugin."""
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -276,7 +277,7 @@ def test_progress_without_a_terminal_is_one_plain_line_per_log_interval(invoke, 
 
 
 def test_progress_prints_a_line_during_long_runs_of_critic_updates(invoke, tmp_path, monkeypatch):
-    monkeypatch.setattr(sys.modules["crossmodal.cli.train"], "LOG_SECONDS", 0.0)  # a line after every update
+    monkeypatch.setattr(importlib.import_module("crossmodal.cli.train"), "LOG_SECONDS", 0.0)  # a line after every update
     config = tmp_path / "slow.toml"
     config.write_text("log_every = 10\n")
     result = invoke("train", "--plugin", "toy", "--steps", 2, "--config", config, "--out", tmp_path / "runs")

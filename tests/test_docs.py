@@ -145,12 +145,9 @@ def _attribute_docstrings(module_path: Path) -> dict[str, str]:
 
 
 def _defining_module(name: str) -> Path:
-    """The crossmodal module that ``crossmodal/__init__.py`` imports ``name`` from (or itself)."""
-    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and name in {a.asname or a.name for a in node.names}:
-            return PACKAGE / f"{node.module.replace('.', '/')}.py"
-    return PACKAGE / "__init__.py"
+    """The crossmodal module that ``crossmodal/__init__.py`` exports ``name`` from (or itself)."""
+    module = {**crossmodal._EXPORTS, "__version__": "version"}.get(name)  # the lazy export table (PEP 562)
+    return PACKAGE / f"{module}.py" if module else PACKAGE / "__init__.py"
 
 
 _BUILTIN_VALUES = (str, int, float, tuple, list, dict, frozenset, set, type(None))

@@ -1,26 +1,46 @@
 """The ``crossmodal`` command line: a thin click layer over the core.
 
 Plugins are loaded when a command is resolved (never at import time) and may add commands
-through ``crossmodal_register_commands``. Expected errors (:class:`crossmodal.CrossmodalError`)
+through ``crossmodal_register_commands``. The core commands' modules are imported only when the
+command is resolved (:class:`~crossmodal.cli._group.LazyCommand`), so ``crossmodal --version`` and
+``crossmodal --help`` import no torch (installed plugins may, when ``--help`` loads them). Expected errors (:class:`crossmodal.CrossmodalError`)
 are printed as one line on stderr with exit code 1; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
-import copy
-from typing import Sequence
+from typing import Any, Sequence
 
 import click
 
 from ..version import __version__
-from ._group import CrossmodalGroup
-from .evaluate import evaluate
-from .generate import add_condition_alias, generate
-from .list_components import list_components
+from ._group import CrossmodalGroup, LazyCommand
 from .prepare import make_prepare_group
-from .train import train
 
 __all__ = ["add_condition_alias", "make_cli", "main"]
+
+CORE_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("list-components", "crossmodal.cli.list_components:list_components",
+     "List registered components, the plugins that provide them, and broken plugins."),
+    ("evaluate", "crossmodal.cli.evaluate:evaluate",
+     "Compute every metric on SOURCE (a file, a folder of raw files or a prepared dataset), or on "
+     "samples of a checkpoint's generator beside its training data (--checkpoint)."),
+    ("train", "crossmodal.cli.train:train", "Train a cross-modal GAN with WGAN-GP."),
+    ("generate", "crossmodal.cli.generate:generate",
+     "Write SAMPLES samples for each condition file; prints the paths written."),
+)
+"""``(name, "module:attribute", summary)`` of the core commands, whose modules are imported when
+the command is resolved; the summary (the first paragraph of the command's help) is what
+``crossmodal --help`` lists. tests/test_cli.py checks that it matches the command's own."""
+
+
+def __getattr__(name: str) -> Any:
+    """``add_condition_alias`` lives in :mod:`crossmodal.cli.generate` (imported on first use)."""
+    if name == "add_condition_alias":
+        from .generate import add_condition_alias
+
+        return add_condition_alias
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
@@ -51,10 +71,11 @@ def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:
         load only those plugins (an empty value loads none).
         """
 
-    # generate is copied: plugins may add condition aliases to it (add_condition_alias), and
-    # those must stay with this command line
-    for command in (list_components, make_prepare_group(), evaluate, train, copy.deepcopy(generate)):
-        cli.add_command(command)
+    # generate is copied when resolved: plugins may add condition aliases to it
+    # (add_condition_alias), and those must stay with this command line
+    cli.add_command(make_prepare_group())
+    for name, target, summary in CORE_COMMANDS:
+        cli.add_command(LazyCommand(name, target, summary, copy=name == "generate"))
     return cli
 
 

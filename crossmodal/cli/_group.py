@@ -6,10 +6,16 @@ Each plugin's ``crossmodal_register_commands`` runs alone, through pluggy
 ``sys.exit()``), or which replaces or removes a command it does not own (a core command such as
 ``train``, or another plugin's), is reported broken like one that fails to import: the commands
 it added are taken back, its registrations dropped, and the other plugins keep working.
+
+The core commands are :class:`LazyCommand` placeholders: their modules (which import torch) are
+imported when a command is resolved, so ``crossmodal --version`` and the command list of
+``crossmodal --help`` import no torch.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib
 import time
 from typing import Any, Sequence
 
@@ -40,6 +46,58 @@ def _restore(snapshot: _Snapshot) -> None:
         group.commands = dict(commands)
 
 
+class LazyCommand(click.Command):
+    """Stands for the command at ``target`` (``"module:attribute"``) until it is resolved.
+
+    The placeholder keeps its place in :attr:`CrossmodalGroup.commands` (so plugins see the core
+    command names, and replacing one is refused as before); :meth:`CrossmodalGroup.get_command`
+    hands out :meth:`resolve`, the real command, except while ``--help`` lists the commands, where
+    ``summary`` (the first paragraph of the real command's help) is enough. ``copy=True`` resolves to a deep copy owned by this placeholder (for
+    a command that plugins modify, like ``generate`` with :func:`~crossmodal.cli.add_condition_alias`).
+    """
+
+    def __init__(self, name: str, target: str, summary: str, *, copy: bool = False) -> None:
+        super().__init__(name, help=summary)
+        self.target = target
+        self._copy = copy
+        self._command: click.Command | None = None
+
+    def resolve(self) -> click.Command:
+        """The real command (imported, and copied if asked, once per placeholder)."""
+        if self._command is None:
+            module, _, attribute = self.target.partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            self._command = copy.deepcopy(command) if self._copy else command
+        return self._command
+
+    # whoever reaches the placeholder itself (not through get_command) still gets the real command
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        return self.resolve().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return self.resolve().invoke(ctx)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve().main(*args, **kwargs)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return self.resolve().get_params(ctx)
+
+    def get_help(self, ctx: click.Context) -> str:
+        return self.resolve().get_help(ctx)
+
+    def get_usage(self, ctx: click.Context) -> str:
+        return self.resolve().get_usage(ctx)
+
+    def to_info_dict(self, ctx: click.Context) -> dict[str, Any]:
+        return self.resolve().to_info_dict(ctx)
+
+
+def resolved(command: click.Command) -> click.Command:
+    """``command``, or the real command a :class:`LazyCommand` stands for."""
+    return command.resolve() if isinstance(command, LazyCommand) else command
+
+
 def plugins_of(ctx: click.Context) -> Plugins:
     """The plugin set of the running command line (loaded on first use)."""
     root = ctx.find_root()
@@ -53,6 +111,7 @@ class CrossmodalGroup(click.Group):
         super().__init__(*args, **kwargs)
         self._extra_plugins = tuple(extra_plugins)
         self._plugins: Plugins | None = None
+        self._listing = False
 
     def plugins(self, ctx: click.Context) -> Plugins:
         """Load plugins and their commands once; warn on stderr about broken and slow ones."""
@@ -123,7 +182,18 @@ class CrossmodalGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._load_for_commands(ctx)
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is None or self._listing:
+            return command
+        return resolved(command)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from the placeholders' summaries (imports no command module)."""
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
 
     def _load_for_commands(self, ctx: click.Context) -> None:
         try:

@@ -18,7 +18,7 @@ from ..files import leftover_name, remove_leftovers, shown
 from ..outputs import claim_new
 from ..skips import report_skipped, skip_line
 from ..trainer import run_dir_of
-from ._group import plugins_of
+from ._group import plugins_of, resolved
 
 __all__ = ["add_condition_alias", "generate"]
 
@@ -168,7 +168,7 @@ def add_condition_alias(cli: click.Group, alias: str) -> None:
     """
     if not _LONG_OPTION.match(alias):
         raise ValueError(f"condition alias {alias!r} is not a long option name such as '--image'")
-    command = cli.commands["generate"]
+    command = resolved(cli.commands["generate"])
     condition = next(param for param in command.params if param.name == "condition_files")
     if alias in condition.opts:
         return
