@@ -156,7 +156,7 @@ def test_bad_data_file_is_skipped_with_its_line_and_reason(installed, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"skipped {patterns}:3: wrong length: expected 32 numbers, got 33" in result.stderr
     assert f"skipped {patterns}:4: not a number" in result.stderr
-    assert "samples: value 1" in result.stdout
+    assert f"track columns: 1 light-patterns read from {patterns}" in result.stdout  # the one good row
 
 
 def test_the_examples_own_tests_pass(installed, copy):
