@@ -53,7 +53,7 @@ from .build import Job, JobSpec, build_job, get_recipe
 from .checkpoint import checkpoint_name, load_checkpoint, plugin_version_changes, save_checkpoint
 from .config import TrainConfig, critic_updates_for, resolve_config, resolve_device, resume_config, updates_through
 from .divergence import LossLog, check_losses, check_weights
-from .errors import OutputError, RunInUseError, TrainingInterrupted
+from .errors import CheckpointError, OutputError, RunInUseError, TrainingInterrupted
 from .files import shown
 from .fixed_samples import FixedSamples
 from .registry import Registry
@@ -563,7 +563,7 @@ def resume_training(
             if distributed.world_size() == 1:
                 raise
     try:
-        job = build_job(registry, recipe, spec=spec)
+        job = build_job(registry, recipe, spec=spec, origin=f"checkpoint {shown(path)}", error=CheckpointError)
         return _opened_trainer(job, config, run_dir, document, plugin_versions=plugin_versions,
                                is_main_process=is_main_process, progress=progress, run_lock=run_lock)
     except BaseException:

@@ -1,6 +1,7 @@
 """Checkpoints: atomic writes, pruning, exact resume, and refusal of corrupt or unsafe files."""
 
 import errno
+import json
 import os
 import pickle
 import random
@@ -284,3 +285,19 @@ def test_generate_refuses_a_checkpoint_with_non_finite_generator_weights(tmp_pat
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and str(bad) in errors[0] and repr(name) in errors[0] and "NaN" in errors[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_resume_refuses_bad_recorded_options_naming_the_checkpoint(tmp_path):
+    registry = toy_plugin.toy_registry()
+    trainer = start_training(registry, "toy", overrides={"steps": 1, "out_dir": str(tmp_path)})
+    trainer.train()
+    trainer.close()
+    path = ckpt.find_checkpoint(trainer.run_dir)
+    document = torch.load(path, weights_only=True)
+    job = json.loads(document["job"])
+    role = next(iter(job["components"]))
+    job["components"][role]["options"]["no_such_option"] = 1
+    document["job"] = json.dumps(job)
+    torch.save(document, path)
+    with pytest.raises(CheckpointError, match=r"checkpoint .*no_such_option"):
+        resume_training(registry, trainer.run_dir, overrides={"steps": 2})
