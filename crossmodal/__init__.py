@@ -55,7 +55,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
     from .files import atomic_write, atomic_write_text, remove_leftovers, shown
     from .skips import SkipFile, report_skipped, skip_counts, skip_line
     from .trainer import Trainer, resume_training, start_training
-    from .version import __version__
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("CheckpointError", "CrossmodalError", "DataError", "DuplicateComponentError", "OutputError",
