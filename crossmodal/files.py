@@ -1,7 +1,7 @@
 """Writing files safely, and naming them in messages: the one helper of each kind, for the core
 and for plugins.
 
-Public: :func:`atomic_write`, :func:`atomic_write_text`, :func:`failure_reason`, :func:`fsync_dir`,
+Public: :func:`atomic_write`, :func:`atomic_write_text`, :func:`write_synced`, :func:`failure_reason`, :func:`fsync_dir`,
 :func:`leftover_name`, :func:`remove_leftovers`, :func:`shown`.
 
 * Every file crossmodal writes goes through :func:`atomic_write` (or, for generated outputs,
@@ -34,6 +34,7 @@ __all__ = [
     "leftover_name",
     "remove_leftovers",
     "shown",
+    "write_synced",
 ]
 
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|building|old)-(?P<pid>\d+)(?:-[0-9a-z_]+)?$")
@@ -121,20 +122,34 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
     """
     path = Path(path)
     tmp = leftover_name(path)
+    write_synced(tmp, write, path)
     try:
-        with open(tmp, "wb") as handle:
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{shown(path)}: could not be written ({failure_reason(err)}); nothing was replaced") from err
+    fsync_dir(path.parent)
+    return path
+
+
+def write_synced(tmp: Path, write: Callable[[BinaryIO], object], target: Path, mode: str = "wb") -> None:
+    """Call ``write(file)`` on the new temporary file ``tmp``, flush and fsync it (the first half
+    of every safe write; the caller then gives it ``target``'s name).
+
+    :param mode: ``"wb"``, or ``"xb"`` to refuse a ``tmp`` that already exists.
+    :raises OutputError: the write failed; it names ``target``, and ``tmp`` is removed.
+    """
+    try:
+        with open(tmp, mode) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except (OSError, RuntimeError) as err:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"{shown(path)}: could not be written ({failure_reason(err)}); nothing was replaced") from err
+        raise OutputError(f"{shown(target)}: could not be written ({failure_reason(err)}); nothing was replaced") from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
-    return path
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

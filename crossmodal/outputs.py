@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from .errors import OutputError
-from .files import failure_reason, fsync_dir, leftover_name, shown
+from .files import failure_reason, fsync_dir, leftover_name, shown, write_synced
 
 __all__ = ["MAX_NUMBER", "claim_new", "numbered", "write_new", "write_new_group"]
 
@@ -48,17 +48,7 @@ def _write_temporary(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     process never share one, and :func:`~crossmodal.files.remove_leftovers` still knows it.
     """
     tmp = Path(f"{leftover_name(path)}-{secrets.token_hex(4)}")
-    try:
-        with open(tmp, "xb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except (OSError, RuntimeError) as err:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{shown(path)}: could not be written ({failure_reason(err)}); nothing was written") from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_synced(tmp, write, path, mode="xb")
     return tmp
 
 
