@@ -441,7 +441,9 @@ def check_finite_weights(state: Any, where: str) -> None:
 def load_generator(
     registry: Registry, document: Mapping[str, Any], device: Any = "cpu"
 ) -> tuple[ConditionalGenerator, JobSpec]:
-    """Rebuild the generator recorded in a loaded checkpoint and load its weights.
+    """Rebuild the generator recorded in a loaded checkpoint and load its weights: the averaged
+    ones (``generator_average``, see :attr:`~crossmodal.config.TrainConfig.generator_average`)
+    when the run kept an average, else the trained ones.
 
     Before anything is built, the saved weights must be finite and the recorded component
     options must be ones the registered factories take.
@@ -457,7 +459,9 @@ def load_generator(
         spec = JobSpec.from_dict(document["job"])
     except RecipeError as err:
         raise CheckpointError(f"checkpoint {path}: {err}") from err
-    check_finite_weights(document.get("generator"), f"checkpoint {path}: generator")
+    key = "generator_average" if "generator_average" in document else "generator"
+    weights = document.get(key)
+    check_finite_weights(weights, f"checkpoint {path}: {key.replace('_', ' ')}")
     origin = f"checkpoint {path} (recipe {spec.recipe!r})"
     parts = {role: spec.component(role) for role in ("encoder", "temporal", "decoder")}
     missing = [role for role, part in parts.items() if part is None]
@@ -479,11 +483,11 @@ def load_generator(
     except Exception:  # noqa: BLE001 - a component that cannot be built on the meta device: the real build checks
         skeleton = None
     if skeleton is not None:
-        _compare_shapes(skeleton.state_dict(), document["generator"], misfit)
+        _compare_shapes(skeleton.state_dict(), weights, misfit)
         del skeleton
     generator = build()
     try:
-        generator.load_state_dict(document["generator"])
+        generator.load_state_dict(weights)
     except RuntimeError as err:
         raise CheckpointError(f"{misfit}: {' '.join(str(err).split())[:400]}") from err
     return generator.to(device).eval(), spec

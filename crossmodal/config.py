@@ -55,6 +55,12 @@ class TrainConfig:
     """Adam's second-moment decay (dimensionless)."""
     gp_weight: float = 10.0
     """Gradient-penalty coefficient lambda (dimensionless)."""
+    generator_average: float = 0.0
+    """Decay, per generator update, of an exponential moving average of the generator's weights
+    (``0``: none). With a decay ``d`` the average after update ``t`` is ``d * average + (1 - d) *
+    weights`` (the first update copies the weights), so it spans about ``1 / (1 - d)`` updates.
+    When on, evaluations, written samples, ``generate`` and ``evaluate --checkpoint`` use the
+    averaged weights; training itself goes on from the trained ones."""
     critic_updates_warmup: int = 50
     """Critic updates per generator update during the warm-up."""
     warmup_generator_steps: int = 100
@@ -102,7 +108,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an integer, got {value!r}")
             if value < (1 if name in positive else 0):
                 raise ValueError(f"{name} must be {'>= 1' if name in positive else '>= 0'}, got {value}")
-        for name in ("lr", "beta1", "beta2", "gp_weight"):
+        for name in ("lr", "beta1", "beta2", "gp_weight", "generator_average"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -113,6 +119,8 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError(f"Adam betas must be in [0, 1), got ({self.beta1}, {self.beta2})")
+        if not 0 <= self.generator_average < 1:
+            raise ValueError(f"generator_average must be in [0, 1) (0: no average), got {self.generator_average}")
         for name in ("bf16", "channels_last"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -264,6 +272,8 @@ _WHY_NOT_RESUMABLE: dict[str, str] = {
     **{name: _SAME_UPDATES for name in ("batch_size", "lr", "beta1", "beta2", "gp_weight",
                                         "critic_updates_warmup", "warmup_generator_steps",
                                         "critic_updates", "seed", "bf16", "channels_last")},
+    "generator_average": ("it changes the averaged weights that evaluations and samples use, so new "
+                          "metrics and samples would not compare with the run's earlier ones"),
     "eval_samples": _SAME_PAIRS,
     "write_samples": _SAME_PAIRS,
     "out_dir": "a resumed run continues in its own run folder",

@@ -154,7 +154,7 @@ class Trainer:
         self._critic_player = wgan.Player(
             self.critic, distributed.wrap(self.critic, self.device), self.critic_optimizer)
         self._autocast = wgan.autocast_for(self.device, config.bf16)
-        self.fixed = FixedSamples(job, config, self.generator, self.draws.conditions, self._autocast)
+        self.fixed = FixedSamples(job, config, self.state.sampling_generator, self.draws.conditions, self._autocast)
         self.last_losses: dict[str, float] = {}
         self.last_metrics: dict[str, float] = {}
         self.warnings: list[str] = []
@@ -262,6 +262,7 @@ class Trainer:
             critic.append(self._critic_update())
             self._updated(done)
         generator = self._generator_update()
+        self.state.average_generator()
         self.state.step += 1
         self._updated(0)
         return critic, generator

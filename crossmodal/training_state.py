@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .batches import BatchDraws
 from .build import JobSpec
@@ -18,8 +19,9 @@ from .version import __version__
 
 
 class TrainingState:
-    """Both networks with their Adam optimisers, the update counters and the batch draws' RNGs,
-    and (saved, never restored) what a run was made of: its configuration, job and plugins.
+    """Both networks with their Adam optimisers, the update counters, the batch draws' RNGs, the
+    generator's weight average when ``config.generator_average`` asks for one, and (saved, never
+    restored) what a run was made of: its configuration, job and plugins.
 
     :param draws: whose ``rng`` (CPU) and ``device_rng`` are saved and restored.
     :param plugin_versions: plugin name -> version.
@@ -37,11 +39,30 @@ class TrainingState:
         self.draws = draws
         self.step = 0  # generator updates done
         self.critic_updates_done = 0
+        self.average = None if config.generator_average == 0 else AveragedModel(
+            generator, multi_avg_fn=get_ema_multi_avg_fn(config.generator_average))
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator that evaluations and samples use: the averaged copy, when there is one."""
+        return self.generator if self.average is None else self.average.module
+
+    def average_generator(self) -> None:
+        """Fold the generator's current weights into the average (after each generator update);
+        buffers such as BatchNorm's running statistics are copied, not averaged."""
+        if self.average is not None:
+            self.average.update_parameters(self.generator)
 
     def state_dict(self) -> dict[str, Any]:
         """Weights, optimiser states, ``generator_step``, ``critic_step``, ``rng`` (tensors and ints),
-        and ``config``, ``job`` (JSON), ``plugins`` and ``crossmodal_version``."""
-        return {
+        and ``config``, ``job`` (JSON), ``plugins`` and ``crossmodal_version``; with an average, also
+        ``generator_average`` (the averaged generator's state dict, same keys as ``generator``) and
+        ``generator_average_count`` (updates folded in)."""
+        average = {} if self.average is None else {
+            "generator_average": self.average.module.state_dict(),
+            "generator_average_count": int(self.average.n_averaged),
+        }
+        return {**average,
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
             "generator_optimizer": self.generator_optimizer.state_dict(),
@@ -69,6 +90,9 @@ class TrainingState:
             self.critic.load_state_dict(document["critic"])
             self.generator_optimizer.load_state_dict(document["generator_optimizer"])
             self.critic_optimizer.load_state_dict(document["critic_optimizer"])
+            if self.average is not None:
+                self.average.module.load_state_dict(document["generator_average"])
+                self.average.n_averaged.fill_(int(document["generator_average_count"]))
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(
                 f"{where} does not fit the networks built from its recipe (did a plugin change?): {err}"
@@ -94,4 +118,5 @@ class TrainingState:
 
     def non_finite_weight(self) -> str | None:
         """``"generator weight 'name'"`` of the first NaN/inf weight (``None``: all finite)."""
-        return non_finite_weight({"generator": self.generator, "critic": self.critic})
+        average = {} if self.average is None else {"averaged generator": self.average.module}
+        return non_finite_weight({"generator": self.generator, "critic": self.critic, **average})
