@@ -164,17 +164,28 @@ class PaintingEncoder(Encoder):
         after 900 updates at lr 1e-3 its entries averaged ~7,000 in size against ~1 for the bar
         vectors beside it in the decoder's input, so the noise no longer mattered and all four
         bars came out identical.
+    :param input_pool: average the painting over ``input_pool`` x ``input_pool`` pixel blocks
+        before the convolutions (1: the paper's full 256x256 input). At 4 (64x64 pixels, with three
+        convolutions, e.g. ``channels=(32, 64, 64)``) a forward and backward pass at batch 32 takes
+        0.08 CPU-seconds instead of 0.52, which was most of a training step's time.
     """
 
     condition_shape = IMAGE_SHAPE
 
     def __init__(
-        self, feature_dim: int = 64, channels: Sequence[int] = (16, 32, 64, 64, 64), normalize: bool = False
+        self, feature_dim: int = 64, channels: Sequence[int] = (16, 32, 64, 64, 64), normalize: bool = False,
+        input_pool: int = 1,
     ) -> None:
         super().__init__()
+        if input_pool < 1 or IMAGE_SHAPE[1] % (input_pool * 2 ** len(channels)):
+            raise ValueError(
+                f"PaintingEncoder: {IMAGE_SHAPE[1]} pixels must divide by input_pool ({input_pool}) times "
+                f"2 per convolution ({len(channels)} convolutions)"
+            )
         self.feature_dim = feature_dim
+        self.pool = nn.AvgPool2d(input_pool) if input_pool > 1 else nn.Identity()
         layers: list[nn.Module] = []
-        in_channels, side = IMAGE_SHAPE[0], IMAGE_SHAPE[1]
+        in_channels, side = IMAGE_SHAPE[0], IMAGE_SHAPE[1] // input_pool
         for out_channels in channels:
             # kernel 4, stride 2, padding 1: (side) -> (side / 2)
             layers += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), _leaky()]
@@ -185,7 +196,7 @@ class PaintingEncoder(Encoder):
 
     def forward(self, condition: torch.Tensor) -> torch.Tensor:
         check_shape(self, "condition", condition, (None, *self.condition_shape))
-        maps = self.convs(condition)  # (B, 64, 8, 8)
+        maps = self.convs(self.pool(condition))  # (B, channels[-1], side, side), 8x8 at the defaults
         return self.normalize(self.to_feature(maps.flatten(1)))  # (B, feature_dim)
 
 

@@ -338,3 +338,21 @@ def test_normalized_encoder_features_have_unit_scale_whatever_the_weights():
     torch.testing.assert_close(feature.mean(dim=1), torch.zeros(4), atol=1e-5, rtol=0)
     torch.testing.assert_close(feature.std(dim=1, unbiased=False), torch.ones(4), atol=1e-3, rtol=0)
     assert PaintingEncoder().state_dict().keys() == encoder.state_dict().keys()  # no new weights
+
+
+def test_pooled_encoder_sees_block_averages_of_the_painting():
+    torch.manual_seed(0)
+    encoder = PaintingEncoder(channels=(32, 64, 64), input_pool=4)
+    painting = torch.rand(2, *IMAGE_SHAPE)
+    blocks = painting.reshape(2, 3, 64, 4, 64, 4).mean(dim=(3, 5))  # hand-made 4x4 block means
+    same_means = blocks.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3)  # other pixels, same means
+    assert encoder(painting).shape == (2, 64)
+    torch.testing.assert_close(encoder(painting), encoder(same_means), atol=1e-5, rtol=1e-5)
+    paper = PaintingEncoder()
+    assert not torch.allclose(paper(painting), paper(same_means), atol=1e-5, rtol=1e-5)  # it sees pixels
+
+
+@pytest.mark.parametrize("pool, channels", [(0, (16,)), (3, (16, 32)), (4, (16, 32, 64, 64, 64, 64, 64))])
+def test_pooling_that_does_not_divide_the_painting_is_refused(pool, channels):
+    with pytest.raises(ValueError, match="input_pool"):
+        PaintingEncoder(channels=channels, input_pool=pool)
