@@ -17,11 +17,12 @@ import math
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import DataError, RecipeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = [
     "RESUMABLE_OPTIONS",
@@ -57,8 +58,9 @@ class TrainConfig:
     """Gradient-penalty coefficient lambda (dimensionless)."""
     generator_average: float = 0.0
     """Decay, per generator update, of an exponential moving average of the generator's weights
-    (``0``: none). With a decay ``d`` the average after update ``t`` is ``d * average + (1 - d) *
-    weights`` (the first update copies the weights), so it spans about ``1 / (1 - d)`` updates.
+    (``0``: none). The first update copies the weights; the ``t``-th after it folds them in as
+    ``average <- d_t * average + (1 - d_t) * weights`` with ``d_t = min(decay, (1 + t) / (10 + t))``,
+    so the average spans about the last tenth of a short run and ``1 / (1 - decay)`` updates of a long one.
     When on, evaluations, written samples, ``generate`` and ``evaluate --checkpoint`` use the
     averaged weights; training itself goes on from the trained ones."""
     critic_updates_warmup: int = 50
@@ -247,6 +249,8 @@ def resolve_device(name: str) -> torch.device:
 
     :raises RecipeError: when CUDA is asked for but not available.
     """
+    import torch  # here, so that importing this module (for ``crossmodal train --help``) imports no torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from .batches import BatchDraws
 from .build import JobSpec
@@ -16,6 +16,23 @@ from .config import TrainConfig
 from .divergence import non_finite_weight
 from .errors import CheckpointError
 from .version import __version__
+
+
+def _moving_average(decay: float):
+    """``AveragedModel``'s update for an exponential moving average whose decay grows to ``decay``:
+    after ``t`` updates folded in, ``average <- d * average + (1 - d) * weights`` with
+    ``d = min(decay, (1 + t) / (10 + t))`` (TensorFlow's ``ExponentialMovingAverage`` with
+    ``num_updates``), so early in a run the average follows the weights instead of the
+    initialisation, and it spans about the last tenth of the run until ``1 / (1 - decay)`` updates."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], weights: list[torch.Tensor], count: torch.Tensor) -> None:
+        updates = int(count)
+        kept = min(decay, (1 + updates) / (10 + updates))
+        for average, weight in zip(averaged, weights):
+            average.lerp_(weight, 1 - kept)
+
+    return update
 
 
 class TrainingState:
@@ -40,7 +57,7 @@ class TrainingState:
         self.step = 0  # generator updates done
         self.critic_updates_done = 0
         self.average = None if config.generator_average == 0 else AveragedModel(
-            generator, multi_avg_fn=get_ema_multi_avg_fn(config.generator_average))
+            generator, multi_avg_fn=_moving_average(config.generator_average))
 
     @property
     def sampling_generator(self) -> nn.Module:

@@ -15,7 +15,7 @@ from crossmodal.config import TrainConfig  # noqa: E402
 from crossmodal.errors import RecipeError  # noqa: E402
 from crossmodal.trainer import Trainer, resume_training, seed_everything, start_training  # noqa: E402
 
-DECAY = 0.75
+DECAY = 0.2  # small, so that the cap min(decay, (1 + t) / (10 + t)) applies from the second update on
 
 
 def make_trainer(**changes):
@@ -37,17 +37,18 @@ def test_a_decay_outside_0_to_1_is_refused(value):
 
 
 def test_the_average_follows_its_definition_step_by_step():
-    trainer = make_trainer(generator_average=DECAY)
+    trainer = make_trainer(generator_average=DECAY, lr=0.1)  # large steps: a wrong decay shows
     trained = []
-    for _ in range(3):
+    for _ in range(4):
         trainer.generator_step()
         trained.append(weights(trainer.generator))
     averaged = weights(trainer.state.sampling_generator)
     for name, value in averaged.items():
-        # first update copies, then average <- d * average + (1 - d) * weights
+        # first update copies, then average <- d_t * average + (1 - d_t) * weights, d_t = min(decay, (1+t)/(10+t))
         expected = trained[0][name]
-        for later in trained[1:]:
-            expected = DECAY * expected + (1 - DECAY) * later[name]
+        for t, later in enumerate(trained[1:], start=1):
+            kept = min(DECAY, (1 + t) / (10 + t))
+            expected = kept * expected + (1 - kept) * later[name]
         assert torch.allclose(value, expected, atol=1e-6), name
 
 
