@@ -26,13 +26,15 @@ Conflicts are never resolved silently (docs/plugin-guide.md, "Conflicts between 
 
 Each plugin's load (import, checks and registration hook; command registration is added by the
 CLI) is timed: :attr:`LoadedPlugin.load_seconds`, and :meth:`Plugins.slow` lists the plugins
-slower than ``CROSSMODAL_SLOW_PLUGIN_SECONDS`` (default 2 s).
+slower than ``CROSSMODAL_SLOW_PLUGIN_SECONDS`` (default 2 s). Loading imports no torch itself: the
+first plugin whose import pulls in torch is charged for it. A plugin that registers its factories
+by import path (``register("decoder", "x", "pkg.models:XDecoder", "...")``, see
+:mod:`crossmodal.registry`) imports them only when they are used.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import os
 import re
@@ -46,7 +48,7 @@ from . import hookspecs
 from .discovery import PluginEntryPoint, find_entry_points
 from .errors import CrossmodalError, PluginLoadError
 from .files import shown
-from .registry import KINDS, Registry
+from .registry import KINDS, Registry, is_import_path
 
 __all__ = [
     "API_VERSION",
@@ -334,7 +336,10 @@ class _Staging:
         self.entries: list[tuple[str, str, Any, str]] = []
 
     def register(self, kind: str, name: str, factory: Any, description: str = "") -> None:
-        """Check one ``register(kind, name, factory, description)`` call where it is made, and keep it."""
+        """Check one ``register(kind, name, factory, description)`` call where it is made, and keep it.
+
+        A factory given as an import path is checked for its form only; it is imported when used.
+        """
         hook = "crossmodal_register_components"
         if kind not in KINDS:
             raise PluginLoadError(
@@ -347,10 +352,18 @@ class _Staging:
                 f"(the {kind}'s registry name, e.g. \"my-{kind}\")",
                 plugin=self.plugin,
             )
-        if not callable(factory):
+        if isinstance(factory, str):
+            if not is_import_path(factory):
+                raise PluginLoadError(
+                    f"{hook} registered {kind} {name!r} as {factory!r}, which is not an import path; "
+                    "write 'package.module:Attribute' (imported when the entry is used), or pass the factory itself",
+                    plugin=self.plugin,
+                )
+        elif not callable(factory):
             raise PluginLoadError(
                 f"{hook} registered {kind} {name!r} with a {type(factory).__name__} as its factory; "
-                "pass a class or function that builds the object (it is called when a recipe is built)",
+                "pass a class or function that builds the object (it is called when a recipe is built), "
+                "or its import path 'package.module:Attribute'",
                 plugin=self.plugin,
             )
         if not isinstance(description, str):
@@ -473,11 +486,8 @@ def load_plugins(
     ]
     candidates.extend((name, "", "", None, obj) for name, obj in extra)
     owners: dict[str, str] = {}  # plugin name -> "'name' (dist==version)" of the plugin registered under it
-    if entry_points:
-        # every plugin implements crossmodal.interfaces (torch modules): import them (and torch) once,
-        # before the first plugin's clock starts, so that no plugin's load time includes them;
-        # ``import crossmodal`` and a command line that loads no plugin do not pay for torch
-        importlib.import_module(".interfaces", __package__)
+    # torch is not imported here: a plugin that registers its components by import path loads
+    # without it, and one that imports torch at import time is charged for it in its load time
 
     for index, (name, dist, version, ep, obj) in enumerate(candidates):
         registered = False

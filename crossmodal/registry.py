@@ -1,17 +1,30 @@
-"""The component registry: kind -> name -> factory, with where each entry came from."""
+"""The component registry: kind -> name -> factory, with where each entry came from.
+
+A factory is registered either as itself (a class or function) or as its import path,
+``"package.module:Attribute"``, which :attr:`ComponentInfo.factory` imports only when the factory
+is needed: to build the component or to check options against its signature. Registering and
+listing import nothing (an entry registered by path without a description is listed under its
+path rather than its docstring), so a plugin that registers import paths, each with a
+description, costs ``crossmodal list-components`` and ``crossmodal --help`` no torch import.
+"""
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .errors import DuplicateComponentError, UnknownComponentError
+from .errors import DuplicateComponentError, PluginLoadError, UnknownComponentError
+from .files import shown
 from .hookspecs import KIND_INTERFACES
 
-__all__ = ["KINDS", "ComponentInfo", "Registry"]
+__all__ = ["KINDS", "ComponentInfo", "Factory", "Registry", "is_import_path"]
+
+Factory = Callable[..., Any] | str
+"""What ``register`` takes as a factory: the factory itself, or its import path (:func:`is_import_path`)."""
 
 KINDS = tuple(KIND_INTERFACES)
 """Every kind of entry the registry holds, in the order ``list-components`` prints them: ``encoder``,
@@ -19,10 +32,24 @@ KINDS = tuple(KIND_INTERFACES)
 ``recipe`` (each its interface's name, see :data:`crossmodal.hookspecs.KIND_INTERFACES`)."""
 
 
+def is_import_path(text: str) -> bool:
+    """Whether ``text`` reads as an import path ``"package.module:Attribute"`` (entry-point syntax).
+
+    Dotted names on both sides of one colon, each part an identifier: ``"jukepix.models:PaintingEncoder"``,
+    ``"my_plugin.data:Sets.palettes"``. Nothing is imported.
+    """
+    module, colon, attribute = text.partition(":")
+    return bool(colon) and all(
+        part.isidentifier() for side in (module, attribute) for part in side.split(".")
+    )
+
+
 @dataclass(frozen=True)
 class ComponentInfo:
     """One registry entry.
 
+    :param registered: what the plugin passed to ``register``: the factory, or its import path
+        (``"package.module:Attribute"``), imported when :attr:`factory` is read.
     :param plugin: the plugin (entry-point) name that registered it.
     :param distribution: the installed distribution providing the plugin (``""`` if none).
     :param version: that distribution's version (``""`` if none).
@@ -30,7 +57,7 @@ class ComponentInfo:
 
     kind: str
     name: str
-    factory: Callable[..., Any]
+    registered: Factory
     description: str
     plugin: str
     distribution: str = ""
@@ -43,14 +70,61 @@ class ComponentInfo:
             return f"{self.plugin} ({self.distribution}=={self.version})"
         return self.plugin
 
+    @property
+    def import_path(self) -> str | None:
+        """The import path the factory was registered under, or ``None`` when it was registered itself."""
+        return self.registered if isinstance(self.registered, str) else None
+
+    @property
+    def factory(self) -> Callable[..., Any]:
+        """The factory, imported here when it was registered by import path.
+
+        Python caches the module, so reading it again costs a lookup.
+
+        :raises PluginLoadError: one line naming the plugin, the entry and the path, when the
+            path cannot be imported (the import's exception is the cause) or names something
+            that is not callable.
+        """
+        path = self.import_path
+        if path is None:
+            return self.registered  # type: ignore[return-value]
+        release = f"{self.distribution}=={self.version}" if self.distribution else ""
+        where = (f"plugin {self.plugin!r}{f' ({shown(release)})' if release else ''} registered {self.kind} "
+                 f"{self.name!r} as {path!r}, which")
+        fix = "Fix or reinstall the plugin, or leave it out with CROSSMODAL_LOAD_PLUGINS"
+        culprit = {"plugin": self.plugin, "distribution": release}
+        module, _, attribute = path.partition(":")
+        try:
+            factory: Any = importlib.import_module(module)
+            for part in attribute.split("."):
+                factory = getattr(factory, part)
+        except Exception as err:  # noqa: BLE001 - any import failure: re-raised as one line, with the cause
+            text = re.sub(r"\s*\n\s*", "; ", str(err).strip())  # a multi-line message on one line
+            raise PluginLoadError(
+                f"{where} cannot be imported: {shown(f'{type(err).__name__}: {text}')}. {fix}",
+                **culprit,
+            ) from err
+        if not callable(factory):
+            raise PluginLoadError(
+                f"{where} is a {type(factory).__name__}, not a class or function that builds the {self.kind}. {fix}",
+                **culprit,
+            )
+        return factory
+
 
 def _natural_key(text: str) -> list[Any]:
     """Sort key that orders ``bar2`` before ``bar10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text.lower())]
 
 
-def _summary(factory: Callable[..., Any]) -> str:
-    """The first paragraph of the factory's docstring, on one line."""
+def _summary(factory: Factory) -> str:
+    """The first paragraph of the factory's docstring, on one line; an import path is shown as it is.
+
+    Nothing is imported: a factory registered by import path without a description is listed
+    under its path.
+    """
+    if isinstance(factory, str):
+        return factory
     doc = (getattr(factory, "__doc__", None) or "").strip()
     return " ".join(doc.split("\n\n")[0].split())
 
@@ -76,14 +150,17 @@ class Registry:
         self,
         kind: str,
         name: str,
-        factory: Callable[..., Any],
+        factory: Factory,
         description: str = "",
         *,
         plugin: str,
         distribution: str = "",
         version: str = "",
     ) -> ComponentInfo:
-        """Register ``factory`` as ``(kind, name)``; returns the new entry."""
+        """Register ``factory`` (a callable, or its import path, not imported here) as ``(kind, name)``.
+
+        :returns: the new entry.
+        """
         if kind not in self._entries:
             raise ValueError(
                 f"plugin {plugin!r} registered {name!r} under unknown kind {kind!r}; "
@@ -91,7 +168,13 @@ class Registry:
             )
         if not isinstance(name, str) or not name:
             raise ValueError(f"plugin {plugin!r} registered a {kind} with an empty or non-string name")
-        if not callable(factory):
+        if isinstance(factory, str):
+            if not is_import_path(factory):
+                raise ValueError(
+                    f"plugin {plugin!r} registered {kind} {name!r} as {factory!r}, which is not an import "
+                    "path such as 'package.module:Attribute'"
+                )
+        elif not callable(factory):
             raise ValueError(f"plugin {plugin!r} registered {kind} {name!r} with a factory that is not callable")
         existing = self._entries[kind].get(name)
         info = ComponentInfo(

@@ -2,9 +2,11 @@
 
 Plugins are loaded when a command is resolved (never at import time) and may add commands
 through ``crossmodal_register_commands``. The core commands' modules are imported only when the
-command is resolved (:class:`~crossmodal.cli._group.LazyCommand`), so ``crossmodal --version`` and
-``crossmodal --help`` import no torch (installed plugins may, when ``--help`` loads them). Expected errors (:class:`crossmodal.CrossmodalError`)
-are printed as one line on stderr with exit code 1; ``--debug`` shows the traceback instead.
+command is resolved (:class:`LazyCommand`), so ``crossmodal --version`` and ``crossmodal --help``
+import no torch; a plugin keeps it so by registering its components by import path and adding its
+commands as :class:`LazyCommand` placeholders (``--help`` loads the plugins). Expected errors
+(:class:`crossmodal.CrossmodalError`) are printed as one line on stderr with exit code 1;
+``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any, Sequence
 import click
 
 from ..version import __version__
-from ._group import CrossmodalGroup, LazyCommand
+from ._group import CrossmodalGroup, LazyCommand, LazyGroup
 from .prepare import make_prepare_group
 
-__all__ = ["add_condition_alias", "make_cli", "main"]
+__all__ = ["LazyCommand", "LazyGroup", "add_condition_alias", "make_cli", "main"]
 
 CORE_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("list-components", "crossmodal.cli.list_components:list_components",

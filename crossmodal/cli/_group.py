@@ -7,9 +7,10 @@ Each plugin's ``crossmodal_register_commands`` runs alone, through pluggy
 ``train``, or another plugin's), is reported broken like one that fails to import: the commands
 it added are taken back, its registrations dropped, and the other plugins keep working.
 
-The core commands are :class:`LazyCommand` placeholders: their modules (which import torch) are
-imported when a command is resolved, so ``crossmodal --version`` and the command list of
-``crossmodal --help`` import no torch.
+The core commands are :class:`LazyCommand` placeholders: their modules (which may import torch)
+are imported when a command is resolved, so ``crossmodal --version`` and the command list of
+``crossmodal --help`` import no torch. Plugins may add placeholders of their own, to the top-level
+group or to ``prepare`` (both are :class:`LazyGroup` instances).
 """
 
 from __future__ import annotations
@@ -49,11 +50,14 @@ def _restore(snapshot: _Snapshot) -> None:
 class LazyCommand(click.Command):
     """Stands for the command at ``target`` (``"module:attribute"``) until it is resolved.
 
-    The placeholder keeps its place in :attr:`CrossmodalGroup.commands` (so plugins see the core
-    command names, and replacing one is refused as before); :meth:`CrossmodalGroup.get_command`
-    hands out :meth:`resolve`, the real command, except while ``--help`` lists the commands, where
-    ``summary`` (the first paragraph of the real command's help) is enough. ``copy=True`` resolves to a deep copy owned by this placeholder (for
-    a command that plugins modify, like ``generate`` with :func:`~crossmodal.cli.add_condition_alias`).
+    The placeholder keeps its place in its group's ``commands`` (so plugins see the core command
+    names, and replacing one is refused as before); :meth:`LazyGroup.get_command` hands out
+    :meth:`resolve`, the real command, except while ``--help`` lists the commands, where
+    ``summary`` (the first paragraph of the real command's help) is enough. A plugin adds its own
+    commands this way (``cli.commands["prepare"].add_command(LazyCommand("music",
+    "my_plugin.commands:music", "Cut MIDI files..."))``) so that ``--help`` imports none of them.
+    ``copy=True`` resolves to a deep copy owned by this placeholder (for a command that plugins
+    modify, like ``generate`` with :func:`~crossmodal.cli.add_condition_alias`).
     """
 
     def __init__(self, name: str, target: str, summary: str, *, copy: bool = False) -> None:
@@ -104,14 +108,39 @@ def plugins_of(ctx: click.Context) -> Plugins:
     return root.command.plugins(root)  # type: ignore[attr-defined]
 
 
-class CrossmodalGroup(click.Group):
+class LazyGroup(click.Group):
+    """A click group that resolves its :class:`LazyCommand` placeholders when they are looked up.
+
+    While ``--help`` lists the commands it hands out the placeholders themselves, whose summaries
+    are enough, so listing imports no command module.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._listing = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None or self._listing:
+            return command
+        return resolved(command)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from the placeholders' summaries (imports no command module)."""
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+class CrossmodalGroup(LazyGroup):
     """A click group whose plugin commands and registry are loaded on first use."""
 
     def __init__(self, *args: Any, extra_plugins: Sequence[tuple[str, object]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._extra_plugins = tuple(extra_plugins)
         self._plugins: Plugins | None = None
-        self._listing = False
 
     def plugins(self, ctx: click.Context) -> Plugins:
         """Load plugins and their commands once; warn on stderr about broken and slow ones."""
@@ -182,18 +211,7 @@ class CrossmodalGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._load_for_commands(ctx)
-        command = super().get_command(ctx, cmd_name)
-        if command is None or self._listing:
-            return command
-        return resolved(command)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list of ``--help``, from the placeholders' summaries (imports no command module)."""
-        self._listing = True
-        try:
-            super().format_commands(ctx, formatter)
-        finally:
-            self._listing = False
+        return super().get_command(ctx, cmd_name)
 
     def _load_for_commands(self, ctx: click.Context) -> None:
         try:

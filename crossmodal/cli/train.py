@@ -9,25 +9,30 @@ command then prints the resume command on stderr and exits with 130 or 143 (128 
 Progress (:class:`_Progress`) counts every update, critic and generator
 (:func:`~crossmodal.config.updates_through`): a bar on a terminal, else one plain line per
 logging interval and at least every :data:`LOG_SECONDS` seconds.
+
+The trainer (and torch) is imported when the command runs: ``crossmodal train --help``, which
+lists the installed recipes' defaults, imports no torch as long as the plugins' recipe modules
+import none.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any, Mapping
+from typing import IO, TYPE_CHECKING, Any, Mapping
 
 import click
 
-from .. import distributed
-from ..build import get_recipe
 from ..config import resolve_config, updates_through
 from ..errors import CrossmodalError, TrainingInterrupted
 from ..files import shown
+from ..recipe import Recipe
 from ..skips import report_skipped
-from ..trainer import Trainer, resume_training, start_training
 from ._group import plugins_of
 from ._options import parse_key_values
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..trainer import Trainer
 
 __all__ = ["train"]
 
@@ -127,7 +132,10 @@ def _recipe_defaults(ctx: click.Context) -> list[str]:
         lines = []
         for name in registry.names("recipe"):
             try:
-                config = resolve_config(get_recipe(registry, name).training, recipe_name=name)
+                recipe = registry.create("recipe", name)  # not build.get_recipe, which imports torch
+                if not isinstance(recipe, Recipe):
+                    continue
+                config = resolve_config(recipe.training, recipe_name=name)
             except CrossmodalError:
                 continue
             lines.append(f"{name} (from {registry.get('recipe', name).plugin}): steps {config.steps}, "
@@ -241,6 +249,9 @@ def train(
     For data-parallel training launch it with "torchrun --nproc-per-node N -m crossmodal train
     ...": --batch-size is then the global batch, split evenly over the N processes.
     """
+
+    from .. import distributed
+    from ..trainer import resume_training, start_training
 
     ctx.call_on_close(distributed.teardown)  # leave the process group however the command ends
     plugins = plugins_of(ctx)

@@ -227,3 +227,7 @@ def _evaluator_type(metric: Metric) -> type[PianoRollEvaluator]:
 
 EVALUATORS: tuple[type[PianoRollEvaluator], ...] = tuple(_evaluator_type(metric) for metric in METRIC_TABLE)
 """One evaluator class per row of :data:`METRIC_TABLE`, in its order: the factories ``plugin.py`` registers."""
+
+# each class is also a module attribute under its own name (``EmptyBarRate``...), so that plugin.py
+# registers it by import path ("crossmodal_evaluators.evaluators:EmptyBarRate") and pickle finds it
+globals().update({evaluator.__name__: evaluator for evaluator in EVALUATORS})
