@@ -17,23 +17,27 @@ from typing import Any, Collection, Mapping
 import torch
 from torch import nn
 
-from .errors import CheckpointError, CrossmodalError, RecipeError
+from .errors import CheckpointError, CrossmodalError, RecipeError, UnknownComponentError
 from .files import shown
 from .generator import ConditionalGenerator
-from .interfaces import Critic, Decoder, Encoder, Evaluator, SampleSet, SampleWriter, TemporalSource
+from .interfaces import Critic, Decoder, Descriptor, Encoder, Evaluator, SampleSet, SampleWriter, TemporalSource
 from .recipe import ComponentSpec, Recipe
-from .registry import Registry
+from .registry import ComponentInfo, Registry
 
 __all__ = [
+    "RANGE_CHECK_ITEMS",
     "ROLE_KINDS",
     "Job",
     "JobSpec",
     "build_generator",
     "build_job",
     "check_finite_weights",
+    "check_needs",
     "check_options",
+    "check_sample_range",
     "count_parameters",
     "create_component",
+    "create_descriptor",
     "get_recipe",
     "load_generator",
 ]
@@ -46,10 +50,15 @@ ROLE_KINDS = {
     "conditions": "sample-set",
     "targets": "sample-set",
     "writer": "sample-writer",
+    "renderer": "sample-renderer",
 }
 """Role (a :class:`~crossmodal.recipe.Recipe` field, and a key of :attr:`JobSpec.components`) ->
 the registry kind it names. Checkpoints record components by role, so the names of kinds can
 change without making older checkpoints unreadable."""
+
+RANGE_CHECK_ITEMS = 2
+"""Conditions the generator runs on when a recipe is built, to check that its decoders give
+values in [0, 1] (:func:`check_sample_range`)."""
 
 
 def _plain(value: Any) -> Any:
@@ -68,9 +77,9 @@ class JobSpec:
 
     :param recipe: the recipe's registered name.
     :param components: role (``encoder``, ``temporal``, ``decoder``, ``critic``, ``conditions``,
-        ``targets`` and, if any, ``writer``; see :data:`ROLE_KINDS` for the kind each names) ->
-        ``{"name": ..., "options": {...}}``; the sample-set options include those given on the
-        command line.
+        ``targets`` and, if any, ``writer`` and ``renderer``; see :data:`ROLE_KINDS` for the kind
+        each names) -> ``{"name": ..., "options": {...}}``; the sample-set options include those
+        given on the command line.
     :param sources: ``{"conditions": path or None, "targets": path or None}``.
     """
 
@@ -134,6 +143,98 @@ def get_recipe(registry: Registry, name: str) -> Recipe:
     return recipe
 
 
+def _recipe_provider(registry: Registry, name: str) -> str:
+    """``plugin (distribution==version)`` of the recipe registered as ``name`` (``""`` if none)."""
+    try:
+        return registry.get("recipe", name).provider
+    except CrossmodalError:  # built from a Recipe object that is not registered, or a contested name
+        return ""
+
+
+def _lookup(registry: Registry, kind: str, name: str, origin: str) -> ComponentInfo:
+    """``registry.get(kind, name)``; an unknown name is an :class:`UnknownComponentError` naming
+    ``origin`` and saying the entry may come from a plugin that is not loaded."""
+    try:
+        return registry.get(kind, name)
+    except UnknownComponentError as err:
+        raise UnknownComponentError(
+            f"{origin}: {err} The {kind} may belong to a plugin that is not installed or not loaded."
+        ) from err
+
+
+def check_needs(registry: Registry, recipe: Recipe, origin: str = "") -> None:
+    """Refuse a recipe whose :attr:`~crossmodal.recipe.Recipe.needs` names a plugin that has
+    nothing in ``registry`` (not installed, left out by ``CROSSMODAL_LOAD_PLUGINS``, or broken).
+
+    :param origin: how the recipe is named in the message (default ``recipe '<name>'``).
+    :raises RecipeError: one line, e.g. ``recipe 'musegan-tutorial' needs plugin 'jukepix' (not loaded)``.
+    """
+    origin = origin or f"recipe {recipe.name!r}"
+    needs = recipe.needs
+    if isinstance(needs, str) or not all(isinstance(plugin, str) and plugin for plugin in needs):
+        raise RecipeError(
+            f"{origin}: needs must be a tuple of plugin names, such as ('jukepix',), not {needs!r}"
+        )
+    present = {info.plugin for info in registry.entries()}
+    missing = [plugin for plugin in needs if plugin not in present]
+    if missing:
+        names = " and ".join(repr(plugin) for plugin in missing)
+        raise RecipeError(
+            f"{origin} needs plugin{'s' if len(missing) > 1 else ''} {names} (not loaded); install "
+            f"{'them' if len(missing) > 1 else 'it'}, or allow {'them' if len(missing) > 1 else 'it'} "
+            "in CROSSMODAL_LOAD_PLUGINS"
+        )
+
+
+def check_sample_range(
+    generator: ConditionalGenerator, conditions: SampleSet, origin: str, decoder: str,
+    conditions_name: str = "",
+) -> None:
+    """Run the generator once on :data:`RANGE_CHECK_ITEMS` conditions and refuse values outside
+    [0, 1] or not finite, the range every decoder promises (:class:`~crossmodal.interfaces.Decoder`).
+
+    The pass runs in evaluation mode under ``torch.no_grad()``, with its own noise and the global
+    RNG state restored afterwards, so it changes no weight, buffer or random stream: training
+    starts exactly as it would without it.
+
+    :param origin: names the recipe in messages (``recipe 'toy'``).
+    :param decoder: the decoder's registered name, for the message.
+    :raises RecipeError: one line naming the decoder and the range seen, or the generator's error
+        on these conditions (a plugin's own :class:`~crossmodal.errors.CrossmodalError`, such as
+        a :class:`~crossmodal.errors.ShapeError`, passes through unchanged).
+    """
+    count = min(RANGE_CHECK_ITEMS, len(conditions))
+    device = next(generator.parameters(), torch.empty(0)).device
+    source = f"{count} item{'s' if count != 1 else ''} of conditions dataset {conditions_name!r}"
+    was_training = generator.training
+    generator.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            batch = conditions.batch(torch.arange(count)).to(device)  # (count, *condition_shape)
+            noise = generator.sample_noise(count, torch.Generator().manual_seed(0), device)  # (count, noise_dim)
+            samples = generator(batch, noise).float()  # (count, *sample_shape)
+    except CrossmodalError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a plugin's bug, reported with the recipe it broke
+        raise RecipeError(
+            f"{origin}: the generator failed on {source} ({type(err).__name__}: {_first_line(err)})"
+        ) from err
+    finally:
+        generator.train(was_training)
+    decoder_class = type(generator.decoders[0]).__name__
+    if not bool(torch.isfinite(samples).all()):
+        raise RecipeError(
+            f"{origin}: decoder {decoder!r} ({decoder_class}) gives NaN or infinite values on {source}; "
+            "a decoder's output must lie in [0, 1]"
+        )
+    low, high = samples.min().item(), samples.max().item()
+    if low < 0 or high > 1:
+        raise RecipeError(
+            f"{origin}: decoder {decoder!r} ({decoder_class}) gives values in [{low:.4g}, {high:.4g}] on "
+            f"{source}; a decoder's output must lie in [0, 1] (end it with a sigmoid, or clamp)"
+        )
+
+
 _BUILD_ERRORS = (RuntimeError, MemoryError, ValueError, TypeError, OverflowError)
 """What a factory raises for option values it cannot build (a 32 TB layer, a negative size...)."""
 
@@ -169,9 +270,9 @@ def check_options(
     :param command_line: option names given on the command line (said so in the message).
     :param label: how the component is named (default ``<kind> '<name>'``).
     :raises error: naming the origin, the component, the bad option and the accepted ones.
-    :raises UnknownComponentError: when nothing is registered under the name.
+    :raises UnknownComponentError: when nothing is registered under the name (naming ``origin``).
     """
-    info = registry.get(kind, spec.name)
+    info = _lookup(registry, kind, spec.name, origin)
     label = label or f"{kind} {spec.name!r}"
     try:
         signature = inspect.signature(info.factory)
@@ -315,8 +416,13 @@ def build_job(
         default ``recipe '<name>'``.
     :param error: the error class of option and build failures (:class:`CheckpointError` for a
         recorded ``spec``).
-    :raises RecipeError: naming the recipe, the components and the mismatching shapes; or, before
-        anything is built, a component or dataset option its factory does not take.
+    :raises RecipeError: before anything is built, a plugin in ``recipe.needs`` that is not loaded
+        (:func:`check_needs`), or a component or dataset option its factory does not take; then
+        mismatching shapes, naming the recipe and the components; finally a decoder whose values
+        on a few conditions leave [0, 1] (:func:`check_sample_range`), or a descriptor the recipe
+        names that describes another sample kind (:func:`create_descriptor`).
+    :raises UnknownComponentError: before anything is built, a name nothing is registered under,
+        naming the recipe and the plugin it comes from.
     """
     if isinstance(recipe, str):
         recipe = get_recipe(registry, recipe)
@@ -339,6 +445,8 @@ def build_job(
         }
         if recipe.writer is not None:
             specs["writer"] = recipe.writer
+        if recipe.renderer is not None:
+            specs["renderer"] = recipe.renderer
         spec = JobSpec(
             recipe=name,
             n_tracks=recipe.n_tracks,
@@ -347,7 +455,15 @@ def build_job(
             sources={"conditions": condition_source, "targets": target_source},
         )
     get = spec.component
-    for role in ("encoder", "temporal", "decoder", "critic", "writer"):
+    check_needs(registry, recipe, where)
+    provider = _recipe_provider(registry, name)
+    named_by = f"{where} from plugin {provider}" if provider else where
+    for role, kind in ROLE_KINDS.items():  # every name, before anything is built
+        if get(role) is not None:
+            _lookup(registry, kind, get(role).name, named_by)
+    for evaluator_name in spec.evaluators:
+        _lookup(registry, "evaluator", evaluator_name, named_by)
+    for role in ("encoder", "temporal", "decoder", "critic", "writer", "renderer"):
         if get(role) is not None:
             check_options(registry, ROLE_KINDS[role], get(role), where, error=error)
     for role in ("conditions", "targets"):
@@ -394,6 +510,7 @@ def build_job(
             )
         if len(data) == 0:
             raise RecipeError(f"recipe {name!r}: {role} dataset {dataset_name!r} is empty")
+    check_sample_range(generator, conditions, f"recipe {name!r}", get("decoder").name, get("conditions").name)
     evaluators: dict[str, Evaluator] = {}
     for evaluator_name in spec.evaluators:
         evaluator = create_component(registry, "evaluator", ComponentSpec(evaluator_name), where, error=error)
@@ -404,6 +521,9 @@ def build_job(
                 f"holds {targets.sample_kind!r}"
             )
         evaluators[evaluator_name] = evaluator
+    for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets)):
+        if getattr(recipe, role) is not None:
+            create_descriptor(registry, getattr(recipe, role), data.sample_kind, f"recipe {name!r}", role)
     writer_spec = get("writer")
     writer = None if writer_spec is None else create_component(
         registry, ROLE_KINDS["writer"], writer_spec, where, error=error
@@ -413,6 +533,24 @@ def build_job(
             f"recipe {name!r}: sample-writer {writer_spec.name!r} built a {type(writer).__name__} without write()"
         )
     return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer)
+
+
+def create_descriptor(registry: Registry, name: str, sample_kind: str, origin: str, role: str) -> Descriptor:
+    """Create the descriptor registered as ``name`` and check that it describes ``sample_kind`` items.
+
+    :param origin: names the recipe or checkpoint in messages (``recipe 'toy'``).
+    :param role: the recipe field naming it (``condition_descriptor`` or ``sample_descriptor``).
+    :raises RecipeError: the factory fails, returns no :class:`~crossmodal.interfaces.Descriptor`,
+        or one of another ``sample_kind``; an unknown name raises :class:`UnknownComponentError`.
+    """
+    descriptor = create_component(registry, "descriptor", ComponentSpec(name), origin, expected=Descriptor,
+                                  label=f"{role} {name!r}")
+    if getattr(descriptor, "sample_kind", None) != sample_kind:
+        raise RecipeError(
+            f"{origin}: {role} {name!r} describes items of kind {getattr(descriptor, 'sample_kind', None)!r}, "
+            f"but the {'conditions' if role == 'condition_descriptor' else 'samples'} are {sample_kind!r}"
+        )
+    return descriptor
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -10,8 +10,10 @@ A cross-modal generator is assembled from three parts and judged by a fourth::
 A *sample* is laid out as ``(batch, segments, *segment_shape, tracks)``: ``segments`` in
 order along time, each segment a ``segment_shape`` grid per track. Components declare their sizes as attributes so that
 partners can be checked against each other when a recipe is built, not deep inside training.
-:class:`Evaluator` turns a batch of samples into named metrics; :class:`SampleSet` and
-:class:`SampleWriter` move samples between files and tensors.
+:class:`Evaluator` turns a batch of samples (and, if it asks, their conditions) into named
+metrics; :class:`Descriptor` gives a few named numbers per item, for the conditioning report
+(:mod:`crossmodal.conditioning`); :class:`SampleSet` and :class:`SampleWriter` move samples
+between files and tensors; :class:`SampleRenderer` turns written files into audio.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ __all__ = [
     "Decoder",
     "Critic",
     "Evaluator",
+    "Descriptor",
     "SampleSet",
     "SampleWriter",
+    "SampleRenderer",
     "check_shape",
     "ratios",
 ]
@@ -97,8 +101,12 @@ class Decoder(nn.Module):
     """Generates one segment of one track from ``[feature, temporal vector]``.
 
     Input: float tensor ``(N, input_dim)`` where ``input_dim = feature_dim + temporal_dim``;
-    ``N`` is batch x segments (each segment is decoded independently, in one call).
-    Output: float tensor ``(N, *segment_shape)``, values in [0, 1] where the segment is binary (the probability that a cell is on).
+    ``N`` is batch x segments (each segment is decoded independently, in one call). Row
+    ``b * n_segments + s`` is ``[feature of item b, temporal vector of segment s]``: item-major,
+    segments in order within each item.
+    Output: float tensor ``(N, *segment_shape)`` in the same row order, values in [0, 1] (where
+    the segment is binary, the probability that a cell is on). Building a recipe runs the
+    generator on two conditions and refuses values outside [0, 1] or not finite.
     """
 
     input_dim: int
@@ -136,18 +144,79 @@ class Evaluator:
     probabilities (the evaluator binarises as its docstring says). ``sample_kind`` names the
     layout the evaluator understands (e.g. ``"sequence"``); it is matched against
     :attr:`SampleSet.sample_kind`.
+
+    An evaluator that measures how samples relate to their conditions sets the class attribute
+    ``needs_conditions = True``; it is then called as ``totals(samples, conditions)``, with
+    ``conditions`` ``(B, *condition_shape)`` the condition each sample was generated from (for
+    real samples, the condition it is paired with), as the conditions sample set yields them,
+    on the same device as ``samples``. The trainer hands them over in batches of
+    ``batch_size`` and sums the totals, so a conditioned metric is a ratio of totals too. Such
+    an evaluator runs during training (``metrics.csv`` and the curves) only: ``crossmodal
+    evaluate`` has no conditions for a data set and leaves it out.
+    """
+
+    name: ClassVar[str]
+    sample_kind: ClassVar[str]
+    description: ClassVar[str] = ""
+    needs_conditions: ClassVar[bool] = False
+    """Whether :meth:`totals` takes the samples' conditions as a second argument."""
+
+    def totals(self, samples: torch.Tensor) -> Mapping[str, tuple[torch.Tensor, torch.Tensor]]:  # pragma: no cover
+        """``{metric: (numerator, denominator)}`` summed over the batch (``totals(samples,
+        conditions)`` when :attr:`needs_conditions` is set)."""
+        raise NotImplementedError
+
+    def __call__(self, samples: torch.Tensor, conditions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Metric values on this batch: numerator / denominator, NaN where the latter is 0.
+
+        :param conditions: ``(B, *condition_shape)``; required when :attr:`needs_conditions`
+            is set, and not allowed otherwise.
+        :raises TypeError: when ``conditions`` is missing for an evaluator that needs them, or
+            given to one that does not.
+        """
+        if self.needs_conditions != (conditions is not None):
+            raise TypeError(
+                f"evaluator {getattr(self, 'name', type(self).__name__)!r}: "
+                + ("needs the samples' conditions: call it as evaluator(samples, conditions)"
+                   if self.needs_conditions else "takes no conditions (needs_conditions is False)")
+            )
+        if self.needs_conditions:
+            return ratios(self.totals(samples, conditions))  # type: ignore[call-arg]
+        return ratios(self.totals(samples))
+
+
+class Descriptor:
+    """A few named numbers per item (a painting's brightness, a phrase's mean pitch), and one
+    feature vector per item, for the conditioning report (:mod:`crossmodal.conditioning`).
+
+    A recipe names one descriptor for its conditions and one for its samples
+    (:attr:`crossmodal.Recipe.condition_descriptor`, :attr:`~crossmodal.Recipe.sample_descriptor`);
+    ``sample_kind`` is matched against the sample set it describes (:attr:`SampleSet.sample_kind`).
+
+    ``items`` is a float tensor ``(N, *item_shape)`` as that sample set yields it (or, for
+    samples, as the generator makes them: ``(N, n_segments, *segment_shape, n_tracks)``,
+    binary or probabilities). The report compares descriptors *across* items, so each value may
+    be in any unit its docstring states.
     """
 
     name: ClassVar[str]
     sample_kind: ClassVar[str]
     description: ClassVar[str] = ""
 
-    def totals(self, samples: torch.Tensor) -> Mapping[str, tuple[torch.Tensor, torch.Tensor]]:  # pragma: no cover
+    def describe(self, items: torch.Tensor) -> Mapping[str, torch.Tensor]:  # pragma: no cover - abstract
+        """``{descriptor: values}``, each a float tensor ``(N,)``, NaN where undefined for an item
+        (the mean pitch of a silent phrase); the same names, in the same order, for every call."""
         raise NotImplementedError
 
-    def __call__(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Metric values on this batch: numerator / denominator, NaN where the latter is 0."""
-        return ratios(self.totals(samples))
+    def features(self, items: torch.Tensor) -> torch.Tensor:
+        """One feature vector per item, float ``(N, D)`` (NaN where undefined), used to tell items
+        of different conditions apart; the report standardises each column.
+
+        By default the :meth:`describe` values as columns, in their order. Override it to add
+        coarser summaries (histograms) that separate items better than a few numbers.
+        """
+        values = list(self.describe(items).values())
+        return torch.stack([v.double().reshape(-1) for v in values], dim=1)
 
 
 def ratios(totals: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -192,6 +261,38 @@ class SampleWriter(Protocol):
     ``{stem}-{i}-2<suffix>`` (the first free number, shared by all files of sample ``i``);
     :func:`crossmodal.outputs.write_new_group` does exactly this. ``crossmodal generate`` also
     stages each writer's files and claims fresh names itself.
+
+    Who calls it with which stem: the trainer writes its fixed samples with stem ``sample``
+    (``samples/step-XXXXXX/sample-0...``); ``crossmodal generate`` calls it once per condition
+    item with that item's ``--samples`` samples, the stem being the condition file's name without
+    its suffix (``NAME``) when the file holds one item and ``NAME-j`` for item ``j`` of a file
+    holding several, so the files are ``NAME-i...`` or ``NAME-j-i...``.
     """
 
     def write(self, samples: torch.Tensor, directory: Path, stem: str) -> list[Path]: ...
+
+
+@runtime_checkable
+class SampleRenderer(Protocol):
+    """Renders the files a :class:`SampleWriter` wrote to audio a person can listen to.
+
+    ``render(files)`` takes the paths one ``write`` call returned (one folder) and, for each file
+    it can render (a music plugin's renderer takes the MIDI files and leaves the pictures), writes
+    one audio file beside it under the same name with its own suffix (``NAME-0.mid`` ->
+    ``NAME-0.wav``). Each is written atomically and never over an existing file
+    (:func:`crossmodal.outputs.write_new`). It returns the paths written, in the order of
+    ``files``.
+
+    ``engine`` is one line, set when the renderer is built, naming what renders and, for a
+    fallback, why: ``"fluidsynth (FluidR3_GM.sf2)"``, ``"builtin additive synth (no FluidSynth
+    found)"``. ``crossmodal generate --audio`` prints it as ``audio: <engine>`` on stderr.
+
+    A recipe names its renderer (:attr:`crossmodal.Recipe.renderer`). ``crossmodal generate
+    --audio`` calls ``render`` on each condition's files in its private staging folder, then
+    names the audio files together with the files they were rendered from, so a renamed group
+    (``NAME-0-2.mid``) keeps its audio (``NAME-0-2.wav``).
+    """
+
+    engine: str
+
+    def render(self, files: Sequence[Path]) -> list[Path]: ...

@@ -4,14 +4,17 @@ A plugin registers a recipe factory as ``register("recipe", name, factory)`` in
 :func:`crossmodal.hookspecs.crossmodal_register_components`; ``crossmodal train --plugin NAME``
 builds the recipe called ``NAME``. A recipe and its :class:`ComponentSpec` are all a plugin author
 writes to describe a job; what was built from them is recorded in checkpoints by the core.
+Importing this module imports no torch (:func:`random_pairs` does, when called), so a plugin's
+recipe module loads cheaply for ``crossmodal train --help``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import torch
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["ComponentSpec", "LossTerm", "Pairing", "Recipe", "random_pairs"]
 
@@ -22,14 +25,14 @@ class ComponentSpec:
 
     The kind is implied by the :class:`Recipe` field holding the spec (``temporal`` names a
     ``temporal-source``, ``conditions`` and ``targets`` a ``sample-set``, ``writer`` a
-    ``sample-writer``).
+    ``sample-writer``, ``renderer`` a ``sample-renderer``).
     """
 
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
-Pairing = Callable[[int, int, int, torch.Generator], "tuple[torch.Tensor, torch.Tensor]"]
+Pairing = Callable[[int, int, int, "torch.Generator"], "tuple[torch.Tensor, torch.Tensor]"]
 """``pairing(n_conditions, n_targets, batch_size, rng) -> (condition_indices, target_indices)``,
 two int64 tensors of shape ``(batch_size,)``."""
 
@@ -41,6 +44,8 @@ def random_pairs(
 
     :returns: ``(condition_indices, target_indices)``, int64 tensors of shape ``(batch_size,)``.
     """
+    import torch
+
     conditions = torch.randint(n_conditions, (batch_size,), generator=rng)
     targets = torch.randint(n_targets, (batch_size,), generator=rng)
     return conditions, targets
@@ -75,9 +80,19 @@ class Recipe:
         the plugin's embedded default).
     :param evaluators: names of registered evaluators (``evaluator``) run during training.
     :param writer: a registered ``sample-writer`` for samples during training and ``generate``.
+    :param renderer: a registered ``sample-renderer`` that renders the writer's files to audio for
+        ``crossmodal generate --audio``; ``None``: ``--audio`` is refused with one line.
     :param training: overrides of :class:`crossmodal.TrainConfig` defaults.
     :param pairing: how conditions and targets are paired in a batch.
     :param generator_losses, critic_losses: extra loss terms.
+    :param condition_descriptor, sample_descriptor: registered descriptors (``descriptor``) of
+        the conditions and of the samples, for ``crossmodal evaluate --conditioning`` (see
+        :mod:`crossmodal.conditioning`); ``None``: the report has no descriptors to compare.
+    :param needs: names (entry-point names) of other plugins whose entries the recipe names, e.g.
+        ``("jukepix",)`` for a recipe that trains Jukepix's networks. A recipe may name any
+        plugin's registered entries; when one of these plugins is not loaded, building the recipe
+        fails with one line naming it, before anything is built. The recipe's own plugin need
+        not be listed.
     """
 
     name: str
@@ -95,3 +110,7 @@ class Recipe:
     generator_losses: tuple[LossTerm, ...] = ()
     critic_losses: tuple[LossTerm, ...] = ()
     description: str = ""
+    needs: tuple[str, ...] = ()
+    condition_descriptor: str | None = None
+    sample_descriptor: str | None = None
+    renderer: ComponentSpec | None = None

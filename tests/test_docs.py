@@ -3,7 +3,13 @@
 * docs/hooks.md documents every hook in ``crossmodal.hookspecs``, and names no hook that is not there;
 * docs/cli.md has a section for every command of ``make_cli()`` (with the installed plugins
   loaded, so their commands count too), listing each of its long options;
-* every name in ``crossmodal.__all__`` has a docstring.
+* every name in ``crossmodal.__all__`` has a docstring;
+* relative links between the pages resolve;
+* every ```python block marked ``<!-- runs in tests/test_docs.py -->`` runs as written, with the
+  palette example (docs/examples/crossmodal-palette) importable.
+
+The Jukepix pages (data.md, jukepix.md) are checked against the plugin's code by
+plugins/jukepix/tests/test_jukepix_docs.py, since the core's tests never import jukepix.
 """
 
 from __future__ import annotations
@@ -195,3 +201,45 @@ def test_relative_links_resolve(page):
             if anchor not in {_anchor(h) for h in headings}:
                 broken.append(target)
     assert not broken, f"docs/{page} links to missing files or headings: {', '.join(broken)}"
+
+
+# -------------------------------------------------------------------------------------------
+# Snippets that run as written
+# -------------------------------------------------------------------------------------------
+
+SNIPPET_MARK = "<!-- runs in tests/test_docs.py -->"
+"""Put on the line before a ```python block of one of OUR_PAGES to have this module run it."""
+
+EXAMPLE_PLUGIN = DOCS / "examples" / "crossmodal-palette"
+"""The worked example, importable (as ``crossmodal_palette``) while the snippets run."""
+
+
+def _marked_snippets() -> list[tuple[str, int, str]]:
+    """``(page, line number of the mark, code)`` for every marked block; a mark not followed by
+    a ```python block is a failure of its own (``code`` is then ``None``)."""
+    snippets = []
+    for page in OUR_PAGES:
+        lines = (DOCS / page).read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, start=1):
+            if line.strip() != SNIPPET_MARK:
+                continue
+            if number >= len(lines) or lines[number].strip() != "```python":
+                snippets.append((page, number, None))
+                continue
+            end = lines.index("```", number + 1)
+            snippets.append((page, number, "\n".join(lines[number + 1:end]) + "\n"))
+    return snippets
+
+
+SNIPPETS = _marked_snippets()
+
+
+def test_the_plugin_guide_has_runnable_snippets():
+    assert sum(page == "plugin-guide.md" for page, _, _ in SNIPPETS) >= 5
+
+
+@pytest.mark.parametrize("page, line, code", SNIPPETS, ids=[f"{page}:{line}" for page, line, _ in SNIPPETS])
+def test_marked_snippet_runs(page, line, code, monkeypatch):
+    assert code is not None, f"docs/{page}:{line}: {SNIPPET_MARK} must be followed by a ```python block"
+    monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
+    exec(compile(code, f"docs/{page}:{line}", "exec"), {"__name__": f"snippet_{line}"})

@@ -20,8 +20,9 @@ SHADES = " .:-=+*#%@"
 class PatternWriter:
     """Writes light patterns as ``.csv`` tables (one row per step) and ``.txt`` drawings (one line per lamp).
 
-    A :class:`crossmodal.SampleWriter`. One sample is written as ``STEM.csv`` and ``STEM.txt``,
-    a batch of several as ``STEM-0.csv``, ``STEM-0.txt``, ``STEM-1.csv``, ... Existing files are
+    A :class:`crossmodal.SampleWriter`. Sample ``i`` of the batch is written as ``STEM-i.csv``
+    and ``STEM-i.txt`` (``STEM-0.csv``, ``STEM-0.txt``, ``STEM-1.csv``, ...), a batch of one
+    included, as the interface asks. Existing files are
     never replaced: a taken name gets the first free ``-2``, ``-3``... shared by the pair
     (:func:`crossmodal.outputs.write_new_group`). The CSV has the columns ``segment, step, lamp1, lamp2``
     with brightness in [0, 1]; the text file draws each lamp as a line of :data:`SHADES`,
@@ -46,7 +47,7 @@ class PatternWriter:
                 for segment in range(pattern.shape[0])
                 for step in range(pattern.shape[1])
             ]
-            name = stem if samples.shape[0] == 1 else f"{stem}-{index}"
+            name = f"{stem}-{index}"
             table = "\n".join([header, *rows]) + "\n"
             levels = (pattern * (len(SHADES) - 1)).round().long()  # (segments, steps, lamps), 0-9
             lines = [

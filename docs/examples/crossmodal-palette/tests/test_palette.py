@@ -70,3 +70,9 @@ def test_writer_round_trip(tmp_path):
     values = torch.tensor([[float(v) for v in row.split(",")[2:]] for row in rows])  # (16, lamps)
     assert torch.allclose(values.reshape(PATTERN_SHAPE), samples[0], atol=5e-4)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_writer_numbers_a_batch_of_one_too(tmp_path):
+    """``crossmodal generate --samples 1`` hands the writer one sample: it is still ``STEM-0``."""
+    written = PatternWriter().write(torch.rand(1, *PATTERN_SHAPE), tmp_path, "palettes-3")
+    assert [p.name for p in written] == ["palettes-3-0.csv", "palettes-3-0.txt"]
