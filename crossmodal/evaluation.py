@@ -26,6 +26,7 @@ __all__ = [
     "flatten",
     "format_value",
     "matching_evaluators",
+    "training_sets",
 ]
 
 
@@ -33,12 +34,21 @@ def matching_evaluators(registry: Registry, sample_kind: str, names: Sequence[st
     """Build the named evaluators (all registered ones when ``names`` is empty) for ``sample_kind``.
 
     A named evaluator of another sample kind is an error; unnamed ones of another kind are left out.
-    An evaluator whose factory fails is one :class:`RecipeError` line naming it.
+    So are evaluators that need the samples' conditions (``needs_conditions``), which a sample set
+    does not have; naming one is an error. An evaluator whose factory fails is one
+    :class:`RecipeError` line naming it.
     """
     chosen = list(names) or registry.names("evaluator")
     evaluators = []
     for name in chosen:
         evaluator = create_component(registry, "evaluator", ComponentSpec(name), "evaluate")
+        if getattr(evaluator, "needs_conditions", False):
+            if names:
+                raise RecipeError(
+                    f"evaluator {name!r} compares samples with their conditions (needs_conditions); "
+                    "a sample set has none, so it runs during training only"
+                )
+            continue
         if evaluator.sample_kind == sample_kind:
             evaluators.append(evaluator)
         elif names:
@@ -186,28 +196,42 @@ def checkpoint_sets(
         spec = JobSpec.from_dict(document["job"])
     except RecipeError as err:
         raise CheckpointError(f"{origin}: {err}") from err
-    datasets = {}
     for role in ("conditions", "targets"):
-        dataset = spec.component(role)
-        if dataset is None:
+        if spec.component(role) is None:
             raise CheckpointError(f"{origin}: the recorded job names no {role} dataset")
-        datasets[role] = (dataset, f"{role} dataset {dataset.name!r}")
     generator, spec = load_generator(registry, document, device)
-    built = {
-        role: create_component(registry, "sample-set", dataset, origin, label=label, error=CheckpointError,
-                               source=spec.sources.get(role))
-        for role, (dataset, label) in datasets.items()
-    }
-    conditions, real = built["conditions"], built["targets"]
-    for role, data, expected in (("conditions", conditions, generator.condition_shape),
-                                 ("targets", real, generator.sample_shape)):
-        if tuple(data.sample_shape) != tuple(expected):
-            raise CheckpointError(
-                f"{origin}: the {datasets[role][1]} reads items of shape {tuple(data.sample_shape)}, "
-                f"but the generator's are {tuple(expected)}"
-            )
-        if len(data) == 0:
-            raise CheckpointError(f"{origin}: the {datasets[role][1]} holds no item")
+    conditions, real = training_sets(registry, spec, origin, generator)
     generated = GeneratedSet(generator, conditions, len(real) if count is None else count, seed,
                              real.sample_kind, device)
     return CheckpointSets(generated, real, conditions, spec, path)
+
+
+def training_sets(
+    registry: Registry, spec: JobSpec, origin: str, generator: ConditionalGenerator
+) -> tuple[SampleSet, SampleSet]:
+    """The conditions and targets sample sets a job was trained on, rebuilt with their recorded
+    options and sources and checked against ``generator``'s shapes.
+
+    :param origin: names the checkpoint in messages (``checkpoint PATH``).
+    :returns: ``(conditions, targets)``.
+    :raises CheckpointError: the job names no conditions or targets dataset, or one is empty or
+        holds items of another shape than the generator's.
+    :raises RecipeError, DataError: a recorded dataset is not registered, or its data cannot be read.
+    """
+    built = {}
+    for role, expected in (("conditions", generator.condition_shape), ("targets", generator.sample_shape)):
+        dataset = spec.component(role)
+        if dataset is None:
+            raise CheckpointError(f"{origin}: the recorded job names no {role} dataset")
+        label = f"{role} dataset {dataset.name!r}"
+        data = create_component(registry, "sample-set", dataset, origin, label=label, error=CheckpointError,
+                                source=spec.sources.get(role))
+        if tuple(data.sample_shape) != tuple(expected):
+            raise CheckpointError(
+                f"{origin}: the {label} reads items of shape {tuple(data.sample_shape)}, "
+                f"but the generator's are {tuple(expected)}"
+            )
+        if len(data) == 0:
+            raise CheckpointError(f"{origin}: the {label} holds no item")
+        built[role] = data
+    return built["conditions"], built["targets"]

@@ -13,7 +13,7 @@ from .build import Job
 from .config import TrainConfig
 from .errors import ShapeError
 from .generator import ConditionalGenerator
-from .interfaces import Evaluator
+from .interfaces import Evaluator, ratios
 from .run_folder import RunFolder
 
 
@@ -61,18 +61,32 @@ class FixedSamples:
 
     def metrics(self) -> dict[str, float]:
         """The evaluators' metrics on ``eval_samples`` generated samples (empty without evaluators);
-        the first call also sets :attr:`real_metrics` from as many target samples."""
+        the first call also sets :attr:`real_metrics` from as many target samples. An evaluator with
+        ``needs_conditions`` sees each generated sample with the condition it came from and each
+        real sample with the condition it is paired with (the training pairing), fetched a batch
+        at a time."""
         evaluators, count = self.job.evaluators, self.eval_samples
         if not evaluators:
             return {}
-        metrics = metric_values(evaluators, self.generate(count))
+        conditions = self.condition_batches(count)
+        metrics = metric_values(evaluators, self.generate(count), conditions, self.batch_size)
         if self.real_metrics is None:
             real = torch.cat([
                 self.job.targets.batch(self.target_indices[start:min(start + self.batch_size, count)])
                 for start in range(0, count, self.batch_size)
             ])
-            self.real_metrics = {f"real/{name}": value for name, value in metric_values(evaluators, real).items()}
+            self.real_metrics = {
+                f"real/{name}": value
+                for name, value in metric_values(evaluators, real, conditions, self.batch_size).items()
+            }
         return metrics
+
+    def condition_batches(self, count: int) -> Callable[[int, int], torch.Tensor]:
+        """``fetch(start, stop)``: the conditions ``(stop - start, *condition_shape)`` of fixed pairs
+        ``start`` to ``stop - 1`` (those the generated samples came from, and the real samples'
+        partners), on the CPU; fetched only when an evaluator asks, a batch at a time."""
+        indices = self.condition_indices[:count]
+        return lambda start, stop: self.job.conditions.batch(indices[start:stop])
 
     def write(self, folder: RunFolder, step: int) -> list[Path]:
         """Write ``write_samples`` generated samples to ``folder``'s ``samples/step-XXXXXX/``
@@ -90,14 +104,47 @@ class FixedSamples:
         )
 
 
-def metric_values(evaluators: Mapping[str, Evaluator], samples: torch.Tensor) -> dict[str, float]:
+def conditioned_values(
+    evaluator: Evaluator, samples: torch.Tensor, conditions: Callable[[int, int], torch.Tensor], batch_size: int
+) -> dict[str, torch.Tensor]:
+    """The metrics of an evaluator with ``needs_conditions``: its totals summed over batches of
+    ``batch_size`` samples, each with its conditions ``conditions(start, stop)``, divided once."""
+    sums: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    for start in range(0, samples.shape[0], batch_size):
+        stop = min(start + batch_size, samples.shape[0])
+        batch = samples[start:stop]
+        totals = evaluator.totals(batch, conditions(start, stop).to(batch.device))  # type: ignore[call-arg]
+        for name, (numerator, denominator) in totals.items():
+            numerator, denominator = numerator.double().cpu(), denominator.double().cpu()
+            if name in sums:
+                numerator, denominator = numerator + sums[name][0], denominator + sums[name][1]
+            sums[name] = (numerator, denominator)
+    return ratios(sums)
+
+
+def metric_values(
+    evaluators: Mapping[str, Evaluator],
+    samples: torch.Tensor,
+    conditions: Callable[[int, int], torch.Tensor] | None = None,
+    batch_size: int = 64,
+) -> dict[str, float]:
     """Each evaluator's metrics on ``samples``: ``name/trackK`` for shape ``(n_tracks,)``, ``name`` for ``()``.
 
+    :param samples: ``(N, *sample_shape)``.
+    :param conditions: ``conditions(start, stop)`` gives the conditions of ``samples[start:stop]``;
+        evaluators with ``needs_conditions`` get them ``batch_size`` at a time (see
+        :func:`conditioned_values`) and are left out when it is ``None``.
     :raises ShapeError: when a metric has another shape.
     """
     values: dict[str, float] = {}
     for evaluator_name, evaluator in evaluators.items():
-        for name, value in evaluator(samples).items():
+        if getattr(evaluator, "needs_conditions", False):
+            if conditions is None:
+                continue
+            metrics = conditioned_values(evaluator, samples, conditions, batch_size)
+        else:
+            metrics = evaluator(samples)
+        for name, value in metrics.items():
             value = torch.as_tensor(value).detach().double().cpu()
             if value.dim() == 0:
                 values[name] = value.item()

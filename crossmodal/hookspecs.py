@@ -20,9 +20,11 @@ same names and are decorated with :data:`hookimpl`::
     def crossmodal_register_components(register: Register) -> None:
         register("encoder", "my-encoder", MyEncoder, "Encodes sketches to 64-d features")
         register("sample-set", "sketches", sketch_set)
+        # by import path: my_package.models (and torch) is imported only when the decoder is used
+        register("decoder", "my-decoder", "my_package.models:MyDecoder", "Draws 64x64 sketches")
         register("recipe", "myplugin", my_recipe)
 
-Three hooks, one callback, eight kinds. Each kind is named after the interface its factory
+Three hooks, one callback, ten kinds. Each kind is named after the interface its factory
 returns (:data:`KIND_INTERFACES`). An implementation may take fewer arguments than its spec, never
 more; pluggy checks this when the plugin is registered, and ``check_pending()`` then refuses a
 ``crossmodal_*`` function that matches no spec here (a misspelt or removed hook). The core calls
@@ -62,8 +64,10 @@ KIND_INTERFACES = {
     "decoder": "Decoder",
     "critic": "Critic",
     "evaluator": "Evaluator",
+    "descriptor": "Descriptor",
     "sample-set": "SampleSet",
     "sample-writer": "SampleWriter",
+    "sample-renderer": "SampleRenderer",
     "recipe": "Recipe",
 }
 """Every kind ``register`` takes -> the ``crossmodal`` class its factory returns, in the order
@@ -74,20 +78,27 @@ hyphen between words."""
 class Register(Protocol):
     """The callback :func:`crossmodal_register_components` receives; call it once per entry."""
 
-    def __call__(self, kind: str, name: str, factory: Callable[..., Any], description: str = "") -> None:
+    def __call__(self, kind: str, name: str, factory: Callable[..., Any] | str, description: str = "") -> None:
         """Register ``factory`` as the entry ``name`` of ``kind``.
 
         :param kind: one of :data:`KIND_INTERFACES` (``"encoder"``, ``"temporal-source"``,
-            ``"decoder"``, ``"critic"``, ``"evaluator"``, ``"sample-set"``, ``"sample-writer"``,
-            ``"recipe"``).
+            ``"decoder"``, ``"critic"``, ``"evaluator"``, ``"descriptor"``, ``"sample-set"``,
+            ``"sample-writer"``, ``"sample-renderer"``, ``"recipe"``).
         :param name: short, lower-case and stable (it is written into checkpoints and typed on
             command lines); unique within its kind across all plugins.
         :param factory: a class or function that builds the entry when a recipe is built, not at
-            registration. ``factory(**options)`` for networks and sample writers (the options of
-            the recipe's :class:`crossmodal.ComponentSpec`); ``factory(source=None, **options)``
-            for sample sets; ``factory()`` for evaluators and recipes.
+            registration. ``factory(**options)`` for networks, sample writers and sample
+            renderers (the options of the recipe's :class:`crossmodal.ComponentSpec`);
+            ``factory(source=None, **options)``
+            for sample sets; ``factory()`` for evaluators, descriptors and recipes. Or its import
+            path, ``"package.module:Attribute"`` (entry-point syntax), which the core imports only
+            when the entry is built or its options are checked against the factory's signature:
+            loading the plugin and listing components then import nothing of it. A path that
+            cannot be imported is an error naming the plugin, the entry and the path, raised where
+            the entry is used.
         :param description: one line for ``crossmodal list-components``; the summary line of the
-            factory's docstring when empty.
+            factory's docstring when empty. Give one with an import path: without it the entry
+            is listed under its path, since reading the docstring would import the factory.
         """
 
 
@@ -139,31 +150,43 @@ def crossmodal_register_components(register: Register) -> None:
           as ``(path, reason)`` pairs in the set's ``skipped`` attribute; it raises
           :class:`crossmodal.DataError` only when nothing usable is left;
         - ``"sample-writer"``: ``factory(**options)`` returns a :class:`crossmodal.SampleWriter`;
+        - ``"sample-renderer"``: ``factory(**options)`` returns a :class:`crossmodal.SampleRenderer`,
+          which renders the files a sample writer wrote to audio for ``crossmodal generate
+          --audio`` (a recipe names one as its ``renderer``);
         - ``"evaluator"``: ``factory()`` returns a :class:`crossmodal.Evaluator`;
+        - ``"descriptor"``: ``factory()`` returns a :class:`crossmodal.Descriptor`, which
+          describes conditions or samples by a few named numbers each for ``crossmodal evaluate
+          --conditioning`` (a recipe names one for each side);
         - ``"recipe"``: ``factory()`` returns a :class:`crossmodal.Recipe`, which names the
-          components, the data, the evaluators, the writer, extra loss terms, how conditions and
-          targets are paired, and default hyper-parameters.
+          components, the data, the evaluators, the writer and renderer, extra loss terms, how
+          conditions and targets are paired, and default hyper-parameters.
 
     :returns: ``None``; a returned value makes the plugin broken (call ``register`` instead).
 
     Every implementation is called (results are not collected), each plugin's alone, while
     plugins load, before any command runs. A call with a kind not listed, an empty name, a factory
-    that is not callable or a description that is not a string, and a ``(kind, name)`` already
-    registered by this or another plugin (the message names both providers) make the plugin
-    broken; nothing it registered is kept. What a factory returns is checked when a recipe is
-    built (:func:`crossmodal.build_job`), with its shapes.
+    that is neither callable nor an import path (``"package.module:Attribute"``) or a description
+    that is not a string, and a ``(kind, name)`` already registered by this or another plugin (the
+    message names both providers) make the plugin broken; nothing it registered is kept. An import
+    path is imported when the entry is first used, and one that fails is an error at that point
+    (:class:`crossmodal.PluginLoadError`, one line naming the plugin, the entry and the path). What
+    a factory returns is checked when a recipe is built (:func:`crossmodal.build_job`), with its
+    shapes.
 
     .. versionchanged:: 2
         Takes every kind; ``crossmodal_register_evaluators``, ``_datasets``, ``_writers`` and
         ``_recipes`` were removed, and ``temporal``, ``dataset``, ``writer`` renamed
         ``temporal-source``, ``sample-set``, ``sample-writer``.
 
-    For plugin authors: register classes or small functions; do not build models here. Name your
+    For plugin authors: register classes or small functions; do not build models here. To keep
+    ``crossmodal --help`` and ``list-components`` fast, register factories whose modules import
+    torch (or anything heavy) by import path, each with a one-line description, and import those
+    modules nowhere in your plugin module. Name your
     main recipe after your plugin's entry point: ``crossmodal train --plugin NAME`` runs the recipe
     named ``NAME``. The trainer runs a recipe's evaluators every ``eval_every`` steps and its
     sample writer every ``sample_every`` steps; ``crossmodal evaluate`` runs every evaluator
     whose ``sample_kind`` matches the data, and ``crossmodal generate`` writes with the recorded
-    sample writer.
+    sample writer (and, with ``--audio``, renders what it wrote with the recipe's renderer).
     """
 
 
