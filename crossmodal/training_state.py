@@ -30,7 +30,10 @@ def _moving_average(decay: float):
         updates = int(count)
         kept = min(decay, (1 + updates) / (10 + updates))
         for average, weight in zip(averaged, weights):
-            average.lerp_(weight, 1 - kept)
+            if average.is_floating_point():
+                average.lerp_(weight, 1 - kept)
+            else:  # counters such as BatchNorm's num_batches_tracked
+                average.copy_(weight)
 
     return update
 
@@ -57,7 +60,7 @@ class TrainingState:
         self.step = 0  # generator updates done
         self.critic_updates_done = 0
         self.average = None if config.generator_average == 0 else AveragedModel(
-            generator, multi_avg_fn=_moving_average(config.generator_average))
+            generator, multi_avg_fn=_moving_average(config.generator_average), use_buffers=True)
 
     @property
     def sampling_generator(self) -> nn.Module:
@@ -65,8 +68,9 @@ class TrainingState:
         return self.generator if self.average is None else self.average.module
 
     def average_generator(self) -> None:
-        """Fold the generator's current weights into the average (after each generator update);
-        buffers such as BatchNorm's running statistics are copied, not averaged."""
+        """Fold the generator's current weights into the average (after each generator update).
+        Floating-point buffers (BatchNorm's running statistics) are averaged with the weights, so
+        the averaged network normalises with statistics of the same window; counters are copied."""
         if self.average is not None:
             self.average.update_parameters(self.generator)
 

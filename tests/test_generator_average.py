@@ -108,3 +108,21 @@ def test_the_decay_cannot_change_when_resuming(tmp_path):
     trainer = train_toy(tmp_path, steps=2)
     with pytest.raises(RecipeError, match="generator_average"):
         resume_training(toy_plugin.toy_registry(), trainer.run_dir, overrides={"steps": 4, "generator_average": 0.5})
+
+
+def test_batchnorm_statistics_are_averaged_with_the_weights_and_counters_copied():
+    from torch.optim.swa_utils import AveragedModel
+
+    from crossmodal.training_state import _moving_average
+
+    torch.manual_seed(0)
+    network = torch.nn.BatchNorm1d(3)
+    average = AveragedModel(network, multi_avg_fn=_moving_average(0.9), use_buffers=True)
+    means = []
+    for shift in (0.0, 5.0):
+        network(torch.randn(16, 3) + shift)  # training mode: moves running_mean, counts a batch
+        means.append(network.running_mean.clone())
+        average.update_parameters(network)
+    kept = min(0.9, 2 / 11)  # the second update (t = 1)
+    torch.testing.assert_close(average.module.running_mean, kept * means[0] + (1 - kept) * means[1])
+    assert int(average.module.num_batches_tracked) == int(network.num_batches_tracked) == 2

@@ -1,4 +1,9 @@
-"""``crossmodal generate``: samples from a trained generator for the given condition files."""
+"""``crossmodal generate``: samples from a trained generator for the given condition files.
+
+torch and the modules that build, run and write with the generator are imported when the
+command runs, so that a plugin calling :func:`add_condition_alias` while ``crossmodal --help``
+loads it imports no torch.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,17 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import torch
 
-from ..build import check_options, create_component, load_generator
-from ..checkpoint import load_checkpoint, plugin_version_changes
-from ..config import resolve_device
 from ..errors import CheckpointError, DataError, OutputError
 from ..files import leftover_name, remove_leftovers, shown
-from ..outputs import claim_new
 from ..skips import report_skipped, skip_line
-from ..trainer import run_dir_of
 from ._group import plugins_of, resolved
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["add_condition_alias", "generate"]
 
@@ -38,6 +41,8 @@ _STAGING = "generate"
               help="Output folder (default: RUN/generated).")
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda",
               help="Where to run the generator (auto: CUDA when available).")
+@click.option("--audio", is_flag=True,
+              help="Also render each sample to audio with the recipe's sample renderer, under the sample's name.")
 @click.pass_context
 def generate(
     ctx: click.Context,
@@ -47,6 +52,7 @@ def generate(
     samples: int,
     out_dir: str | None,
     device: str,
+    audio: bool,
 ) -> None:
     """Write SAMPLES samples for each condition file; prints the paths written.
 
@@ -54,7 +60,18 @@ def generate(
     Existing files are never overwritten: when a name is taken (an earlier run, or two condition
     files with the same name), the files of that condition are numbered NAME-2, NAME-3... (one
     number for all of them), and a line on stderr says so.
+
+    With --audio, the recipe's sample renderer also renders each sample's files to audio, named
+    like them (NAME-0.wav beside NAME-0.mid, say); stderr names the renderer used. A recipe with
+    no renderer is an error, before anything is generated.
     """
+    import torch
+
+    from ..build import check_options, create_component, load_generator
+    from ..checkpoint import load_checkpoint, plugin_version_changes
+    from ..config import resolve_device
+    from ..interfaces import SampleRenderer
+    from ..trainer import run_dir_of
 
     plugins = plugins_of(ctx)
     registry = plugins.registry
@@ -68,12 +85,20 @@ def generate(
         raise CheckpointError(f"{spec_origin}: the recorded job names no conditions dataset")
     # every recorded option is checked before anything is built
     check_options(registry, "sample-writer", writer_spec, spec_origin, error=CheckpointError)
+    renderer_spec = _renderer_spec(registry, document, spec_origin) if audio else None
+    if renderer_spec is not None:
+        check_options(registry, "sample-renderer", renderer_spec, spec_origin, error=CheckpointError)
     check_options(registry, "sample-set", conditions_spec, spec_origin, extra=("source",),
                   label=f"conditions dataset {conditions_spec.name!r}", error=CheckpointError)
     generator, spec = load_generator(registry, document, target_device)
     for change in plugin_version_changes(document["plugins"], {p.name: p.version for p in plugins.loaded}):
         click.echo(f"Warning: {change}", err=True)
     writer = create_component(registry, "sample-writer", writer_spec, spec_origin, error=CheckpointError)
+    renderer = None
+    if renderer_spec is not None:
+        renderer = create_component(registry, "sample-renderer", renderer_spec, spec_origin,
+                                    expected=SampleRenderer, error=CheckpointError)
+        click.echo(f"audio: {shown(str(renderer.engine))}", err=True)
     out = Path(out_dir) if out_dir else run_dir_of(Path(document["path"])) / "generated"
     out.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out, [_STAGING])  # private folders of killed runs
@@ -100,7 +125,7 @@ def generate(
                 conditions = data.batch(torch.arange(len(data))).to(target_device)
                 generated = generator.generate(conditions, samples, rng).float().cpu()  # (B, k, *sample_shape)
                 stem = Path(file).stem
-                written += _write_new(writer, generated, stem, out, staging)
+                written += _write_new(writer, generated, stem, out, staging, renderer)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     for path in written:
@@ -118,18 +143,56 @@ def _recorded(document: dict, role: str):
         raise CheckpointError(f"checkpoint {shown(document['path'])}: {err}") from err
 
 
-def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: Path) -> list[Path]:
-    """Let ``writer`` write one condition's samples into ``staging``, then move them into ``out``
-    under names that did not exist (one shared number when any is taken; see crossmodal.outputs).
+def _renderer_spec(registry, document: dict, origin: str):
+    """The sample renderer for ``--audio``: the one the checkpoint records; for a checkpoint
+    written before its recipe named one, the renderer its recipe (registered under the recorded
+    name) names now.
 
-    The writer never sees ``out``, so whatever it does, nothing already there is overwritten.
+    :raises click.ClickException: one line, when neither names a renderer.
     """
+    from ..build import get_recipe
+    from ..errors import CrossmodalError
+
+    recorded = _recorded(document, "renderer")
+    if recorded is not None:
+        return recorded
+    name = document["job"]["recipe"]  # _recorded has read the job record
+    try:
+        current = get_recipe(registry, name).renderer
+    except CrossmodalError:  # the recipe is not registered now (its plugin left out, say)
+        current = None
+    if current is None:
+        raise click.ClickException(
+            f"{origin}: recipe {shown(str(name))!r} names no sample renderer, so --audio cannot render its "
+            "samples; generate without --audio (renderers: `crossmodal list-components --kind sample-renderer`)"
+        )
+    return current
+
+
+def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: Path, renderer=None) -> list[Path]:
+    """Let ``writer`` write one condition's samples into ``staging`` (and ``renderer``, if given,
+    render them there), then move them into ``out`` under names that did not exist (one shared
+    number when any is taken, audio included; see crossmodal.outputs).
+
+    Neither sees ``out``, so whatever they do, nothing already there is overwritten.
+    """
+    from ..outputs import claim_new
+
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     made: list[Path] = []
     for item in range(generated.shape[0]):
         prefix = stem if generated.shape[0] == 1 else f"{stem}-{item}"
-        made += [Path(p) for p in writer.write(generated[item], staging, prefix)]  # the writer numbers samples
+        files = [Path(p) for p in writer.write(generated[item], staging, prefix)]  # the writer numbers samples
+        made += files
+        if renderer is not None and files:
+            sounds = [Path(p) for p in renderer.render(files)]
+            if not sounds:
+                raise OutputError(
+                    f"the sample renderer ({shown(str(renderer.engine))}) rendered none of the files the sample "
+                    f"writer wrote for {shown(prefix)} ({', '.join(shown(f.name) for f in files)})"
+                )
+            made += sounds
     pairs, elsewhere = [], []
     for path in made:
         try:
@@ -142,8 +205,8 @@ def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: P
         pairs.append((path, wanted))
     final = claim_new(pairs)
     if final and final[0] != pairs[0][1]:
-        taken = pairs[0][1]
-        suffix = final[0].stem[len(taken.stem):]
+        taken = next((wanted for _, wanted in pairs if wanted.exists()), pairs[0][1])  # the first name taken
+        suffix = final[0].stem[len(pairs[0][1].stem):]
         click.echo(
             f"note: {shown(taken.name)} already exists in {shown(out)}; this condition's files are "
             f"written with the suffix {suffix} instead ({shown(final[0].name)}...), nothing was overwritten",

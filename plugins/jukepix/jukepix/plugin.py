@@ -1,22 +1,12 @@
 """Hook implementations of the Jukepix plugin: what it registers, under which names.
 
-===============  ====================  ==================================================
-kind             name                  object
-===============  ====================  ==================================================
-encoder          painting-encoder      :class:`jukepix.models.PaintingEncoder`
-temporal-source  bar-temporal          :class:`jukepix.models.BarTemporalSource`
-decoder          pianoroll-bar         :class:`jukepix.models.PianoRollBarDecoder`
-critic           phrase-critic         :class:`jukepix.models.PhraseCritic`
-sample-set       paintings             :func:`jukepix.datasets.painting_dataset`
-sample-set       phrases               :func:`jukepix.datasets.phrase_dataset`
-sample-writer    pianoroll-midi        :class:`jukepix.writer.PianoRollWriter`
-recipe           jukepix               :func:`jukepix.recipes.piano_hands`
-recipe           jukepix-strings       :func:`jukepix.recipes.piano_strings`
-recipe           jukepix-folk          :func:`jukepix.recipes.melody_chords`
-===============  ====================  ==================================================
+:data:`COMPONENTS` lists every entry (kind, name, factory as an import path, description), and
+:data:`PREPARE_COMMANDS` the commands ``crossmodal prepare music`` and ``crossmodal prepare images``;
+``--image`` becomes another name of ``crossmodal generate --condition``.
 
-Commands: ``crossmodal prepare music`` and ``crossmodal prepare images``; ``--image`` as another name
-of ``crossmodal generate --condition``.
+Loading the plugin imports none of the modules these name (nor torch), so ``crossmodal --help`` and
+``crossmodal list-components`` stay fast: a factory's module is imported when its component is
+built or its options are checked, a command's module when the command is run or its help shown.
 """
 
 from __future__ import annotations
@@ -24,14 +14,54 @@ from __future__ import annotations
 import click
 
 from crossmodal import Register, hookimpl
-from crossmodal.cli import add_condition_alias
-
-from . import datasets, models, recipes, writer
-from .commands import add_prepare_commands
-
+from crossmodal.cli import LazyCommand, add_condition_alias
 
 PLUGIN_API_VERSION = 2
 """The crossmodal plugin API version Jukepix is written against."""
+
+COMPONENTS: tuple[tuple[str, str, str, str], ...] = (
+    ("encoder", "painting-encoder", "jukepix.models:PaintingEncoder",
+     "Painting encoder: RGB 256x256 in [0, 1] -> 64-d feature (five strided convs, ~0.44 M params)."),
+    ("temporal-source", "bar-temporal", "jukepix.models:BarTemporalSource",
+     "Temporal source: 32-d noise -> one 64-d vector per bar of a 4-bar phrase (~0.03 M params)."),
+    ("decoder", "pianoroll-bar", "jukepix.models:PianoRollBarDecoder",
+     "Bar generator: [feature, bar vector] (128) -> one bar of one track, 96 steps x 128 pitches."),
+    ("critic", "phrase-critic", "jukepix.models:PhraseCritic",
+     "Phrase critic: (painting, 4-bar 2-track phrase) -> WGAN score; reduces pitch, time, then bars."),
+    ("sample-set", "paintings", "jukepix.datasets:painting_dataset",
+     "Square 256x256 RGB paintings (float32 ``(3, 256, 256)`` in [0, 1] per item) from images, a prepared "
+     "set or the bundled default pictures."),
+    ("sample-set", "phrases", "jukepix.datasets:phrase_dataset",
+     "Two-track 4-bar phrases (float32 ``(4, 96, 128, 2)`` per item) from MIDI, a prepared set or the Bach "
+     "chorales."),
+    ("sample-writer", "pianoroll-midi", "jukepix.writer:PianoRollWriter",
+     "Writes each generated phrase as ``{stem}-{i}.mid`` (two tracks) and ``{stem}-{i}.png``."),
+    ("sample-renderer", "pianoroll-audio", "jukepix.audio:PianoRollRenderer",
+     "Renders each phrase's ``.mid`` file to a ``.wav`` of the same name, with FluidSynth or a built-in synth."),
+    ("descriptor", "painting", "jukepix.descriptors:PaintingDescriptor",
+     "Painting: brightness (BT.601 luma), colourfulness (Hasler-Suesstrunk), warmth (R - B), edge density (Canny)."),
+    ("descriptor", "phrase", "jukepix.descriptors:PhraseDescriptor",
+     "Phrase: mean pitch, note density (onsets per bar), mode (major - minor key fit), polyphony."),
+    ("recipe", "jukepix", "jukepix.recipes:piano_hands",
+     "Jukepix, dual piano: painting -> 4-bar phrase, right hand + left hand."),
+    ("recipe", "jukepix-strings", "jukepix.recipes:piano_strings",
+     "Jukepix, dual instrument: painting -> 4-bar phrase, piano + strings (GM 41-48)."),
+    ("recipe", "jukepix-folk", "jukepix.recipes:melody_chords",
+     "Jukepix, folk: painting -> 4-bar phrase, melody + chords (Nottingham layout)."),
+    ("recipe", "jukepix-paper", "jukepix.recipes:paper",
+     "Jukepix as published: Table I's networks and the paper's training settings, dual piano."),
+)
+"""``(kind, name, import path, description)`` of every entry, as registered. The networks'
+descriptions are written for ``list-components``; the others are the summary lines of their
+factories' docstrings (tests/test_plugin.py checks both the paths and the summaries)."""
+
+PREPARE_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("music", "jukepix.commands:music",
+     "Cut MIDI files (or folders of them) into two-track 4-bar phrases of 4/4 music."),
+    ("images", "jukepix.commands:images", "Crop, square and resize paintings (files or folders) to 256x256 RGB."),
+)
+"""``(name, "module:attribute", summary)`` of the ``crossmodal prepare`` commands: the summary
+(the first paragraph of the command's help) is what ``crossmodal prepare --help`` lists."""
 
 
 @hookimpl
@@ -42,23 +72,13 @@ def crossmodal_api_version() -> int:
 
 @hookimpl
 def crossmodal_register_components(register: Register) -> None:
-    register("encoder", "painting-encoder", models.PaintingEncoder,
-             "Painting encoder: RGB 256x256 in [0, 1] -> 64-d feature (five strided convs, ~0.44 M params).")
-    register("temporal-source", "bar-temporal", models.BarTemporalSource,
-             "Temporal source: 32-d noise -> one 64-d vector per bar of a 4-bar phrase (~0.03 M params).")
-    register("decoder", "pianoroll-bar", models.PianoRollBarDecoder,
-             "Bar generator: [feature, bar vector] (128) -> one bar of one track, 96 steps x 128 pitches.")
-    register("critic", "phrase-critic", models.PhraseCritic,
-             "Phrase critic: (painting, 4-bar 2-track phrase) -> WGAN score; reduces pitch, time, then bars.")
-    register("sample-set", "paintings", datasets.painting_dataset)
-    register("sample-set", "phrases", datasets.phrase_dataset)
-    register("sample-writer", "pianoroll-midi", writer.PianoRollWriter)
-    register("recipe", "jukepix", recipes.piano_hands)
-    register("recipe", "jukepix-strings", recipes.piano_strings)
-    register("recipe", "jukepix-folk", recipes.melody_chords)
+    for kind, name, path, description in COMPONENTS:
+        register(kind, name, path, description)
 
 
 @hookimpl
 def crossmodal_register_commands(cli: click.Group) -> None:
-    add_prepare_commands(cli.commands["prepare"])
+    prepare = cli.commands["prepare"]
+    for name, target, summary in PREPARE_COMMANDS:
+        prepare.add_command(LazyCommand(name, target, summary))
     add_condition_alias(cli, "--image")  # crossmodal generate --image my-painting.jpg

@@ -1,12 +1,15 @@
-"""Jukepix's training recipes: one per music dataset of the paper.
+"""Jukepix's training recipes: one per music dataset of the paper, and the paper's own settings.
 
 ``jukepix`` trains on dual piano (right hand / left hand), ``jukepix-strings`` on piano + strings
-(GM programs 41-48), ``jukepix-folk`` on melody + chords (Nottingham-style files). The
-hyper-parameters below are the *demo* settings that ``crossmodal train --plugin jukepix`` uses
-on the embedded default data so that it finishes in about 10 minutes on 2 CPU cores; the paper's
-settings (batch 64, 100k generator steps, 50 critic updates per generator update for the first 100
-generator updates, then 5) are :class:`crossmodal.TrainConfig`'s defaults, selected with
-``--config`` or the command line options (see docs/jukepix.md).
+(GM programs 41-48), ``jukepix-folk`` on melody + chords (Nottingham-style files). They share the
+measured best settings (:data:`MUSIC_OPTIONS`, :data:`DEMO_TRAINING`; the lever table in
+docs/benchmarks.md, "Time to music", says why each differs from the paper) and the *demo* schedule
+that ``crossmodal train --plugin jukepix`` runs on the embedded default data on 2 CPU cores; give
+``--steps`` for a longer run.
+
+``jukepix-paper`` is the paper exactly: Table I's networks with no option changed and
+:class:`crossmodal.TrainConfig`'s defaults, which are the paper's (batch 64, 100k generator
+steps, 50 critic updates per generator update for the first 100 generator updates, then 5).
 """
 
 from __future__ import annotations
@@ -18,35 +21,51 @@ from .constants import N_TRACKS, PIANO_PROGRAMS_PAIR, PIANO_STRINGS_PROGRAMS
 EVALUATORS = ("eb", "upc", "qn", "td", "polyphony", "pitch-range")
 """Evaluators (from the ``evaluators`` plugin) run during training; EB, UPC and QN are the paper's."""
 
+MUSIC_OPTIONS = {
+    "encoder": {"normalize": True},
+    "decoder": {"binary_neurons": "deterministic", "steps_per_cell": 6, "pitch_range": (24, 96),
+                "pitch_factors": (1, 6, 12)},
+}
+"""Component options of the default recipes, where they differ from Table I: a standardised
+painting feature; 0/1 bar generators (straight-through binary neurons) whose cells hold 6 steps
+(16th notes), over MIDI pitches 24-95 only."""
+
 DEMO_TRAINING = {
-    "steps": 100,
-    "batch_size": 16,
+    "steps": 250,
+    "batch_size": 32,
     "warmup_generator_steps": 10,
     "critic_updates_warmup": 20,
     "critic_updates": 5,
-    "eval_every": 10,
+    "eval_every": 25,
     "eval_samples": 64,
-    "sample_every": 50,
-    "checkpoint_every": 50,
+    "sample_every": 100,
+    "checkpoint_every": 100,
 }
-"""Demo schedule on 2 CPU cores: 10 warm-up generator steps with 20 critic updates each, then 90
-with 5 (650 critic and 100 generator updates at batch 16)."""
+"""Demo schedule on 2 CPU cores: 10 warm-up generator steps with 20 critic updates each, then
+240 with 5 (1,400 critic and 250 generator updates at batch 32)."""
 
 
-def _recipe(name: str, mode: str, programs: tuple[int, int], track_names: tuple[str, str], description: str) -> Recipe:
+def _recipe(
+    name: str, mode: str, programs: tuple[int, int], track_names: tuple[str, str], description: str, paper: bool = False
+) -> Recipe:
+    options = {} if paper else MUSIC_OPTIONS
     return Recipe(
         name=name,
         description=description,
-        encoder=ComponentSpec("painting-encoder"),
+        encoder=ComponentSpec("painting-encoder", options.get("encoder", {})),
         temporal=ComponentSpec("bar-temporal"),
-        decoder=ComponentSpec("pianoroll-bar"),
+        decoder=ComponentSpec("pianoroll-bar", options.get("decoder", {})),
         n_tracks=N_TRACKS,
         critic=ComponentSpec("phrase-critic"),
         conditions=ComponentSpec("paintings"),
         targets=ComponentSpec("phrases", {"mode": mode}),
         evaluators=EVALUATORS,
         writer=ComponentSpec("pianoroll-midi", {"programs": programs, "track_names": track_names}),
-        training=DEMO_TRAINING,
+        renderer=ComponentSpec("pianoroll-audio"),
+        training={} if paper else DEMO_TRAINING,
+        condition_descriptor="painting",
+        sample_descriptor="phrase",
+        needs=("evaluators",),
     )
 
 
@@ -65,3 +84,9 @@ def piano_strings() -> Recipe:
 def melody_chords() -> Recipe:
     """Jukepix, folk: painting -> 4-bar phrase, melody + chords (Nottingham layout)."""
     return _recipe("jukepix-folk", "melody-chords", PIANO_PROGRAMS_PAIR, ("Melody", "Chords"), melody_chords.__doc__)
+
+
+def paper() -> Recipe:
+    """Jukepix as published: Table I's networks and the paper's training settings, dual piano."""
+    return _recipe("jukepix-paper", "piano-hands", PIANO_PROGRAMS_PAIR, ("Piano right", "Piano left"), paper.__doc__,
+                   paper=True)

@@ -8,7 +8,7 @@ import pytest
 from crossmodal.cli import LazyCommand
 from crossmodal.plugins import load_plugins
 from crossmodal.registry import Registry
-from jukepix import commands, datasets, models, recipes, writer
+from jukepix import audio, commands, datasets, descriptors, models, recipes, writer
 from jukepix import plugin
 
 FACTORIES = {
@@ -19,9 +19,13 @@ FACTORIES = {
     "paintings": datasets.painting_dataset,
     "phrases": datasets.phrase_dataset,
     "pianoroll-midi": writer.PianoRollWriter,
+    "pianoroll-audio": audio.PianoRollRenderer,
+    "painting": descriptors.PaintingDescriptor,
+    "phrase": descriptors.PhraseDescriptor,
     "jukepix": recipes.piano_hands,
     "jukepix-strings": recipes.piano_strings,
     "jukepix-folk": recipes.melody_chords,
+    "jukepix-paper": recipes.paper,
 }
 """Registry name -> the object its import path must name."""
 
