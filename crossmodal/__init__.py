@@ -48,6 +48,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
     )
     from .plugins import API_VERSION, Plugins, load_plugins
     from .recipe import ComponentSpec, LossTerm, Recipe, random_pairs
+    from .pairing import DataAwarePairing, aligned_pairs, descriptor_pairs
+    from .training_data import TrainingData
+    from .information import information_term
     from .registry import KINDS, ComponentInfo, Registry
     from .generator import ConditionalGenerator
     from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
@@ -67,6 +70,9 @@ _EXPORTS: dict[str, str] = {
                      "SampleWriter", "TemporalSource", "check_shape"), "interfaces"),
     **dict.fromkeys(("API_VERSION", "Plugins", "load_plugins"), "plugins"),
     **dict.fromkeys(("ComponentSpec", "LossTerm", "Recipe", "random_pairs"), "recipe"),
+    **dict.fromkeys(("DataAwarePairing", "aligned_pairs", "descriptor_pairs"), "pairing"),
+    "TrainingData": "training_data",
+    "information_term": "information",
     **dict.fromkeys(("KINDS", "ComponentInfo", "Registry"), "registry"),
     "ConditionalGenerator": "generator",
     **dict.fromkeys(("gradient_penalty", "wasserstein_critic_loss", "wasserstein_generator_loss"), "losses"),
@@ -103,6 +109,7 @@ __all__ = [
     "ConditionalGenerator",
     "Critic",
     "CrossmodalError",
+    "DataAwarePairing",
     "DataError",
     "Decoder",
     "Descriptor",
@@ -126,18 +133,22 @@ __all__ = [
     "TemporalSource",
     "TrainConfig",
     "Trainer",
+    "TrainingData",
     "TrainingDivergedError",
     "TrainingInterrupted",
     "UnknownComponentError",
     "__version__",
+    "aligned_pairs",
     "atomic_write",
     "atomic_write_text",
     "build_job",
     "check_shape",
     "critic_updates_for",
+    "descriptor_pairs",
     "gradient_penalty",
     "hookimpl",
     "hookspec",
+    "information_term",
     "load_checkpoint",
     "load_plugins",
     "random_pairs",

@@ -100,7 +100,7 @@ class BatchDraws:
         self.local = slice(rank * share, (rank + 1) * share)
         self.batch_size, self.world_size, self.rank = config.batch_size, world_size, rank
         self.device = device
-        self.pairing = job.recipe.pairing
+        self.pairing = job.pairing
         self.sizes = (len(job.conditions), len(job.targets))
         self.sample_noise = sample_noise
         self.rng = torch.Generator().manual_seed(config.seed)
@@ -111,12 +111,14 @@ class BatchDraws:
         self.targets = DeviceItems(job.targets, device, channels_last=False)  # samples keep their layout
 
     def batch(self, with_targets: bool = True) -> Batch:
-        """Conditions, targets (``None`` unless ``with_targets``) and noise of this process's share."""
+        """Conditions, targets (``None`` unless ``with_targets``), noise and the pairs' indices of
+        this process's share."""
         condition_idx, target_idx = self.pairing(*self.sizes, self.batch_size, self.rng)
-        conditions = self.conditions(condition_idx[self.local])
-        real = self.targets(target_idx[self.local]) if with_targets else None
+        condition_idx, target_idx = condition_idx[self.local], target_idx[self.local]
+        conditions = self.conditions(condition_idx)
+        real = self.targets(target_idx) if with_targets else None
         noise = self.sample_noise(self.batch_size, self.device_rng, self.device)[self.local]
-        return Batch(conditions, real, noise)
+        return Batch(conditions, real, noise, condition_idx, target_idx)
 
     def penalty_rng(self) -> torch.Generator:
         """The generator from which the gradient penalty draws this process's ``b`` mixing weights.

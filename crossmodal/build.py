@@ -21,8 +21,10 @@ from .errors import CheckpointError, CrossmodalError, RecipeError, UnknownCompon
 from .files import shown
 from .generator import ConditionalGenerator
 from .interfaces import Critic, Decoder, Descriptor, Encoder, Evaluator, SampleSet, SampleWriter, TemporalSource
-from .recipe import ComponentSpec, Recipe
+from .pairing import pairing_record, prepare_pairing, recorded_pairing
+from .recipe import ComponentSpec, Pairing, Recipe
 from .registry import ComponentInfo, Registry
+from .training_data import TrainingData
 
 __all__ = [
     "RANGE_CHECK_ITEMS",
@@ -81,6 +83,10 @@ class JobSpec:
         each names) -> ``{"name": ..., "options": {...}}``; the sample-set options include those
         given on the command line.
     :param sources: ``{"conditions": path or None, "targets": path or None}``.
+    :param pairing: the recipe's pairing (:func:`~crossmodal.pairing.pairing_record`), ``{}`` in
+        checkpoints written before pairings were recorded.
+    :param descriptors: ``{"condition_descriptor": name or None, "sample_descriptor": name or
+        None}``, the recipe's, which a pairing or loss term may read; ``{}`` in older checkpoints.
     """
 
     recipe: str
@@ -88,6 +94,8 @@ class JobSpec:
     components: Mapping[str, Mapping[str, Any]]
     evaluators: tuple[str, ...] = ()
     sources: Mapping[str, str | None] = field(default_factory=dict)
+    pairing: Mapping[str, Any] = field(default_factory=dict)
+    descriptors: Mapping[str, str | None] = field(default_factory=dict)
 
     def component(self, role: str) -> ComponentSpec | None:
         """The recorded :class:`ComponentSpec` of ``role`` (``None`` when absent)."""
@@ -101,6 +109,8 @@ class JobSpec:
             "components": _plain(self.components),
             "evaluators": list(self.evaluators),
             "sources": dict(self.sources),
+            "pairing": _plain(dict(self.pairing)),
+            "descriptors": dict(self.descriptors),
         }
 
     @classmethod
@@ -112,6 +122,8 @@ class JobSpec:
                 components={k: dict(v) for k, v in document["components"].items()},
                 evaluators=tuple(document.get("evaluators", ())),
                 sources=dict(document.get("sources", {})),
+                pairing=dict(document.get("pairing", {})),
+                descriptors=dict(document.get("descriptors", {})),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise RecipeError(f"job description is incomplete or malformed ({type(err).__name__}: {err})") from err
@@ -119,7 +131,14 @@ class JobSpec:
 
 @dataclass
 class Job:
-    """The live objects of one training job (see :func:`build_job`)."""
+    """The live objects of one training job (see :func:`build_job`).
+
+    :ivar pairing: the function that draws ``(condition_indices, target_indices)``: the recipe's
+        pairing, prepared on :attr:`data` (:func:`~crossmodal.pairing.prepare_pairing`).
+    :ivar loss_modules: loss-term name -> the module its :attr:`~crossmodal.recipe.LossTerm.module`
+        factory built (only terms that own one).
+    :ivar data: the sample sets and their descriptor values, as the pairing and the loss terms saw them.
+    """
 
     recipe: Recipe
     spec: JobSpec
@@ -129,6 +148,15 @@ class Job:
     targets: SampleSet
     evaluators: dict[str, Evaluator]
     writer: SampleWriter | None
+    pairing: Pairing | None = None
+    loss_modules: dict[str, nn.Module] = field(default_factory=dict)
+    data: TrainingData | None = None
+
+    def __post_init__(self) -> None:
+        if self.data is None:
+            self.data = TrainingData(self.conditions, self.targets, origin=f"recipe {self.recipe.name!r}")
+        if self.pairing is None:
+            self.pairing = prepare_pairing(self.recipe.pairing, self.data)
 
 
 def get_recipe(registry: Registry, name: str) -> Recipe:
@@ -410,8 +438,9 @@ def build_job(
         (``None`` = the plugin's embedded default data).
     :param condition_options, target_options: dataset options over the recipe's.
     :param spec: rebuild from a recorded :class:`JobSpec` (component names and options, data
-        sources) instead of the recipe's components; the recipe still supplies pairing, losses
-        and evaluators. Used when resuming.
+        sources, pairing, descriptor names) instead of the recipe's; the recipe still supplies the
+        loss terms, and a pairing that is not shipped with crossmodal, which must record as the
+        recorded one (:func:`~crossmodal.pairing.recorded_pairing`). Used when resuming.
     :param origin: where ``spec`` comes from, for messages (``"checkpoint PATH"`` when resuming);
         default ``recipe '<name>'``.
     :param error: the error class of option and build failures (:class:`CheckpointError` for a
@@ -419,8 +448,10 @@ def build_job(
     :raises RecipeError: before anything is built, a plugin in ``recipe.needs`` that is not loaded
         (:func:`check_needs`), or a component or dataset option its factory does not take; then
         mismatching shapes, naming the recipe and the components; finally a decoder whose values
-        on a few conditions leave [0, 1] (:func:`check_sample_range`), or a descriptor the recipe
-        names that describes another sample kind (:func:`create_descriptor`).
+        on a few conditions leave [0, 1] (:func:`check_sample_range`), a descriptor the recipe
+        names that describes another sample kind (:func:`create_descriptor`), a pairing that
+        does not suit the data (:meth:`~crossmodal.pairing.DataAwarePairing.prepare`), or a loss
+        term's module factory that fails (:func:`_loss_modules`).
     :raises UnknownComponentError: before anything is built, a name nothing is registered under,
         naming the recipe and the plugin it comes from.
     """
@@ -453,7 +484,13 @@ def build_job(
             components={k: {"name": s.name, "options": _plain(dict(s.options))} for k, s in specs.items()},
             evaluators=tuple(recipe.evaluators),
             sources={"conditions": condition_source, "targets": target_source},
+            pairing=pairing_record(recipe.pairing),
+            descriptors={"condition_descriptor": recipe.condition_descriptor,
+                         "sample_descriptor": recipe.sample_descriptor},
         )
+    pairing = recorded_pairing(spec.pairing, recipe.pairing, where, error)
+    descriptor_names = dict(spec.descriptors) or {"condition_descriptor": recipe.condition_descriptor,
+                                                  "sample_descriptor": recipe.sample_descriptor}
     get = spec.component
     check_needs(registry, recipe, where)
     provider = _recipe_provider(registry, name)
@@ -521,9 +558,13 @@ def build_job(
                 f"holds {targets.sample_kind!r}"
             )
         evaluators[evaluator_name] = evaluator
-    for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets)):
-        if getattr(recipe, role) is not None:
-            create_descriptor(registry, getattr(recipe, role), data.sample_kind, f"recipe {name!r}", role)
+    descriptors = {
+        role: None if descriptor_names.get(role) is None else create_descriptor(
+            registry, descriptor_names[role], data.sample_kind, f"recipe {name!r}", role)
+        for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets))
+    }
+    training_data = TrainingData(conditions, targets, descriptors["condition_descriptor"],
+                                 descriptors["sample_descriptor"], f"recipe {name!r}")
     writer_spec = get("writer")
     writer = None if writer_spec is None else create_component(
         registry, ROLE_KINDS["writer"], writer_spec, where, error=error
@@ -532,7 +573,32 @@ def build_job(
         raise RecipeError(
             f"recipe {name!r}: sample-writer {writer_spec.name!r} built a {type(writer).__name__} without write()"
         )
-    return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer)
+    prepared = prepare_pairing(pairing, training_data)
+    loss_modules = _loss_modules(recipe, training_data, f"recipe {name!r}")  # last: every other weight is drawn
+    return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer, prepared, loss_modules,
+               training_data)
+
+
+def _loss_modules(recipe: Recipe, data: TrainingData, origin: str) -> dict[str, nn.Module]:
+    """Build the module of every extra loss term that owns one (:attr:`~crossmodal.recipe.LossTerm.module`).
+
+    :raises RecipeError: two such terms share a name, or a factory built no ``torch.nn.Module``.
+    """
+    modules: dict[str, nn.Module] = {}
+    for side, terms in (("generator_losses", recipe.generator_losses), ("critic_losses", recipe.critic_losses)):
+        for term in terms:
+            if term.module is None:
+                continue
+            if term.name in modules:
+                raise RecipeError(f"{origin}: two extra loss terms named {term.name!r} own a module; name them apart")
+            module = term.module(data)
+            if not isinstance(module, nn.Module):
+                raise RecipeError(
+                    f"{origin}: the module factory of {side} term {term.name!r} built a {type(module).__name__}, "
+                    "not a torch.nn.Module"
+                )
+            modules[term.name] = module
+    return modules
 
 
 def create_descriptor(registry: Registry, name: str, sample_kind: str, origin: str, role: str) -> Descriptor:

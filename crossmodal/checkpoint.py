@@ -4,9 +4,11 @@ A checkpoint is a dict of tensors and plain Python values only, so it loads with
 ``torch.load(weights_only=True)``, which refuses any pickled object that could run code:
 
 * ``generator``, ``critic``: state dicts; ``generator_optimizer``, ``critic_optimizer``: Adam states;
+* ``loss_terms`` (only when a recipe's extra loss terms own a network): term name -> state dict;
 * ``generator_step`` (generator updates done), ``critic_step`` (critic updates done);
 * ``config`` (the :class:`~crossmodal.config.TrainConfig`) and ``job`` (the
-  :class:`~crossmodal.build.JobSpec`: recipe name, component names and options, data sources),
+  :class:`~crossmodal.build.JobSpec`: recipe name, component names and options, data sources,
+  pairing and descriptor names),
   both JSON strings;
 * ``plugins``: plugin name -> distribution version;
 * ``rng``: the states of torch (CPU and every CUDA device), numpy, Python's ``random`` and the

@@ -21,7 +21,7 @@ The feature vectors and descriptors come from the plugins: a recipe names a
 (:attr:`~crossmodal.recipe.Recipe.condition_descriptor`,
 :attr:`~crossmodal.recipe.Recipe.sample_descriptor`). :func:`conditioning_report` computes the
 figures for a checkpoint's generator, for an untrained generator of the same recipe, and (the
-agreement only) for the training pairs, which is what the recipe's pairing teaches.
+agreement only) for the training pairs, which is what the run's pairing teaches.
 
 Public: :func:`standardize`, :func:`identifiability`, :class:`Identifiability`,
 :func:`distance_ratio`, :func:`spearman`, :func:`descriptor_agreement`, :func:`critical_rho`,
@@ -44,8 +44,10 @@ from .evaluation import training_sets
 from .files import shown
 from .generator import ConditionalGenerator
 from .interfaces import Descriptor, SampleSet
-from .recipe import Recipe
+from .pairing import prepare_pairing, recorded_pairing
+from .recipe import Pairing, Recipe
 from .registry import Registry
+from .training_data import TrainingData
 
 __all__ = [
     "DEFAULT_PERMUTATIONS",
@@ -400,7 +402,7 @@ class ConditioningReport:
             )
             notes.append(
                 f"training pairs: rho across {self.training_pairs} (condition, target) pairs drawn from the "
-                "training data with the recipe's pairing"
+                "training data with the run's pairing (recorded in the checkpoint)"
             )
             notes.append(
                 f"|rho| above {self.critical_rho:.2f} happens by chance with p = 0.05 for "
@@ -449,12 +451,24 @@ def _untrained(registry: Registry, spec: JobSpec, origin: str, device: torch.dev
     return untrained.to(device).eval()
 
 
-def _training_pairs(recipe: Recipe, conditions: SampleSet, targets: SampleSet, count: int, seed: int,
+def _training_pairing(registry: Registry, spec: JobSpec, recipe: Recipe, conditions: SampleSet, targets: SampleSet,
+                      where: str) -> Pairing:
+    """The pairing the run was trained with (:func:`~crossmodal.pairing.recorded_pairing`),
+    prepared on its training data with the descriptors it recorded."""
+    names = dict(spec.descriptors) or {"condition_descriptor": recipe.condition_descriptor,
+                                       "sample_descriptor": recipe.sample_descriptor}
+    described = {role: None if names.get(role) is None else create_descriptor(registry, names[role], data.sample_kind,
+                                                                                where, role)
+                 for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets))}
+    data = TrainingData(conditions, targets, described["condition_descriptor"], described["sample_descriptor"], where)
+    return prepare_pairing(recorded_pairing(spec.pairing, recipe.pairing, where, CheckpointError), data)
+
+
+def _training_pairs(pairing: Pairing, conditions: SampleSet, targets: SampleSet, count: int, seed: int,
                     condition_descriptor: Descriptor, sample_descriptor: Descriptor,
                     batch_size: int) -> dict[str, dict[str, float]]:
-    """Descriptor agreement across ``count`` training pairs drawn with the recipe's pairing."""
-    condition_index, target_index = recipe.pairing(len(conditions), len(targets), count,
-                                                   torch.Generator().manual_seed(seed))
+    """Descriptor agreement across ``count`` training pairs drawn with the run's ``pairing``."""
+    condition_index, target_index = pairing(len(conditions), len(targets), count, torch.Generator().manual_seed(seed))
     sides: list[dict[str, list[torch.Tensor]]] = [{}, {}]
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
@@ -551,8 +565,9 @@ def conditioning_report(
     pairs = 0
     if training is not None and condition_descriptor is not None and sample_descriptor is not None:
         pairs = n_conditions * seeds
+        pairing = _training_pairing(registry, spec, recipe, *training, where)
         columns["training pairs"] = ConditioningFigures(agreement=_training_pairs(
-            recipe, *training, pairs, seed, condition_descriptor, sample_descriptor, batch_size
+            pairing, *training, pairs, seed, condition_descriptor, sample_descriptor, batch_size
         ))
     width = results["checkpoint"].features[0].shape[1]
     features = (f"{width} values from descriptor {recipe.sample_descriptor!r}" if sample_descriptor is not None

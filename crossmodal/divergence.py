@@ -63,6 +63,8 @@ def non_finite_weight(modules: dict[str, nn.Module]) -> str | None:
     """``"generator weight 'name'"`` of the first NaN/inf weight of ``modules`` by role (``None``: all finite)."""
     for role, module in modules.items():
         named = list(module.named_parameters())
+        if not named:
+            continue
         finite = torch.stack([p.detach().isfinite().all() for _, p in named]).cpu()  # one sync
         if not bool(finite.all()):
             return f"{role} weight {named[int((~finite).nonzero()[0])][0]!r}"

@@ -32,7 +32,7 @@ class FixedSamples:
     ) -> None:
         fixed = torch.Generator().manual_seed(config.seed + 1)
         count = max(config.eval_samples, config.write_samples)
-        self.condition_indices, self.target_indices = job.recipe.pairing(
+        self.condition_indices, self.target_indices = job.pairing(
             len(job.conditions), len(job.targets), count, fixed
         )
         self.noise = generator.sample_noise(count, generator=fixed)  # (count, noise_dim)

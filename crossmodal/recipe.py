@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+    from torch import nn
+
+    from .pairing import DataAwarePairing
+    from .training_data import TrainingData
 
 __all__ = ["ComponentSpec", "LossTerm", "Pairing", "Recipe", "random_pairs"]
 
@@ -34,7 +38,9 @@ class ComponentSpec:
 
 Pairing = Callable[[int, int, int, "torch.Generator"], "tuple[torch.Tensor, torch.Tensor]"]
 """``pairing(n_conditions, n_targets, batch_size, rng) -> (condition_indices, target_indices)``,
-two int64 tensors of shape ``(batch_size,)``."""
+two int64 tensors of shape ``(batch_size,)``, drawn from ``rng`` (a CPU ``torch.Generator``) and
+nothing else. A pairing that needs to see the data is a :class:`crossmodal.DataAwarePairing`
+(:mod:`crossmodal.pairing`)."""
 
 
 def random_pairs(
@@ -57,13 +63,24 @@ class LossTerm:
 
     ``fn(context)`` returns a scalar tensor; ``context`` is a mapping holding at least
     ``conditions`` ``(B, *condition_shape)``, ``real`` and ``fake`` samples
-    ``(B, *sample_shape)``, and the ``generator`` and ``critic`` modules. The trainer adds
-    ``weight * fn(context)`` and logs it under ``name``.
+    ``(B, *sample_shape)``, the ``generator`` and ``critic`` modules, and
+    ``condition_indices`` and ``target_indices``, int64 ``(B,)`` on the CPU: where each pair's
+    condition and target sit in their sample sets. The trainer adds ``weight * fn(context)`` and
+    logs it under ``name``.
+
+    A term may own a network that learns (InfoGAN's head, say): ``module`` is then a factory
+    ``module(data) -> torch.nn.Module``, called once when the job is built with its
+    :class:`~crossmodal.training_data.TrainingData`. The trainer moves the module to the device,
+    trains its parameters with the optimiser of the side the term is on (a generator term: the
+    generator's Adam, on the generator's total loss), saves it in checkpoints and hands it to
+    ``fn`` as ``context["module"]``; under ``torchrun`` that is its data-parallel wrapper, so
+    call it rather than reading its attributes. Terms that own a module need distinct names.
     """
 
     name: str
     fn: Callable[[Mapping[str, Any]], torch.Tensor]
     weight: float = 1.0
+    module: Callable[[TrainingData], nn.Module] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +100,18 @@ class Recipe:
     :param renderer: a registered ``sample-renderer`` that renders the writer's files to audio for
         ``crossmodal generate --audio``; ``None``: ``--audio`` is refused with one line.
     :param training: overrides of :class:`crossmodal.TrainConfig` defaults.
-    :param pairing: how conditions and targets are paired in a batch.
+    :param pairing: how conditions and targets are paired in a batch: a :data:`Pairing` function
+        (default :func:`random_pairs`) or a :class:`crossmodal.DataAwarePairing`, which sees the
+        data when the job is built (:data:`crossmodal.aligned_pairs` for paired data,
+        :func:`crossmodal.descriptor_pairs`). Checkpoints record it; resuming keeps it.
     :param generator_losses, critic_losses: extra loss terms.
     :param condition_descriptor, sample_descriptor: registered descriptors (``descriptor``) of
         the conditions and of the samples, for ``crossmodal evaluate --conditioning`` (see
-        :mod:`crossmodal.conditioning`); ``None``: the report has no descriptors to compare.
+        :mod:`crossmodal.conditioning`), and for a pairing or loss term that reads descriptors
+        (:class:`~crossmodal.training_data.TrainingData`); ``None``: none to compare or read.
+    :param expectation: what the samples of a run of the recipe's own length (its ``training``
+        ``steps``) look like and what a longer run gives; ``crossmodal train`` prints it as a
+        ``note:`` line when such a run ends, so that a demo says what to expect of it.
     :param needs: names (entry-point names) of other plugins whose entries the recipe names, e.g.
         ``("jukepix",)`` for a recipe that trains Jukepix's networks. A recipe may name any
         plugin's registered entries; when one of these plugins is not loaded, building the recipe
@@ -106,7 +130,7 @@ class Recipe:
     evaluators: tuple[str, ...] = ()
     writer: ComponentSpec | None = None
     training: Mapping[str, Any] = field(default_factory=dict)
-    pairing: Pairing = random_pairs
+    pairing: Pairing | DataAwarePairing = random_pairs
     generator_losses: tuple[LossTerm, ...] = ()
     critic_losses: tuple[LossTerm, ...] = ()
     description: str = ""
@@ -114,3 +138,4 @@ class Recipe:
     condition_descriptor: str | None = None
     sample_descriptor: str | None = None
     renderer: ComponentSpec | None = None
+    expectation: str = ""

@@ -56,6 +56,7 @@ from .divergence import LossLog, check_losses, check_weights
 from .errors import CheckpointError, OutputError, RunInUseError, TrainingInterrupted
 from .files import shown
 from .fixed_samples import FixedSamples
+from .recipe import LossTerm
 from .registry import Registry
 from .run_folder import RunFolder, hold_lock, run_config
 from .runlock import RunLock
@@ -141,11 +142,15 @@ class Trainer:
         self.device = distributed.device_for(config.device)
         self.generator = job.generator.to(self.device)
         self.critic = job.critic.to(self.device)
+        self.loss_modules = {name: module.to(self.device) for name, module in job.loss_modules.items()}
         self.draws = BatchDraws(job, config, self.device, self.generator.sample_noise, self.world_size, self.rank)
         if config.channels_last:
             for parameter in [*self.generator.parameters(), *self.critic.parameters()]:
                 parameter.data = memory_format(parameter.data)
-        self.state = TrainingState(self.generator, self.critic, config, self.draws, job.spec, self.plugin_versions)
+        self.state = TrainingState(
+            self.generator, self.critic, config, self.draws, job.spec, self.plugin_versions,
+            self._terms_of(job.recipe.generator_losses), self._terms_of(job.recipe.critic_losses),
+        )
         self.generator_optimizer, self.critic_optimizer = self.state.generator_optimizer, self.state.critic_optimizer
         # Updates that need gradients averaged over the processes go through DDP wrappers (the
         # modules themselves when alone); the rest use the plain modules, which share their parameters.
@@ -153,6 +158,10 @@ class Trainer:
             self.generator, distributed.wrap(self.generator, self.device), self.generator_optimizer)
         self._critic_player = wgan.Player(
             self.critic, distributed.wrap(self.critic, self.device), self.critic_optimizer)
+        self._term_modules = {  # DDP refuses a module with nothing to train
+            name: distributed.wrap(module, self.device) if any(p.requires_grad for p in module.parameters()) else module
+            for name, module in self.loss_modules.items()
+        }
         self._autocast = wgan.autocast_for(self.device, config.bf16)
         self.fixed = FixedSamples(job, config, self.state.sampling_generator, self.draws.conditions, self._autocast)
         self.last_losses: dict[str, float] = {}
@@ -166,6 +175,10 @@ class Trainer:
         self._last_checkpoint: Path | None = None
         writes = self.run_dir is not None and self.is_main_process
         self.run_folder = RunFolder(self.run_dir, run_lock) if writes else None
+
+    def _terms_of(self, terms: tuple[LossTerm, ...]) -> dict[str, torch.nn.Module]:
+        """The modules of ``terms`` that own one, by name."""
+        return {term.name: self.loss_modules[term.name] for term in terms if term.name in self.loss_modules}
 
     @property
     def step(self) -> int:
@@ -237,7 +250,8 @@ class Trainer:
         batch = self.draws.batch()
         losses = wgan.critic_update(
             self._generator_player, self._critic_player, batch, gp_weight=self.config.gp_weight,
-            penalty_rng=self.draws.penalty_rng(), extra_terms=self.job.recipe.critic_losses, autocast=self._autocast,
+            penalty_rng=self.draws.penalty_rng(), extra_terms=self.job.recipe.critic_losses,
+            term_modules=self._term_modules, autocast=self._autocast,
         )
         self.state.critic_updates_done += 1
         return torch.stack(list(losses.values()))
@@ -247,7 +261,8 @@ class Trainer:
         extra_terms = self.job.recipe.generator_losses
         batch = self.draws.batch(with_targets=bool(extra_terms))
         losses = wgan.generator_update(
-            self._generator_player, self._critic_player, batch, extra_terms=extra_terms, autocast=self._autocast
+            self._generator_player, self._critic_player, batch, extra_terms=extra_terms,
+            term_modules=self._term_modules, autocast=self._autocast,
         )
         return torch.stack(list(losses.values()))
 
@@ -424,7 +439,9 @@ class Trainer:
             loss can be finite while the update it produced was not).
         """
         self._flush(self.config.steps)
-        check_weights({"generator": self.generator, "critic": self.critic}, self.step, self._last_good())
+        check_weights({"generator": self.generator, "critic": self.critic,
+                       **{f"loss term {name!r}": module for name, module in self.loss_modules.items()}},
+                      self.step, self._last_good())
         written = None
         if self.run_folder is not None:
             written = save_checkpoint(self.state_dict(), self.run_folder.checkpoints, self.config.keep_checkpoints)

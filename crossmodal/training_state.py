@@ -40,22 +40,31 @@ def _moving_average(decay: float):
 
 class TrainingState:
     """Both networks with their Adam optimisers, the update counters, the batch draws' RNGs, the
-    generator's weight average when ``config.generator_average`` asks for one, and (saved, never
-    restored) what a run was made of: its configuration, job and plugins.
+    generator's weight average when ``config.generator_average`` asks for one, the modules of
+    extra loss terms, and (saved, never restored) what a run was made of: its configuration,
+    job and plugins.
 
     :param draws: whose ``rng`` (CPU) and ``device_rng`` are saved and restored.
     :param plugin_versions: plugin name -> version.
+    :param generator_terms, critic_terms: loss-term name -> module, of the generator's and the
+        critic's extra terms that own one; each module's parameters are one more parameter group
+        of that side's optimiser (same ``lr`` and betas).
     """
 
     def __init__(
         self, generator: nn.Module, critic: nn.Module, config: TrainConfig, draws: BatchDraws, spec: JobSpec,
-        plugin_versions: Mapping[str, str],
+        plugin_versions: Mapping[str, str], generator_terms: Mapping[str, nn.Module] | None = None,
+        critic_terms: Mapping[str, nn.Module] | None = None,
     ) -> None:
         betas = (config.beta1, config.beta2)
         self.config, self.spec, self.plugin_versions = config, spec, plugin_versions
         self.generator, self.critic = generator, critic
         self.generator_optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
         self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=betas)
+        self.term_modules = {**(generator_terms or {}), **(critic_terms or {})}
+        for optimizer, terms in ((self.generator_optimizer, generator_terms), (self.critic_optimizer, critic_terms)):
+            for module in (terms or {}).values():
+                optimizer.add_param_group({"params": list(module.parameters())})
         self.draws = draws
         self.step = 0  # generator updates done
         self.critic_updates_done = 0
@@ -78,11 +87,14 @@ class TrainingState:
         """Weights, optimiser states, ``generator_step``, ``critic_step``, ``rng`` (tensors and ints),
         and ``config``, ``job`` (JSON), ``plugins`` and ``crossmodal_version``; with an average, also
         ``generator_average`` (the averaged generator's state dict, same keys as ``generator``) and
-        ``generator_average_count`` (updates folded in)."""
+        ``generator_average_count`` (updates folded in); with loss-term modules, also
+        ``loss_terms`` (term name -> state dict)."""
         average = {} if self.average is None else {
             "generator_average": self.average.module.state_dict(),
             "generator_average_count": int(self.average.n_averaged),
         }
+        if self.term_modules:
+            average["loss_terms"] = {name: module.state_dict() for name, module in self.term_modules.items()}
         return {**average,
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
@@ -106,9 +118,19 @@ class TrainingState:
         :returns: a warning for the user, or ``None``.
         :raises CheckpointError: when the saved networks do not match these, or a weight is NaN/inf.
         """
+        missing = sorted(set(self.term_modules) - set(document.get("loss_terms", {})))
+        if missing:
+            raise CheckpointError(
+                f"{where} holds no weights for the loss term{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(map(repr, missing))} that the recipe now trains; it was written without "
+                f"{'them' if len(missing) > 1 else 'it'}: resume with the recipe it was trained with, or start a "
+                "new run"
+            )
         try:
             self.generator.load_state_dict(document["generator"])
             self.critic.load_state_dict(document["critic"])
+            for name, module in self.term_modules.items():
+                module.load_state_dict(document["loss_terms"][name])
             self.generator_optimizer.load_state_dict(document["generator_optimizer"])
             self.critic_optimizer.load_state_dict(document["critic_optimizer"])
             if self.average is not None:
@@ -140,4 +162,5 @@ class TrainingState:
     def non_finite_weight(self) -> str | None:
         """``"generator weight 'name'"`` of the first NaN/inf weight (``None``: all finite)."""
         average = {} if self.average is None else {"averaged generator": self.average.module}
-        return non_finite_weight({"generator": self.generator, "critic": self.critic, **average})
+        terms = {f"loss term {name!r}": module for name, module in self.term_modules.items()}
+        return non_finite_weight({"generator": self.generator, "critic": self.critic, **average, **terms})

@@ -9,7 +9,9 @@ Under data parallelism the Wasserstein terms run through the
 :class:`~torch.nn.parallel.DistributedDataParallel` wrappers (:attr:`Player.wrapped`), which
 average the gradients over the processes during ``backward()``. The gradient penalty (a double
 backward) and the extra terms call the plain modules, whose parameters are the wrapper's, so
-their gradients are averaged in that same single ``backward()``.
+their gradients are averaged in that same single ``backward()``. A term's own module
+(:attr:`~crossmodal.recipe.LossTerm.module`) is given to it as its DDP wrapper, and its
+parameters are in the optimiser of the side the term is on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import operator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial, reduce
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
@@ -51,11 +53,15 @@ class Batch:
     :param conditions: ``(b, *condition_shape)``.
     :param real: ``(b, *sample_shape)``, or ``None`` when the update needs no real samples.
     :param noise: ``(b, noise_dim)``.
+    :param condition_indices, target_indices: int64 ``(b,)`` on the CPU: the pairs' items in the
+        conditions and targets sample sets (``None`` when not known).
     """
 
     conditions: torch.Tensor
     real: torch.Tensor | None
     noise: torch.Tensor
+    condition_indices: torch.Tensor | None = None
+    target_indices: torch.Tensor | None = None
 
 
 def autocast_for(device: torch.device, bf16: bool) -> Autocast:
@@ -70,8 +76,21 @@ def loss_names(recipe: Recipe) -> tuple[list[str], list[str]]:
     return critic, generator
 
 
-def _extra(terms: tuple[LossTerm, ...], context: dict[str, object]) -> dict[str, torch.Tensor]:
-    return {term.name: term.weight * term.fn(context).float() for term in terms}
+def _context(generator: Player, critic: Player, batch: Batch, fake: torch.Tensor) -> dict[str, object]:
+    """What an extra loss term's ``fn`` receives (see :class:`~crossmodal.recipe.LossTerm`)."""
+    return {"conditions": batch.conditions, "real": batch.real, "fake": fake, "generator": generator.module,
+            "critic": critic.module, "condition_indices": batch.condition_indices,
+            "target_indices": batch.target_indices}
+
+
+def _extra(terms: tuple[LossTerm, ...], context: dict[str, object],
+           modules: Mapping[str, nn.Module]) -> dict[str, torch.Tensor]:
+    """Each term's weighted value; a term that owns a module finds it as ``context["module"]``."""
+    values = {}
+    for term in terms:
+        seen = context if term.module is None else {**context, "module": modules[term.name]}
+        values[term.name] = term.weight * term.fn(seen).float()
+    return values
 
 
 def _descend(optimizer: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -91,11 +110,14 @@ def critic_update(
     gp_weight: float,
     penalty_rng: torch.Generator,
     extra_terms: tuple[LossTerm, ...] = (),
+    term_modules: Mapping[str, nn.Module] | None = None,
     autocast: Autocast = nullcontext,
 ) -> dict[str, torch.Tensor]:
     """One critic update; returns ``wasserstein``, ``gp``, each extra term and ``total``.
 
     :param penalty_rng: draws the penalty's ``b`` mixing weights.
+    :param term_modules: loss-term name -> its module (as the term should call it), for the
+        terms that own one.
     """
     conditions, real = batch.conditions, batch.real
     with autocast():
@@ -107,10 +129,8 @@ def critic_update(
     penalty = gradient_penalty(critic.module, conditions, real, fake, gp_weight, generator=penalty_rng)
     terms = {"wasserstein": wasserstein, "gp": penalty}
     if extra_terms:
-        context = {"conditions": conditions, "real": real, "fake": fake,
-                   "generator": generator.module, "critic": critic.module}
         with autocast():
-            terms.update(_extra(extra_terms, context))
+            terms.update(_extra(extra_terms, _context(generator, critic, batch, fake), term_modules or {}))
     return _descend(critic.optimizer, terms)
 
 
@@ -120,12 +140,15 @@ def generator_update(
     batch: Batch,
     *,
     extra_terms: tuple[LossTerm, ...] = (),
+    term_modules: Mapping[str, nn.Module] | None = None,
     autocast: Autocast = nullcontext,
 ) -> dict[str, torch.Tensor]:
     """One generator update; returns ``adversarial``, each extra term and ``total``.
 
     The critic is scored through its plain module with its gradients off, so no critic
     gradient is computed (or averaged over processes).
+
+    :param term_modules: as for :func:`critic_update`.
     """
     conditions = batch.conditions
     critic.module.requires_grad_(False)
@@ -134,9 +157,7 @@ def generator_update(
             fake = generator.wrapped(conditions, batch.noise)
             terms = {"adversarial": wasserstein_generator_loss(critic.module(conditions, fake).float())}
             if extra_terms:
-                context = {"conditions": conditions, "real": batch.real, "fake": fake,
-                           "generator": generator.module, "critic": critic.module}
-                terms.update(_extra(extra_terms, context))
+                terms.update(_extra(extra_terms, _context(generator, critic, batch, fake), term_modules or {}))
         return _descend(generator.optimizer, terms)
     finally:
         critic.module.requires_grad_(True)

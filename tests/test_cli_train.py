@@ -366,3 +366,27 @@ def test_help_texts_show_defaults_and_plain_text(invoke):
     assert "Where to run the generator" in device.split("--", 2)[1]
     for args in ([], ["train"], ["generate"], ["list-components"]):
         assert "``" not in invoke(*args, "--help").stdout, args
+
+
+def test_a_run_of_the_recipes_own_length_ends_with_its_expectation(monkeypatch, tmp_path):
+    import dataclasses
+    import types
+
+    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
+    expectation = "after this short run the samples are scattered dots; train 100x longer for music"
+    module = types.ModuleType("expecting_plugin")
+    module.crossmodal_api_version = toy_plugin.crossmodal_api_version
+
+    @toy_plugin.hookimpl
+    def crossmodal_register_components(register):
+        register("recipe", "expecting", lambda: dataclasses.replace(
+            toy_plugin.toy_recipe(), training={**toy_plugin.TOY_TRAINING, "steps": 2}, expectation=expectation))
+
+    module.crossmodal_register_components = crossmodal_register_components
+    cli = make_cli(extra_plugins=[("toy", toy_plugin), ("expecting", module)])
+    own_length = CliRunner().invoke(cli, ["train", "--recipe", "expecting", "--out", str(tmp_path / "a")])
+    assert own_length.exit_code == 0, own_length.output
+    assert f"note: {expectation}" in own_length.stderr
+    longer = CliRunner().invoke(cli, ["train", "--recipe", "expecting", "--steps", "3", "--out", str(tmp_path / "b")])
+    assert longer.exit_code == 0, longer.output
+    assert expectation not in longer.stderr

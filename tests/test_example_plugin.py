@@ -94,6 +94,8 @@ def test_list_components_shows_the_plugin_beside_the_others(installed, tmp_path)
         ("evaluator", "level"),
         ("evaluator", "flicker"),
         ("evaluator", "together"),
+        ("descriptor", "palette"),
+        ("descriptor", "light-pattern"),
         ("recipe", "palette"),
     }
     for component in document["components"]:

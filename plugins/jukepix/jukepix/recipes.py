@@ -45,6 +45,16 @@ DEMO_TRAINING = {
 240 with 5 (1,400 critic and 250 generator updates at batch 32)."""
 
 
+DEMO_EXPECTATION = (
+    "after the demo's 250 steps the piano-rolls have notes in each hand's register, some two- and "
+    "three-note chords and 16th and 8th notes, but they are sparse, keep no steady beat and barely "
+    "change with the picture or the noise (mode collapse); they are not music yet. No run measured so far "
+    "(1,600 CPU-seconds, docs/benchmarks.md 'Time to music') reached the real data's statistics; the "
+    "paper trains 100,000 steps, about 110 CPU-hours at this recipe's 3.9 CPU-seconds per step."
+)
+"""What ``crossmodal train`` says at the end of a demo-length run (``Recipe.expectation``)."""
+
+
 def _recipe(
     name: str, mode: str, programs: tuple[int, int], track_names: tuple[str, str], description: str, paper: bool = False
 ) -> Recipe:
@@ -66,6 +76,7 @@ def _recipe(
         condition_descriptor="painting",
         sample_descriptor="phrase",
         needs=("evaluators",),
+        expectation="" if paper else DEMO_EXPECTATION,
     )
 
 

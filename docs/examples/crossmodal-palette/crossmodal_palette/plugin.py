@@ -12,6 +12,8 @@ sample-set       light-patterns       :func:`crossmodal_palette.data.patterns`
 sample-writer    light-pattern-csv    :class:`crossmodal_palette.writer.PatternWriter`
 evaluator        level, flicker,      :data:`crossmodal_palette.evaluators.EVALUATORS`
                  together
+descriptor       palette              :class:`crossmodal_palette.descriptors.PaletteDescriptor`
+descriptor       light-pattern        :class:`crossmodal_palette.descriptors.PatternDescriptor`
 recipe           palette              :func:`crossmodal_palette.recipes.palette`
 ===============  ===================  ==================================================
 
@@ -24,7 +26,7 @@ import click
 
 from crossmodal import Register, hookimpl
 
-from . import data, evaluators, models, recipes, writer
+from . import data, descriptors, evaluators, models, recipes, writer
 from .commands import palette_demo
 
 PLUGIN_API_VERSION = 2
@@ -49,6 +51,8 @@ def crossmodal_register_components(register: Register) -> None:
     register("sample-writer", "light-pattern-csv", writer.PatternWriter)
     for evaluator in evaluators.EVALUATORS:
         register("evaluator", evaluator.name, evaluator, evaluator.description)
+    register("descriptor", "palette", descriptors.PaletteDescriptor)
+    register("descriptor", "light-pattern", descriptors.PatternDescriptor)
     register("recipe", "palette", recipes.palette)
 
 

@@ -12,6 +12,7 @@ import crossmodal_palette.plugin
 from crossmodal import DataError, ShapeError, build_job, load_plugins
 from crossmodal_palette.constants import PATTERN_SHAPE
 from crossmodal_palette.data import patterns
+from crossmodal_palette.descriptors import PaletteDescriptor, PatternDescriptor
 from crossmodal_palette.evaluators import FlickerEvaluator, LevelEvaluator, TogetherEvaluator
 from crossmodal_palette.writer import PatternWriter
 
@@ -48,6 +49,20 @@ def test_metrics_on_a_hand_made_pattern():
     assert FlickerEvaluator()(pattern)["flicker"].tolist() == pytest.approx([1 / 15, 3 / 15])
     # both on: steps 0-3 (4); any on: steps 0-7 and 8-11 (12)
     assert TogetherEvaluator()(pattern)["together"].item() == pytest.approx(4 / 12)
+
+
+def test_descriptors_on_hand_made_items():
+    palette = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [1.0, 0.0, 0.5]]])
+    described = PaletteDescriptor().describe(palette)
+    assert described["lightness"].tolist() == pytest.approx([0.5])
+    assert described["spread"].tolist() == pytest.approx([(0.5 / 5) ** 0.5])  # colour means 0, 1, .5, .5, .5
+    pattern = torch.zeros(1, *PATTERN_SHAPE)
+    pattern[0, 0, :, 0] = 1.0  # lamp 1 on for the first segment only: level 8 / 32, one change in 30 pairs
+    described = PatternDescriptor().describe(pattern)
+    assert described["level"].tolist() == pytest.approx([0.25])
+    assert described["flicker"].tolist() == pytest.approx([1 / 30])
+    with pytest.raises(ShapeError, match="PatternDescriptor"):
+        PatternDescriptor().describe(torch.zeros(1, 7))
 
 
 def test_bad_lines_are_skipped_and_an_empty_file_is_an_error(tmp_path):

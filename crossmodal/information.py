@@ -1,0 +1,119 @@
+"""An information term (InfoGAN-style) as a recipe loss term: the condition must be readable
+from the sample.
+
+:func:`information_term` returns a :class:`~crossmodal.recipe.LossTerm` for a recipe's
+``generator_losses``. When the job is built, its module factory (:class:`InformationFactory`)
+standardises the recipe's condition descriptor over every condition and builds an
+:class:`~crossmodal.losses.InformationLoss`: a head (yours, or
+:func:`~crossmodal.losses.flat_information_head`) that predicts those values from a sample. Each
+generator update adds ``weight x`` the mean squared error of the head's prediction on the
+generated samples; the generator's optimiser trains the head and the generator on it together.
+
+The core knows no modality here either: the targets are whatever the condition descriptor
+describes, and the head is given the sample shape. Importing this module imports no torch, so a
+recipe module that names the term loads cheaply.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from .errors import RecipeError
+from .recipe import LossTerm
+from .registry import is_import_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+    from .training_data import TrainingData
+
+__all__ = ["InformationFactory", "information_loss", "information_term"]
+
+Head = Callable[..., "nn.Module"]
+"""``head(sample_shape=(...), n_outputs=D, **head_options)`` -> a module mapping samples
+``(B, *sample_shape)`` in [0, 1] to predictions ``(B, D)``."""
+
+
+def information_loss(context: Mapping[str, Any]) -> torch.Tensor:
+    """The term's ``fn``: its module's loss on the generated samples and their conditions."""
+    return context["module"](context["fake"], context["condition_indices"])
+
+
+@dataclass(frozen=True)
+class InformationFactory:
+    """The term's ``module`` factory: builds the :class:`~crossmodal.losses.InformationLoss` for a job.
+
+    :param head: a :data:`Head`, its import path (``"package.module:Attribute"``, imported when
+        the job is built), or ``None`` for :func:`~crossmodal.losses.flat_information_head`.
+    :param descriptors: which of the condition descriptor's values to predict (``None``: all).
+    :param head_options: more keyword arguments for ``head``.
+    """
+
+    head: Head | str | None = None
+    descriptors: tuple[str, ...] | None = None
+    head_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self, data: TrainingData) -> nn.Module:
+        import torch
+
+        from .conditioning import standardize
+        from .losses import InformationLoss, flat_information_head
+
+        values = data.condition_descriptors
+        names = list(self.descriptors) if self.descriptors is not None else list(values)
+        missing = [name for name in names if name not in values]
+        if missing or not names:
+            raise RecipeError(
+                f"{data.origin}: the information term predicts {', '.join(map(repr, missing)) or 'no value'}, but the "
+                f"recipe's condition_descriptor describes {', '.join(map(repr, values)) or 'nothing'}"
+            )
+        targets = standardize(torch.stack([values[name] for name in names], dim=1))  # (N_conditions, D)
+        head = self._head() if self.head is not None else flat_information_head
+        module = head(sample_shape=tuple(data.targets.sample_shape), n_outputs=len(names), **dict(self.head_options))
+        return InformationLoss(module, targets, names)
+
+    def _head(self) -> Head:
+        if not isinstance(self.head, str):
+            return self.head
+        module, _, attribute = self.head.partition(":")
+        try:
+            found: Any = importlib.import_module(module)
+            for part in attribute.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError) as err:
+            raise RecipeError(f"information term: head {self.head!r} cannot be imported ({type(err).__name__}: "
+                              f"{err})") from err
+        return found
+
+
+def information_term(
+    head: Head | str | None = None,
+    *,
+    descriptors: Sequence[str] | None = None,
+    weight: float = 1.0,
+    name: str = "information",
+    head_options: Mapping[str, Any] | None = None,
+) -> LossTerm:
+    """A generator loss term rewarding samples from which the condition's descriptors can be read.
+
+    For a recipe: ``generator_losses=(information_term("my_plugin.heads:PatternHead", weight=1.0),)``,
+    with a ``condition_descriptor``. The loss, logged as ``generator/<name>``, is the mean squared
+    error, in standard deviations, between the head's predictions from generated samples and the
+    conditions' standardised descriptor values: about 1 when the head reads nothing, towards 0
+    when it reads the condition back.
+
+    :param head: builds the head, called as ``head(sample_shape=..., n_outputs=D, **head_options)``:
+        a callable, its import path (``"package.module:Attribute"``, so the recipe module need not
+        import torch), or ``None`` for :func:`~crossmodal.losses.flat_information_head`.
+    :param descriptors: the condition descriptor's values to predict (default: all of them).
+    :param weight: the term's weight in the generator's loss.
+    :param head_options: more keyword arguments for ``head``.
+    :raises RecipeError: ``head`` is a string that is not an import path.
+    """
+    if isinstance(head, str) and not is_import_path(head):
+        raise RecipeError(f"information_term: head {head!r} is not an import path such as 'package.module:Head'")
+    factory = InformationFactory(head, None if descriptors is None else tuple(descriptors), dict(head_options or {}))
+    return LossTerm(name, information_loss, weight, module=factory)
