@@ -14,7 +14,7 @@ steps, 50 critic updates per generator update for the first 100 generator update
 
 from __future__ import annotations
 
-from crossmodal import ComponentSpec, Recipe
+from crossmodal import ComponentSpec, Recipe, descriptor_pairs, information_term
 
 from .constants import N_TRACKS, PIANO_PROGRAMS_PAIR, PIANO_STRINGS_PROGRAMS
 
@@ -29,6 +29,17 @@ MUSIC_OPTIONS = {
 """Component options of the default recipes, where they differ from Table I: a standardised
 painting feature; 0/1 bar generators (straight-through binary neurons) whose cells hold 6 steps
 (16th notes), over MIDI pitches 24-95 only."""
+
+PAIRING = descriptor_pairs(
+    couplings=(("brightness", "mean-pitch", +1), ("colourfulness", "note-density", +1), ("warmth", "mode", +1)),
+    temperature=0.5,
+)
+"""How the default recipes pair paintings with phrases: by rank agreement of the painting and
+phrase descriptors (bright <-> high, colourful <-> dense, warm <-> major) at temperature 0.5,
+instead of the paper's independent draws (docs/evaluators.md, "Making the condition matter")."""
+
+INFORMATION = information_term("jukepix.information:PhraseInformationHead", weight=1.0)
+"""The generator is rewarded when a head can read the painting's descriptors from its phrase."""
 
 DEMO_TRAINING = {
     "steps": 250,
@@ -46,11 +57,10 @@ DEMO_TRAINING = {
 
 
 DEMO_EXPECTATION = (
-    "after the demo's 250 steps the piano-rolls have notes in each hand's register, some two- and "
-    "three-note chords and 16th and 8th notes, but they are sparse, keep no steady beat and barely "
-    "change with the picture or the noise (mode collapse); they are not music yet. No run measured so far "
-    "(1,600 CPU-seconds, docs/benchmarks.md 'Time to music') reached the real data's statistics; the "
-    "paper trains 100,000 steps, about 110 CPU-hours at this recipe's 3.9 CPU-seconds per step."
+    "after the demo's 250 steps each picture gets its own phrase, but not music yet: one bar with a "
+    "chord or two repeated four times, 16th and 8th notes, and a left hand that is often silent. No run "
+    "measured so far (1,600 CPU-seconds, docs/benchmarks.md 'Time to music') reached the real data's "
+    "statistics; the paper trains 100,000 steps, about 110 CPU-hours at 3.9 CPU-seconds per step."
 )
 """What ``crossmodal train`` says at the end of a demo-length run (``Recipe.expectation``)."""
 
@@ -77,6 +87,7 @@ def _recipe(
         sample_descriptor="phrase",
         needs=("evaluators",),
         expectation="" if paper else DEMO_EXPECTATION,
+        **({} if paper else {"pairing": PAIRING, "generator_losses": (INFORMATION,)}),
     )
 
 
