@@ -1,8 +1,10 @@
 """Conditioning strength: does the painting change the music? One pairing method, trained and then measured.
 
-Trains the ``jukepix`` recipe for ``--steps`` generator updates (one CPU thread) with either its
-own pairing and information term (``--method matched``, the default recipe) or the paper's
-independent random pairs and no information term (``--method random``), on ``--conditions``
+Trains the ``jukepix`` recipe for ``--steps`` generator updates (one CPU thread) with its own
+descriptor pairing and information term (``--method matched``, the default recipe), only one of
+them (``--method pairing``: random pairs are not used, no information term; ``--method
+information``: random pairs with the information term), or the paper's independent random pairs
+and no information term (``--method random``), on ``--conditions``
 paintings and ``--targets`` phrases, then prints ``crossmodal evaluate --checkpoint RUN
 --conditioning HELD_OUT --seeds 16`` for the held-out paintings (identifiability, distance
 ratio, descriptor agreement; docs/evaluators.md). Run from the repository root::
@@ -41,7 +43,7 @@ def _plugin(recipe):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", choices=("matched", "random"), default="matched")
+    parser.add_argument("--method", choices=("matched", "pairing", "information", "random"), default="matched")
     parser.add_argument("--conditions", required=True, help="training paintings (not the held-out ones)")
     parser.add_argument("--targets", required=True, help="training phrases")
     parser.add_argument("--held-out", required=True, help="held-out paintings to measure on")
@@ -52,8 +54,10 @@ def main() -> None:
     torch.set_num_threads(1)
     recipe = get_recipe(load_plugins().registry, "jukepix")
     recipe = dataclasses.replace(recipe, name=f"conditioning-{args.method}")
-    if args.method == "random":
-        recipe = dataclasses.replace(recipe, pairing=random_pairs, generator_losses=())
+    if args.method in ("random", "information"):
+        recipe = dataclasses.replace(recipe, pairing=random_pairs)
+    if args.method in ("random", "pairing"):
+        recipe = dataclasses.replace(recipe, generator_losses=())
     plugin = _plugin(recipe)
     plugins = load_plugins(extra=[("conditioning-strength", plugin)])
     trainer = start_training(plugins.registry, recipe.name, condition_source=args.conditions,
