@@ -33,6 +33,7 @@ __all__ = [
     "JobSpec",
     "build_generator",
     "build_job",
+    "check_dataset",
     "check_finite_weights",
     "check_needs",
     "check_options",
@@ -540,13 +541,7 @@ def build_job(
                 f"recipe {name!r}: sample-set {dataset_name!r} built a {type(data).__name__}, which lacks the "
                 "crossmodal.SampleSet attributes (sample_kind, sample_shape, __len__, batch, sources)"
             )
-        if tuple(data.sample_shape) != tuple(expected):
-            raise RecipeError(
-                f"recipe {name!r}: {role} dataset {dataset_name!r} holds items of shape "
-                f"{tuple(data.sample_shape)}, but {consumer} expects {tuple(expected)}"
-            )
-        if len(data) == 0:
-            raise RecipeError(f"recipe {name!r}: {role} dataset {dataset_name!r} is empty")
+        check_dataset(data, expected, f"recipe {name!r}: {role} dataset {dataset_name!r}", consumer, RecipeError)
     check_sample_range(generator, conditions, f"recipe {name!r}", get("decoder").name, get("conditions").name)
     evaluators: dict[str, Evaluator] = {}
     for evaluator_name in spec.evaluators:
@@ -622,6 +617,19 @@ def create_descriptor(registry: Registry, name: str, sample_kind: str, origin: s
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters of ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def check_dataset(data: Any, expected: Any, what: str, consumer: str, error: type[Exception]) -> None:
+    """Refuse a built dataset whose items are not ``expected``-shaped, or that holds no item.
+
+    :param what: names the dataset in the message (``"recipe 'x': targets dataset 'phrases'"``).
+    :param consumer: what reads its items (``"the critic 'phrase-critic'"``).
+    :raises error: one line naming both shapes, or saying the dataset is empty.
+    """
+    if tuple(data.sample_shape) != tuple(expected):
+        raise error(f"{what} holds items of shape {tuple(data.sample_shape)}, but {consumer} expects {tuple(expected)}")
+    if len(data) == 0:
+        raise error(f"{what} holds no item")
 
 
 def check_finite_weights(state: Any, where: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from .build import JobSpec, create_component, load_generator
+from .build import JobSpec, check_dataset, create_component, load_generator
 from .errors import CheckpointError, RecipeError
 from .files import shown
 from .generator import ConditionalGenerator
@@ -226,12 +226,6 @@ def training_sets(
         label = f"{role} dataset {dataset.name!r}"
         data = create_component(registry, "sample-set", dataset, origin, label=label, error=CheckpointError,
                                 source=spec.sources.get(role))
-        if tuple(data.sample_shape) != tuple(expected):
-            raise CheckpointError(
-                f"{origin}: the {label} reads items of shape {tuple(data.sample_shape)}, "
-                f"but the generator's are {tuple(expected)}"
-            )
-        if len(data) == 0:
-            raise CheckpointError(f"{origin}: the {label} holds no item")
+        check_dataset(data, expected, f"{origin}: the {label}", "the generator", CheckpointError)
         built[role] = data
     return built["conditions"], built["targets"]
