@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 import torch
 
-from crossmodal import hookimpl, load_plugins
+from crossmodal import hookimpl, load_plugins, mode_seeking_term
 from crossmodal.build import get_recipe
 from crossmodal.recipe import ComponentSpec
 from crossmodal.trainer import start_training
@@ -100,8 +100,8 @@ def _variant(registry, recipe_name: str, options: list[str], training: list[str]
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="jukepix")
-    parser.add_argument("--conditions", required=True, help="prepared paintings dataset")
-    parser.add_argument("--targets", required=True, help="prepared phrases dataset")
+    parser.add_argument("--conditions", help="prepared paintings dataset (default: the embedded default)")
+    parser.add_argument("--targets", help="prepared phrases dataset (default: the embedded default)")
     parser.add_argument("--budget", type=float, default=1800.0, help="training CPU-seconds to spend")
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=25, help="generator updates between evaluations")
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--option", action="append", default=[], metavar="KIND.KEY=VALUE")
     parser.add_argument("--set", dest="training", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--mode-seeking", type=float, default=0.0, metavar="WEIGHT",
+                        help="add crossmodal.mode_seeking_term(WEIGHT) to the generator's losses")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-music"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     plugins = load_plugins()
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
+    if args.mode_seeking:
+        variant = dataclasses.replace(
+            variant, generator_losses=(*variant.generator_losses, mode_seeking_term(args.mode_seeking)))
 
     @hookimpl
     def crossmodal_register_components(register):
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "recipe": args.recipe,
         "options": args.option,
         "training": args.training,
+        "mode_seeking": args.mode_seeking,
         "threads": args.threads,
         "budget_cpu_seconds": args.budget,
         "steps": trainer.step,

@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
     from .pairing import DataAwarePairing, aligned_pairs, descriptor_pairs
     from .training_data import TrainingData
     from .information import information_term
+    from .diversity import mode_seeking_term
     from .registry import KINDS, ComponentInfo, Registry
     from .generator import ConditionalGenerator
     from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
@@ -73,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("DataAwarePairing", "aligned_pairs", "descriptor_pairs"), "pairing"),
     "TrainingData": "training_data",
     "information_term": "information",
+    "mode_seeking_term": "diversity",
     **dict.fromkeys(("KINDS", "ComponentInfo", "Registry"), "registry"),
     "ConditionalGenerator": "generator",
     **dict.fromkeys(("gradient_penalty", "wasserstein_critic_loss", "wasserstein_generator_loss"), "losses"),
@@ -151,6 +153,7 @@ __all__ = [
     "information_term",
     "load_checkpoint",
     "load_plugins",
+    "mode_seeking_term",
     "random_pairs",
     "remove_leftovers",
     "report_skipped",

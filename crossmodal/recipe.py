@@ -63,7 +63,8 @@ class LossTerm:
 
     ``fn(context)`` returns a scalar tensor; ``context`` is a mapping holding at least
     ``conditions`` ``(B, *condition_shape)``, ``real`` and ``fake`` samples
-    ``(B, *sample_shape)``, the ``generator`` and ``critic`` modules, and
+    ``(B, *sample_shape)``, the ``noise`` ``(B, noise_dim)`` that made ``fake``, the
+    ``generator`` and ``critic`` modules, and
     ``condition_indices`` and ``target_indices``, int64 ``(B,)`` on the CPU: where each pair's
     condition and target sit in their sample sets. The trainer adds ``weight * fn(context)`` and
     logs it under ``name``.

@@ -78,7 +78,8 @@ def loss_names(recipe: Recipe) -> tuple[list[str], list[str]]:
 
 def _context(generator: Player, critic: Player, batch: Batch, fake: torch.Tensor) -> dict[str, object]:
     """What an extra loss term's ``fn`` receives (see :class:`~crossmodal.recipe.LossTerm`)."""
-    return {"conditions": batch.conditions, "real": batch.real, "fake": fake, "generator": generator.module,
+    return {"conditions": batch.conditions, "real": batch.real, "fake": fake, "noise": batch.noise,
+            "generator": generator.module,
             "critic": critic.module, "condition_indices": batch.condition_indices,
             "target_indices": batch.target_indices}
 
