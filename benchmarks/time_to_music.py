@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--option", action="append", default=[], metavar="KIND.KEY=VALUE")
     parser.add_argument("--set", dest="training", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--mode-seeking", type=float, default=0.0, metavar="WEIGHT",
-                        help="add crossmodal.mode_seeking_term(WEIGHT) to the generator's losses")
+                        help="add crossmodal.mode_seeking_term(tau=--tau, weight=WEIGHT) to the generator's losses")
+    parser.add_argument("--tau", type=float, default=0.02, help="the mode-seeking term's bound")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-music"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
     if args.mode_seeking:
         variant = dataclasses.replace(
-            variant, generator_losses=(*variant.generator_losses, mode_seeking_term(args.mode_seeking)))
+            variant, generator_losses=(*variant.generator_losses, mode_seeking_term(args.tau, args.mode_seeking)))
 
     @hookimpl
     def crossmodal_register_components(register):
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "recipe": args.recipe,
         "options": args.option,
         "training": args.training,
-        "mode_seeking": args.mode_seeking,
+        "mode_seeking": {"weight": args.mode_seeking, "tau": args.tau},
         "threads": args.threads,
         "budget_cpu_seconds": args.budget,
         "steps": trainer.step,
