@@ -69,6 +69,7 @@ KIND_INTERFACES = {
     "sample-writer": "SampleWriter",
     "sample-renderer": "SampleRenderer",
     "recipe": "Recipe",
+    "pretrained-model": "PretrainedModel",
 }
 """Every kind ``register`` takes -> the ``crossmodal`` class its factory returns, in the order
 ``crossmodal list-components`` prints them. A kind is its interface's name in lower case, with a

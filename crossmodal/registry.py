@@ -29,7 +29,7 @@ Factory = Callable[..., Any] | str
 KINDS = tuple(KIND_INTERFACES)
 """Every kind of entry the registry holds, in the order ``list-components`` prints them: ``encoder``,
 ``temporal-source``, ``decoder``, ``critic``, ``evaluator``, ``descriptor``, ``sample-set``,
-``sample-writer``, ``sample-renderer``, ``recipe`` (each its interface's name, see
+``sample-writer``, ``sample-renderer``, ``recipe``, ``pretrained-model`` (each its interface's name, see
 :data:`crossmodal.hookspecs.KIND_INTERFACES`)."""
 
 

@@ -28,8 +28,11 @@ CORE_COMMANDS: tuple[tuple[str, str, str], ...] = (
      "Compute every metric on SOURCE (a file, a folder of raw files or a prepared dataset), or on "
      "samples of a checkpoint's generator beside its training data (--checkpoint)."),
     ("train", "crossmodal.cli.train:train", "Train a cross-modal GAN with WGAN-GP."),
+    ("export-model", "crossmodal.cli.export_model:export_model",
+     "Write a checkpoint's generator as a model file (float16 weights); prints its SHA-256."),
     ("generate", "crossmodal.cli.generate:generate",
      "Write SAMPLES samples for each condition file; prints the paths written."),
+    ("serve", "crossmodal.cli.serve:serve", "Serve a local web page to try a generator; prints its URL."),
 )
 """``(name, "module:attribute", summary)`` of the core commands, whose modules are imported when
 the command is resolved; the summary (the first paragraph of the command's help) is what

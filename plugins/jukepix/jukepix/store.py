@@ -38,6 +38,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
 import torch
 
@@ -50,6 +51,7 @@ from crossmodal.files import (
     remove_leftovers,
     shown,
 )
+from crossmodal.outputs import write_new
 from crossmodal.skips import skip_counts
 
 from .constants import IMAGE_SHAPE, IMAGE_SIZE, PHRASE_SHAPE
@@ -154,6 +156,15 @@ class PaintingSet(_ArraySet):
     def sources(self) -> list[str]:
         """Per painting: the file it was read from."""
         return [row["source"] for row in self.manifest]
+
+    def write_preview(self, index: int, stem: str | Path) -> Path:
+        """Write painting ``index`` as the generator sees it (cropped, 256x256) to ``<stem>.png``,
+        or ``<stem>-2.png``... when that name is taken (crossmodal.outputs); returns the path."""
+        bgr = np.ascontiguousarray(self._rows(torch.tensor([index]))[0][:, :, ::-1])  # (256, 256, 3) RGB -> BGR
+        ok, encoded = cv2.imencode(".png", bgr)
+        if not ok:
+            raise OutputError(f"{Path(stem).name}.png: OpenCV could not encode the painting")
+        return write_new(Path(f"{stem}.png"), lambda file: file.write(encoded.tobytes()))
 
 
 DATASET_FILES = ("data.npy", "manifest.csv", "metadata.json")

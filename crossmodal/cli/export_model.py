@@ -1,0 +1,47 @@
+"""``crossmodal export-model``: a checkpoint's generator as a compact model file a plugin can ship."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import click
+
+from ..errors import OutputError
+from ..files import shown
+
+__all__ = ["export_model"]
+
+
+@click.command("export-model")
+@click.option("--checkpoint", required=True, type=click.Path(exists=True), metavar="RUN_OR_FILE",
+              help="A run folder (its latest checkpoint) or a checkpoint file.")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The model file to write (refused when it exists).")
+def export_model(checkpoint: str, out_file: str) -> None:
+    """Write a checkpoint's generator as a model file (float16 weights); prints its SHA-256.
+
+    The averaged generator is taken when the run kept one. The file holds the generator's weights
+    and the job record only (no critic, optimiser or random state), loads with
+    torch.load(weights_only=True), and is written atomically; an existing file is never replaced.
+    A plugin ships it by registering a pretrained-model entry with the printed SHA-256
+    (docs/plugin-guide.md).
+    """
+    import torch
+
+    from ..build import load_generator
+    from ..checkpoint import load_checkpoint
+    from ..outputs import write_new
+    from ..pretrained import file_sha256, model_document
+    from ._group import plugins_of
+
+    out = Path(out_file)
+    if out.exists():
+        raise OutputError(f"{shown(out)} already exists; nothing was written (choose another --out)")
+    document = load_checkpoint(checkpoint)
+    load_generator(plugins_of(click.get_current_context()).registry, document)  # the weights build a generator
+    buffer = io.BytesIO()
+    torch.save(model_document(document), buffer)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_new(out, lambda file: file.write(buffer.getvalue()))  # atomic; a name taken meanwhile: numbered
+    click.echo(f"{shown(written)}  {written.stat().st_size / 1e6:.1f} MB  sha256 {file_sha256(written)}")
