@@ -1,0 +1,29 @@
+"""Jukepix's shipped model, ``jukepix-default``: the default recipe trained on the embedded data.
+
+``crossmodal generate --image my.jpg --audio`` uses it when no ``--checkpoint`` is given, and
+``crossmodal serve`` serves it. How it was made, what it gives and how to make it again:
+``docs/model-card-jukepix-default.md``. The file is checked against :data:`MODEL_SHA256` at every
+load (:func:`crossmodal.pretrained.load_model`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crossmodal.pretrained import PretrainedModel
+
+__all__ = ["MODEL_CARD", "MODEL_FILE", "MODEL_SHA256", "default_model"]
+
+MODEL_FILE = Path(__file__).with_name("weights") / "jukepix-default.pt"
+"""The model file, shipped as package data (float16 generator weights and the job record)."""
+
+MODEL_SHA256 = "@SHA@"
+"""The SHA-256 ``crossmodal export-model`` printed for :data:`MODEL_FILE`."""
+
+MODEL_CARD = "docs/model-card-jukepix-default.md"
+"""The model card, in the repository."""
+
+
+def default_model() -> PretrainedModel:
+    """Jukepix's default model: the ``jukepix`` recipe, @STEPS@ steps on the Bach chorales and the bundled pictures."""
+    return PretrainedModel(MODEL_FILE, MODEL_SHA256, MODEL_CARD, default_model.__doc__.splitlines()[0])
