@@ -25,10 +25,11 @@ MUSIC_OPTIONS = {
     "encoder": {"normalize": True},
     "decoder": {"binary_neurons": "deterministic", "steps_per_cell": 6, "pitch_range": (24, 96),
                 "pitch_factors": (1, 6, 12)},
+    "critic": {"bar_contrast": True},
 }
 """Component options of the default recipes, where they differ from Table I: a standardised
 painting feature; 0/1 bar generators (straight-through binary neurons) whose cells hold 6 steps
-(16th notes), over MIDI pitches 24-95 only."""
+(16th notes), over MIDI pitches 24-95 only; a critic that sees how much the 4 bars differ."""
 
 PAIRING = descriptor_pairs(
     couplings=(("brightness", "mean-pitch", +1), ("colourfulness", "note-density", +1), ("warmth", "mode", +1)),
@@ -76,7 +77,7 @@ def _recipe(
         temporal=ComponentSpec("bar-temporal"),
         decoder=ComponentSpec("pianoroll-bar", options.get("decoder", {})),
         n_tracks=N_TRACKS,
-        critic=ComponentSpec("phrase-critic"),
+        critic=ComponentSpec("phrase-critic", options.get("critic", {})),
         conditions=ComponentSpec("paintings"),
         targets=ComponentSpec("phrases", {"mode": mode}),
         evaluators=EVALUATORS,
