@@ -17,7 +17,7 @@ __all__ = ["MODEL_CARD", "MODEL_FILE", "MODEL_SHA256", "default_model"]
 MODEL_FILE = Path(__file__).with_name("weights") / "jukepix-default.pt"
 """The model file, shipped as package data (float16 generator weights and the job record)."""
 
-MODEL_SHA256 = "@SHA@"
+MODEL_SHA256 = "2f4be66ae2f3ec0cd329e67145ebd8f62d945fa31bd2a5b933648659f1046842"
 """The SHA-256 ``crossmodal export-model`` printed for :data:`MODEL_FILE`."""
 
 MODEL_CARD = "docs/model-card-jukepix-default.md"
@@ -25,5 +25,5 @@ MODEL_CARD = "docs/model-card-jukepix-default.md"
 
 
 def default_model() -> PretrainedModel:
-    """Jukepix's default model: the ``jukepix`` recipe, @STEPS@ steps on the Bach chorales and the bundled pictures."""
+    """Jukepix's default model: the ``jukepix`` recipe, 500 steps on the Bach chorales and the bundled pictures."""
     return PretrainedModel(MODEL_FILE, MODEL_SHA256, MODEL_CARD, default_model.__doc__.splitlines()[0])
