@@ -12,8 +12,8 @@ browser is installed, those tests skip with the reason. Also here, without a bro
 own checks of an upload (not an image, too many pixels claimed by its header) come back as one
 message naming the file as uploaded.
 
-These tests train a one-step Jukepix run (a few seconds on 2 CPU cores); the core's own tests of
-the server use the toy plugin (tests/test_serve.py).
+These tests serve Jukepix's shipped model, ``jukepix-default`` (no training); the core's own tests
+of the server use the toy plugin (tests/test_serve.py).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from starlette.testclient import TestClient  # noqa: E402
 from crossmodal import load_plugins  # noqa: E402
 from crossmodal.generation import open_generation  # noqa: E402
 from crossmodal.serve.app import create_app  # noqa: E402
-from crossmodal.trainer import start_training  # noqa: E402
 from test_serve import HEADERS, Served, finished_status  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -44,7 +43,6 @@ SHARED_DATA = REPOSITORY.parent / "shared" / "data"
 """``<repository>/../shared/data``: real MIDI files and paintings (see its SOURCES.md)."""
 
 PAINTING = "gallery__monet-impression-sunrise.jpg"
-PIANO_FILE = "midi/pianomidide__Beethoven__beethoven_les_adieux_2.mid"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -56,11 +54,6 @@ FIGURE = REPOSITORY / "docs" / "figures" / "serve-page.png"
 
 WAIT_SECONDS = 120
 """Longest wait for the page (a one-sample Jukepix generation with audio takes a few seconds)."""
-
-ONE_STEP = {"steps": 1, "batch_size": 2, "warmup_generator_steps": 1, "critic_updates_warmup": 1,
-            "critic_updates": 1, "eval_every": 100, "eval_samples": 2, "write_samples": 0, "checkpoint_every": 1,
-            "device": "cpu"}
-"""One generator update with one critic update, no evaluation nor samples written: a checkpoint, fast."""
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -76,19 +69,12 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="module")
-def generation(shared_data, tmp_path_factory):
-    """A one-step Jukepix run on two paintings, opened with audio."""
+def generation(shared_data):
+    """Jukepix's shipped model, ``jukepix-default`` (no training), opened with audio."""
     plugins = load_plugins(allow=["jukepix", "evaluators"])
-    if "jukepix" not in plugins.registry.names("recipe"):
+    if "jukepix-default" not in plugins.registry.names("pretrained-model"):
         pytest.skip("the Jukepix plugin is not installed (pip install -e plugins/jukepix)")
-    data = tmp_path_factory.mktemp("paintings")
-    for name in (PAINTING, "gallery__monet-haystacks.jpg"):
-        shutil.copy(shared_data / "paintings" / name, data)
-    trainer = start_training(plugins.registry, "jukepix", condition_source=str(data),
-                             target_source=str(shared_data / PIANO_FILE),
-                             overrides={**ONE_STEP, "out_dir": str(tmp_path_factory.mktemp("runs"))})
-    trainer.train()
-    return open_generation(plugins.registry, checkpoint=trainer.run_dir, device="cpu", audio=True)
+    return open_generation(plugins.registry, model="jukepix-default", device="cpu", audio=True)
 
 
 @pytest.fixture(scope="module")

@@ -58,10 +58,11 @@ DEMO_TRAINING = {
 
 
 DEMO_EXPECTATION = (
-    "after the demo's 250 steps each picture gets its own phrase, but not music yet: one bar with a "
-    "chord or two repeated four times, 16th and 8th notes, and a left hand that is often silent. No run "
-    "measured so far (1,600 CPU-seconds, docs/benchmarks.md 'Time to music') reached the real data's "
-    "statistics; the paper trains 100,000 steps, about 110 CPU-hours at 3.9 CPU-seconds per step."
+    "after the demo's 250 steps the phrases depend on the picture but are not music yet: 16th and 8th notes, "
+    "a first bar followed by one bar repeated three times, few held notes. No run measured so far "
+    "(docs/benchmarks.md 'Time to music') reached the real data's statistics; the paper trains 100,000 steps, "
+    "about 100 CPU-hours at this recipe's 3.7 CPU-seconds per step. To hear the shipped model, trained "
+    "twice as long: crossmodal generate --image YOUR_PAINTING --audio"
 )
 """What ``crossmodal train`` says at the end of a demo-length run (``Recipe.expectation``)."""
 

@@ -8,7 +8,7 @@ import pytest
 from crossmodal.cli import LazyCommand
 from crossmodal.plugins import load_plugins
 from crossmodal.registry import Registry
-from jukepix import audio, commands, datasets, descriptors, models, recipes, writer
+from jukepix import audio, commands, datasets, descriptors, models, pretrained, recipes, writer
 from jukepix import plugin
 
 FACTORIES = {
@@ -26,6 +26,7 @@ FACTORIES = {
     "jukepix-strings": recipes.piano_strings,
     "jukepix-folk": recipes.melody_chords,
     "jukepix-paper": recipes.paper,
+    "jukepix-default": pretrained.default_model,
 }
 """Registry name -> the object its import path must name."""
 
