@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import click
+
+
+def generator_source_options(command: Callable) -> Callable:
+    """``--checkpoint RUN_OR_FILE`` and ``--model NAME``: where ``generate`` and ``serve`` take
+    their generator from (neither: the one installed pretrained model)."""
+    command = click.option(
+        "--model", metavar="NAME",
+        help="A pretrained model a plugin ships (`crossmodal list-components --kind pretrained-model`); "
+             "the default when no --checkpoint is given, if exactly one is installed.")(command)
+    return click.option("--checkpoint", type=click.Path(exists=True), metavar="RUN_OR_FILE",
+                        help="A run folder (its latest checkpoint) or a checkpoint file.")(command)
 
 
 def parse_key_values(pairs: Sequence[str], option: str) -> dict[str, Any]:

@@ -17,16 +17,13 @@ from ..errors import DataError, RecipeError
 from ..files import shown
 from ..skips import skip_line
 from ._group import plugins_of, resolved
+from ._options import generator_source_options
 
 __all__ = ["add_condition_alias", "generate"]
 
 
 @click.command("generate")
-@click.option("--checkpoint", type=click.Path(exists=True), metavar="RUN_OR_FILE",
-              help="A run folder (its latest checkpoint) or a checkpoint file.")
-@click.option("--model", metavar="NAME",
-              help="A pretrained model a plugin ships (`crossmodal list-components --kind pretrained-model`); "
-                   "the default when no --checkpoint is given, if exactly one is installed.")
+@generator_source_options
 @click.option("--condition", "condition_files", multiple=True, required=True, metavar="FILE",
               help="A condition file, read by the recipe's conditions dataset (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")

@@ -15,6 +15,7 @@ import click
 from ..errors import RecipeError
 from ..files import shown
 from ._group import plugins_of
+from ._options import generator_source_options
 
 __all__ = ["serve"]
 
@@ -26,11 +27,7 @@ _NEEDED = {"starlette": ("starlette",), "uvicorn": ("uvicorn",), "python-multipa
 
 
 @click.command("serve")
-@click.option("--checkpoint", type=click.Path(exists=True), metavar="RUN_OR_FILE",
-              help="A run folder (its latest checkpoint) or a checkpoint file.")
-@click.option("--model", metavar="NAME",
-              help="A pretrained model a plugin ships; the default when no --checkpoint is given, if exactly "
-                   "one is installed.")
+@generator_source_options
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; one that other machines can reach needs --allow-remote.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
