@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
     from .training_data import TrainingData
     from .information import information_term
     from .diversity import mode_seeking_term
+    from .pretrained import PretrainedModel
     from .registry import KINDS, ComponentInfo, Registry
     from .generator import ConditionalGenerator
     from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
@@ -75,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "TrainingData": "training_data",
     "information_term": "information",
     "mode_seeking_term": "diversity",
+    "PretrainedModel": "pretrained",
     **dict.fromkeys(("KINDS", "ComponentInfo", "Registry"), "registry"),
     "ConditionalGenerator": "generator",
     **dict.fromkeys(("gradient_penalty", "wasserstein_critic_loss", "wasserstein_generator_loss"), "losses"),
@@ -122,6 +124,7 @@ __all__ = [
     "OutputError",
     "PluginLoadError",
     "Plugins",
+    "PretrainedModel",
     "Recipe",
     "RecipeError",
     "RunInUseError",

@@ -24,7 +24,7 @@ same names and are decorated with :data:`hookimpl`::
         register("decoder", "my-decoder", "my_package.models:MyDecoder", "Draws 64x64 sketches")
         register("recipe", "myplugin", my_recipe)
 
-Three hooks, one callback, ten kinds. Each kind is named after the interface its factory
+Three hooks, one callback, eleven kinds. Each kind is named after the interface its factory
 returns (:data:`KIND_INTERFACES`). An implementation may take fewer arguments than its spec, never
 more; pluggy checks this when the plugin is registered, and ``check_pending()`` then refuses a
 ``crossmodal_*`` function that matches no spec here (a misspelt or removed hook). The core calls
@@ -84,14 +84,15 @@ class Register(Protocol):
 
         :param kind: one of :data:`KIND_INTERFACES` (``"encoder"``, ``"temporal-source"``,
             ``"decoder"``, ``"critic"``, ``"evaluator"``, ``"descriptor"``, ``"sample-set"``,
-            ``"sample-writer"``, ``"sample-renderer"``, ``"recipe"``).
+            ``"sample-writer"``, ``"sample-renderer"``, ``"recipe"``, ``"pretrained-model"``).
         :param name: short, lower-case and stable (it is written into checkpoints and typed on
             command lines); unique within its kind across all plugins.
         :param factory: a class or function that builds the entry when a recipe is built, not at
             registration. ``factory(**options)`` for networks, sample writers and sample
             renderers (the options of the recipe's :class:`crossmodal.ComponentSpec`);
             ``factory(source=None, **options)``
-            for sample sets; ``factory()`` for evaluators, descriptors and recipes. Or its import
+            for sample sets; ``factory()`` for evaluators, descriptors, recipes and pretrained
+            models (a :class:`crossmodal.pretrained.PretrainedModel`). Or its import
             path, ``"package.module:Attribute"`` (entry-point syntax), which the core imports only
             when the entry is built or its options are checked against the factory's signature:
             loading the plugin and listing components then import nothing of it. A path that

@@ -153,7 +153,8 @@ def test_unknown_kind_in_register_lists_the_kinds(site):
     (broken,) = _load(site).broken
     assert str(broken.error) == (
         "crossmodal_register_components registered 'x' under the unknown kind 'dataset'; the kinds are encoder, "
-        "temporal-source, decoder, critic, evaluator, descriptor, sample-set, sample-writer, sample-renderer, recipe"
+        "temporal-source, decoder, critic, evaluator, descriptor, sample-set, sample-writer, sample-renderer, recipe, "
+        "pretrained-model"
     )
 
 

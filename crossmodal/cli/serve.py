@@ -92,6 +92,7 @@ def _serve_on(ctx: click.Context, listener: socket.socket, host: str, checkpoint
         return
     if not server.started:
         raise click.ClickException("the server could not start (the reason is above)")
+    click.echo("stopped", err=True)  # a signal uvicorn handled without raising it again
 
 
 def _open(registry, checkpoint: str | None, model: str | None, device: str):
