@@ -76,7 +76,18 @@ class Generation:
 
     def generate(self, condition_file: str | Path, out: str | Path, *, samples: int = 1, seed: int = 0,
                  audio: bool = False, notify: Callable[[str], None] | None = None) -> list[Path]:
-        """Write ``samples`` samples for each condition in ``condition_file`` into ``out``.
+        """Write ``samples`` samples for each condition in ``condition_file`` into ``out``:
+        :meth:`write_samples` of :meth:`conditions`, named after the file.
+
+        :raises DataError: the condition file cannot be used.
+        """
+        return self.write_samples(self.conditions(condition_file), Path(condition_file).stem, out, samples=samples,
+                                  seed=seed, audio=audio, notify=notify)
+
+    def write_samples(self, data: Any, stem: str, out: str | Path, *, samples: int = 1, seed: int = 0,
+                      audio: bool = False, notify: Callable[[str], None] | None = None) -> list[Path]:
+        """Write ``samples`` samples for each condition of ``data`` (from :meth:`conditions`) into
+        ``out``, named ``stem``, ``stem-0``...
 
         The writer (and with ``audio`` the renderer) writes into a private folder; the files are
         then moved into ``out`` under names that did not exist (crossmodal.outputs), so nothing
@@ -86,7 +97,6 @@ class Generation:
         :param notify: called with one line when a name in ``out`` was taken and the files were
             numbered instead.
         :returns: the paths written, in order.
-        :raises DataError: the condition file cannot be used.
         :raises RecipeError: ``audio`` without a renderer (see :func:`open_generation`).
         :raises OutputError: a file could not be written.
         """
@@ -94,7 +104,6 @@ class Generation:
 
         if audio and self.renderer is None:
             raise RecipeError(f"{self.source}: opened without audio; open it with audio=True")
-        data = self.conditions(condition_file)
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         remove_leftovers(out, [_STAGING])  # private folders of killed runs
@@ -102,28 +111,27 @@ class Generation:
         rng = torch.Generator().manual_seed(seed)
         device = next(self.generator.parameters()).device
         try:
-            with torch.no_grad():
-                conditions = data.batch(torch.arange(len(data))).to(device)
-                generated = self.generator.generate(conditions, samples, rng).float().cpu()  # (B, k, *sample_shape)
-            return _write_new(self.writer, generated, Path(condition_file).stem, out, staging,
-                              self.renderer if audio else None, notify)
+            conditions = data.batch(torch.arange(len(data))).to(device)
+            generated = self.generator.generate(conditions, samples, rng).float().cpu()  # (B, k, *sample_shape)
+            return _write_new(self.writer, generated, stem, out, staging, self.renderer if audio else None, notify)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def condition_preview(self, condition_file: str | Path, out: str | Path) -> Path | None:
-        """A picture of the file's first condition as the generator sees it, when the conditions
-        dataset can draw one (an optional ``write_preview(index, path)`` method), else ``None``.
+    @staticmethod
+    def condition_preview(data: Any, stem: str, out: str | Path) -> Path | None:
+        """A picture of the first condition of ``data`` (from :meth:`conditions`) as the generator
+        sees it, when the conditions dataset can draw one (an optional ``write_preview(index, path)``
+        method), else ``None``.
 
-        :returns: the file written in ``out`` (named after ``condition_file``, never over another).
-        :raises DataError: the condition file cannot be used.
+        :returns: the file written in ``out``, ``<stem>-condition`` plus the dataset's suffix
+            (never over another file).
         """
-        data = self.conditions(condition_file)
         write_preview = getattr(data, "write_preview", None)
         if write_preview is None:
             return None
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        return Path(write_preview(0, out / f"{Path(condition_file).stem}-condition"))
+        return Path(write_preview(0, out / f"{stem}-condition"))
 
 
 def default_model_name(registry: Registry) -> str:
@@ -158,6 +166,7 @@ def open_generation(registry: Registry, *, checkpoint: str | Path | None = None,
     from .config import resolve_device
     from .interfaces import SampleRenderer
     from .pretrained import PretrainedModel, load_model
+    from .recipe import ComponentSpec
     from .trainer import run_dir_of
 
     if checkpoint is not None and model is not None:
@@ -167,7 +176,7 @@ def open_generation(registry: Registry, *, checkpoint: str | Path | None = None,
         source, run_dir = f"checkpoint {shown(document['path'])}", run_dir_of(Path(document["path"]))
     else:
         name = model if model is not None else default_model_name(registry)
-        shipped = create_component(registry, "pretrained-model", _spec(name), f"model {name!r}",
+        shipped = create_component(registry, "pretrained-model", ComponentSpec(name), f"model {name!r}",
                                    expected=PretrainedModel)
         document = load_model(shipped, name)
         source, run_dir = f"model {name!r}", None
@@ -196,12 +205,6 @@ def open_generation(registry: Registry, *, checkpoint: str | Path | None = None,
 
     return Generation(generator, spec.recipe, source, run_dir, make_conditions, writer, renderer,
                       dict(document.get("plugins", {})))
-
-
-def _spec(name: str):
-    from .recipe import ComponentSpec
-
-    return ComponentSpec(name)
 
 
 def _recorded(document: dict, role: str, source: str):

@@ -248,7 +248,7 @@ def test_only_the_files_a_job_lists_can_be_fetched(client, generation):
 
 
 class _Gate:
-    """Wraps ``generation.generate``: counts the calls running at once, and holds each one until
+    """Wraps ``generation.write_samples``: counts the calls running at once, and holds each one until
     the gate is opened."""
 
     def __init__(self, generate) -> None:
@@ -271,8 +271,8 @@ class _Gate:
 
 
 def test_concurrent_requests_queue_and_each_gets_its_own_outputs(client, generation, tmp_path, monkeypatch):
-    gate = _Gate(generation.generate)
-    monkeypatch.setattr(generation, "generate", gate)
+    gate = _Gate(generation.write_samples)
+    monkeypatch.setattr(generation, "write_samples", gate)
     requests = [(seed, _vector(seed), 1 + seed % 3) for seed in range(6)]  # all uploaded as "same.txt"
     accepted: dict[int, str] = {}
 
@@ -310,8 +310,8 @@ def _states_once_one_generates(client, job_ids) -> list[dict]:
 
 
 def test_a_full_queue_is_refused_with_one_message(client, generation, monkeypatch):
-    gate = _Gate(generation.generate)
-    monkeypatch.setattr(generation, "generate", gate)
+    gate = _Gate(generation.write_samples)
+    monkeypatch.setattr(generation, "write_samples", gate)
     client.app.state.jobs.max_waiting = 1
     _states_once_one_generates(client, [_submit(client, "a.txt", _vector(0)).json()["id"]])
     assert _submit(client, "b.txt", _vector(1)).status_code == 202

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import click
@@ -40,8 +39,6 @@ def export_model(checkpoint: str, out_file: str) -> None:
         raise OutputError(f"{shown(out)} already exists; nothing was written (choose another --out)")
     document = load_checkpoint(checkpoint)
     load_generator(plugins_of(click.get_current_context()).registry, document)  # the weights build a generator
-    buffer = io.BytesIO()
-    torch.save(model_document(document), buffer)
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = write_new(out, lambda file: file.write(buffer.getvalue()))  # atomic; a name taken meanwhile: numbered
+    written = write_new(out, lambda file: torch.save(model_document(document), file))  # atomic
     click.echo(f"{shown(written)}  {written.stat().st_size / 1e6:.1f} MB  sha256 {file_sha256(written)}")

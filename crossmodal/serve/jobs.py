@@ -216,9 +216,11 @@ class JobQueue:
         """Run the generation of one job: ``(served name -> file, preview's served name, error)``."""
         audio = self.generation.renderer_engine is not None
         try:
-            written = self.generation.generate(job.condition, job.folder / "out", samples=job.samples,
-                                               seed=job.seed, audio=audio)
-            preview = self.generation.condition_preview(job.condition, job.folder / "preview")
+            data = self.generation.conditions(job.condition)  # read once, for the samples and the preview
+            stem = job.condition.stem
+            written = self.generation.write_samples(data, stem, job.folder / "out", samples=job.samples,
+                                                    seed=job.seed, audio=audio)
+            preview = self.generation.condition_preview(data, stem, job.folder / "preview")
         except DataError as err:
             return {}, None, self._message(job, str(err))
         except Exception as err:  # noqa: BLE001 - shown on the page; the traceback goes to the log
