@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 import torch
 
-from crossmodal import hookimpl, load_plugins, mode_seeking_term
+from crossmodal import hookimpl, load_plugins, mode_seeking_term, noise_information_term
 from crossmodal.build import get_recipe
 from crossmodal.recipe import ComponentSpec
 from crossmodal.trainer import start_training
@@ -112,6 +112,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--mode-seeking", type=float, default=0.0, metavar="WEIGHT",
                         help="add crossmodal.mode_seeking_term(tau=--tau, weight=WEIGHT) to the generator's losses")
     parser.add_argument("--tau", type=float, default=0.02, help="the mode-seeking term's bound")
+    parser.add_argument("--noise-information", type=float, default=0.0, metavar="WEIGHT",
+                        help="add crossmodal.noise_information_term(--noise-head, n_noise=--n-noise, weight=WEIGHT)")
+    parser.add_argument("--noise-head", default="jukepix.information:PhraseInformationHead")
+    parser.add_argument("--n-noise", type=int, default=8, help="noise entries the noise information term reads")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-music"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -122,6 +126,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.mode_seeking:
         variant = dataclasses.replace(
             variant, generator_losses=(*variant.generator_losses, mode_seeking_term(args.tau, args.mode_seeking)))
+    if args.noise_information:
+        term = noise_information_term(args.noise_head, n_noise=args.n_noise, weight=args.noise_information)
+        variant = dataclasses.replace(variant, generator_losses=(*variant.generator_losses, term))
 
     @hookimpl
     def crossmodal_register_components(register):
@@ -179,6 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "options": args.option,
         "training": args.training,
         "mode_seeking": {"weight": args.mode_seeking, "tau": args.tau},
+        "noise_information": {"weight": args.noise_information, "head": args.noise_head, "n_noise": args.n_noise},
         "threads": args.threads,
         "budget_cpu_seconds": args.budget,
         "steps": trainer.step,

@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
     from .recipe import ComponentSpec, LossTerm, Recipe, random_pairs
     from .pairing import DataAwarePairing, aligned_pairs, descriptor_pairs
     from .training_data import TrainingData
-    from .information import information_term
+    from .information import information_term, noise_information_term
     from .diversity import mode_seeking_term
     from .pretrained import PretrainedModel
     from .registry import KINDS, ComponentInfo, Registry
@@ -74,7 +74,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("ComponentSpec", "LossTerm", "Recipe", "random_pairs"), "recipe"),
     **dict.fromkeys(("DataAwarePairing", "aligned_pairs", "descriptor_pairs"), "pairing"),
     "TrainingData": "training_data",
-    "information_term": "information",
+    **dict.fromkeys(("information_term", "noise_information_term"), "information"),
     "mode_seeking_term": "diversity",
     "PretrainedModel": "pretrained",
     **dict.fromkeys(("KINDS", "ComponentInfo", "Registry"), "registry"),
@@ -157,6 +157,7 @@ __all__ = [
     "load_checkpoint",
     "load_plugins",
     "mode_seeking_term",
+    "noise_information_term",
     "random_pairs",
     "remove_leftovers",
     "report_skipped",
