@@ -171,8 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps({"step": trainer.step, "cpu": round(cpu), "gp": round(trainer.last_losses.get("critic/gp", 0), 3),
                           "out": evaluations[-1]["out_of_band"],
                           **{k: round(v, 3) for k, v in generated.items()}}), file=sys.stderr, flush=True)
-    trainer.write_samples()  # piano-rolls of the last step, to look at
-    trainer.save_checkpoint()
+    trainer.save_checkpoint()  # each train() call above ends with the piano-rolls of its last step
     trainer.close()
 
     reached = None
