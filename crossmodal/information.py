@@ -21,13 +21,12 @@ recipe module that names the term loads cheaply.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .errors import RecipeError
 from .recipe import LossTerm
-from .registry import is_import_path
+from .registry import import_object, is_import_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -111,6 +110,12 @@ class NoiseInformationFactory:
         return NoiseInformationLoss(_build_head(self.head, data, self.n_noise, self.head_options), self.n_noise)
 
 
+def _check_head(head: Head | str | None, term: str) -> None:
+    """Refuse a string ``head`` that is not an import path, naming the ``term`` function."""
+    if isinstance(head, str) and not is_import_path(head):
+        raise RecipeError(f"{term}: head {head!r} is not an import path such as 'package.module:Head'")
+
+
 def _build_head(head: Head | str | None, data: TrainingData, n_outputs: int, options: Mapping[str, Any]) -> nn.Module:
     """``head(sample_shape=..., n_outputs=n_outputs, **options)``, importing ``head`` when it is a
     path; :func:`~crossmodal.losses.flat_information_head` when it is ``None``."""
@@ -119,15 +124,11 @@ def _build_head(head: Head | str | None, data: TrainingData, n_outputs: int, opt
     if head is None:
         head = flat_information_head
     elif isinstance(head, str):
-        module, _, attribute = head.partition(":")
         try:
-            found: Any = importlib.import_module(module)
-            for part in attribute.split("."):
-                found = getattr(found, part)
+            head = import_object(head)
         except (ImportError, AttributeError) as err:
             raise RecipeError(f"information term: head {head!r} cannot be imported ({type(err).__name__}: "
                               f"{err})") from err
-        head = found
     return head(sample_shape=tuple(data.targets.sample_shape), n_outputs=n_outputs, **dict(options))
 
 
@@ -155,8 +156,7 @@ def information_term(
     :param head_options: more keyword arguments for ``head``.
     :raises RecipeError: ``head`` is a string that is not an import path.
     """
-    if isinstance(head, str) and not is_import_path(head):
-        raise RecipeError(f"information_term: head {head!r} is not an import path such as 'package.module:Head'")
+    _check_head(head, "information_term")
     factory = InformationFactory(head, None if descriptors is None else tuple(descriptors), dict(head_options or {}))
     return LossTerm(name, information_loss, weight, module=factory)
 
@@ -185,8 +185,7 @@ def noise_information_term(
     :param head_options: more keyword arguments for ``head``.
     :raises RecipeError: ``head`` is a string that is not an import path, or ``n_noise`` < 1.
     """
-    if isinstance(head, str) and not is_import_path(head):
-        raise RecipeError(f"noise_information_term: head {head!r} is not an import path such as 'package.module:Head'")
+    _check_head(head, "noise_information_term")
     if n_noise < 1:
         raise RecipeError(f"noise_information_term: n_noise must be at least 1, got {n_noise}")
     factory = NoiseInformationFactory(head, int(n_noise), dict(head_options or {}))

@@ -45,6 +45,19 @@ def is_import_path(text: str) -> bool:
     )
 
 
+def import_object(path: str) -> Any:
+    """The object an import path ``"package.module:Attribute.sub"`` names, imported now.
+
+    :raises Exception: whatever importing the module or reading an attribute raises (callers
+        turn it into their own one-line error).
+    """
+    module, _, attribute = path.partition(":")
+    found: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        found = getattr(found, part)
+    return found
+
+
 @dataclass(frozen=True)
 class ComponentInfo:
     """One registry entry.
@@ -94,11 +107,8 @@ class ComponentInfo:
                  f"{self.name!r} as {path!r}, which")
         fix = "Fix or reinstall the plugin, or leave it out with CROSSMODAL_LOAD_PLUGINS"
         culprit = {"plugin": self.plugin, "distribution": release}
-        module, _, attribute = path.partition(":")
         try:
-            factory: Any = importlib.import_module(module)
-            for part in attribute.split("."):
-                factory = getattr(factory, part)
+            factory = import_object(path)
         except Exception as err:  # noqa: BLE001 - any import failure: re-raised as one line, with the cause
             text = re.sub(r"\s*\n\s*", "; ", str(err).strip())  # a multi-line message on one line
             raise PluginLoadError(
