@@ -2,7 +2,7 @@
 
 Trains a recipe (default ``jukepix``) on prepared data, evaluates ``--eval-samples`` generated
 phrases every ``--eval-every`` generator updates against the same number of real ones, and prints
-one JSON document: the CPU-seconds of training (this process, all threads; evaluation excluded)
+one JSON document: the CPU-seconds of training (this process, all threads; the evaluations included)
 at the first evaluation from which every later evaluation is in the band, the largest gradient
 penalty seen after the warm-up, and every evaluation's metrics. A figure of every metric over
 CPU time, with the band shaded, is written next to the JSON (``--out``).
@@ -112,10 +112,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--mode-seeking", type=float, default=0.0, metavar="WEIGHT",
                         help="add crossmodal.mode_seeking_term(tau=--tau, weight=WEIGHT) to the generator's losses")
     parser.add_argument("--tau", type=float, default=0.02, help="the mode-seeking term's bound")
+    parser.add_argument("--information-weight", type=float, metavar="WEIGHT",
+                        help="the weight of the recipe's information term (the painting read back)")
     parser.add_argument("--noise-information", type=float, default=0.0, metavar="WEIGHT",
                         help="add crossmodal.noise_information_term(--noise-head, n_noise=--n-noise, weight=WEIGHT)")
     parser.add_argument("--noise-head", default="jukepix.information:PhraseInformationHead")
     parser.add_argument("--n-noise", type=int, default=8, help="noise entries the noise information term reads")
+    parser.add_argument("--noise-head-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of the noise head, e.g. 'summaries=[\"voices\", \"onsets\"]'")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-music"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -126,8 +130,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.mode_seeking:
         variant = dataclasses.replace(
             variant, generator_losses=(*variant.generator_losses, mode_seeking_term(args.tau, args.mode_seeking)))
+    if args.information_weight is not None:
+        terms = tuple(dataclasses.replace(term, weight=args.information_weight) if term.name == "information" else term
+                      for term in variant.generator_losses)
+        if terms == variant.generator_losses:
+            raise SystemExit(f"--information-weight: recipe {args.recipe!r} has no information term")
+        variant = dataclasses.replace(variant, generator_losses=terms)
     if args.noise_information:
-        term = noise_information_term(args.noise_head, n_noise=args.n_noise, weight=args.noise_information)
+        head_options = {k: _parse_value(v) for k, _, v in (item.partition("=") for item in args.noise_head_option)}
+        term = noise_information_term(args.noise_head, n_noise=args.n_noise, weight=args.noise_information,
+                                      head_options=head_options)
         variant = dataclasses.replace(variant, generator_losses=(*variant.generator_losses, term))
 
     @hookimpl
@@ -159,10 +171,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cpu = wall = 0.0
     while cpu < args.budget and trainer.step < args.max_steps:
         start_cpu, start_wall = time.process_time(), time.perf_counter()
-        trainer.train(steps=trainer.step + args.eval_every)
+        generated = trainer.train(steps=trainer.step + args.eval_every)  # evaluates at its last step
         cpu += time.process_time() - start_cpu
         wall += time.perf_counter() - start_wall
-        generated = trainer.evaluate()
         metrics = {**generated, **(trainer.real_metrics or {})}
         verdict = in_band(metrics)
         evaluations.append({"step": trainer.step, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
@@ -185,7 +196,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "options": args.option,
         "training": args.training,
         "mode_seeking": {"weight": args.mode_seeking, "tau": args.tau},
-        "noise_information": {"weight": args.noise_information, "head": args.noise_head, "n_noise": args.n_noise},
+        "information_weight": args.information_weight,
+        "noise_information": {"weight": args.noise_information, "head": args.noise_head, "n_noise": args.n_noise,
+                              "head_options": args.noise_head_option},
         "threads": args.threads,
         "budget_cpu_seconds": args.budget,
         "steps": trainer.step,
