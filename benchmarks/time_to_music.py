@@ -81,6 +81,11 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _key_values(items: list[str]) -> dict[str, Any]:
+    """``["key=value", ...]`` -> ``{key: value}``, each value read as JSON where it parses."""
+    return {key: _parse_value(value) for key, _, value in (item.partition("=") for item in items)}
+
+
 def _variant(registry, recipe_name: str, options: list[str], training: list[str]):
     """The registered recipe with ``component.key=value`` and ``key=value`` overrides applied."""
     recipe = get_recipe(registry, recipe_name)
@@ -93,8 +98,7 @@ def _variant(registry, recipe_name: str, options: list[str], training: list[str]
         if isinstance(tuple_value, list):
             tuple_value = tuple(tuple_value)
         changes[kind] = ComponentSpec(spec.name, {**spec.options, key: tuple_value})
-    extra = {k: _parse_value(v) for k, _, v in (item.partition("=") for item in training)}
-    return dataclasses.replace(recipe, **changes, training={**recipe.training, **extra})
+    return dataclasses.replace(recipe, **changes, training={**recipe.training, **_key_values(training)})
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -137,9 +141,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raise SystemExit(f"--information-weight: recipe {args.recipe!r} has no information term")
         variant = dataclasses.replace(variant, generator_losses=terms)
     if args.noise_information:
-        head_options = {k: _parse_value(v) for k, _, v in (item.partition("=") for item in args.noise_head_option)}
         term = noise_information_term(args.noise_head, n_noise=args.n_noise, weight=args.noise_information,
-                                      head_options=head_options)
+                                      head_options=_key_values(args.noise_head_option))
         variant = dataclasses.replace(variant, generator_losses=(*variant.generator_losses, term))
 
     @hookimpl

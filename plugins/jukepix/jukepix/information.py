@@ -16,7 +16,12 @@ the generator learns from its error:
 - the **onsets**: notes started per 16th note, per track (note density), a note starting where a
   cell is on and the cell one step before is off.
 
-Public: :class:`PhraseInformationHead`, :data:`SUMMARIES`, :data:`STEPS_PER_SIXTEENTH`.
+A head can also read the **bar deviations** instead or as well (option ``summaries``): each
+bar's pitch profile, voices and onsets minus the phrase's mean bar, 0 for a phrase that repeats
+one bar.
+
+Public: :class:`PhraseInformationHead`, :data:`SUMMARIES`, :data:`PHRASE_SUMMARIES`,
+:data:`STEPS_PER_SIXTEENTH`.
 """
 
 from __future__ import annotations
@@ -83,8 +88,9 @@ class PhraseInformationHead(nn.Module):
         self.net = nn.Sequential(nn.Linear(size, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, n_outputs))
 
     def summaries(self, phrases: torch.Tensor) -> torch.Tensor:
-        """The kept summaries of the pitch profile ``(B, 128 x 2)``, voices ``(B, 64 x 2)`` and
-        onsets ``(B, 64 x 2)``, joined in that order: float32 ``(B, 512)`` when all are kept."""
+        """The kept summaries, joined in :data:`SUMMARIES` order: pitch profile ``(B, 128 x 2)``,
+        voices ``(B, 64 x 2)``, onsets ``(B, 64 x 2)``, bar deviations ``(B, 4 x 160 x 2)``;
+        float32 ``(B, 512)`` for the default three."""
         check_shape(self, "phrases", phrases, (None, *PHRASE_SHAPE))
         batch = phrases.shape[0]
         timeline = phrases.float().reshape(batch, -1, N_PITCHES, N_TRACKS)  # (B, 384 steps, pitches, tracks)
