@@ -282,6 +282,10 @@ class PianoRollBarDecoder(Decoder):
         silent (the paper: all 128).
     :param pitch_factors: pitch up-sampling of the last three layers; their product is the number
         of pitches in ``pitch_range``.
+    :param straight_through: where binary neurons pass the gradient reaching their 0/1 output
+        (:data:`STRAIGHT_THROUGH`): ``"probability"`` (BinaryMuseGAN: to the sigmoid's output, so a
+        cell far from 0.5 gets the sigmoid's vanishing slope) or ``"logit"`` (to the sigmoid's input
+        unchanged, so every cell gets the whole gradient).
     """
 
     segment_shape = (STEPS_PER_BAR, N_PITCHES)
@@ -296,12 +300,17 @@ class PianoRollBarDecoder(Decoder):
         steps_per_cell: int = 1,
         pitch_range: tuple[int, int] = (0, N_PITCHES),
         pitch_factors: Sequence[int] = DECODER_PITCH_FACTORS,
+        straight_through: str = "probability",
     ) -> None:
         super().__init__()
         if not 0.0 < initial_on_rate < 1.0:
             raise ValueError(f"PianoRollBarDecoder: initial_on_rate must be in (0, 1), got {initial_on_rate}")
         if binary_neurons not in BINARY_NEURONS:
             raise ValueError(f"PianoRollBarDecoder: binary_neurons must be one of {BINARY_NEURONS}, got {binary_neurons!r}")
+        if straight_through not in STRAIGHT_THROUGH:
+            raise ValueError(
+                f"PianoRollBarDecoder: straight_through must be one of {STRAIGHT_THROUGH}, got {straight_through!r}"
+            )
         if steps_per_cell < 1 or STEPS_PER_BAR % steps_per_cell:
             raise ValueError(f"PianoRollBarDecoder: steps_per_cell must divide {STEPS_PER_BAR}, got {steps_per_cell}")
         low, high = (int(p) for p in pitch_range)
@@ -315,6 +324,7 @@ class PianoRollBarDecoder(Decoder):
         self.temporal_dim = temporal_dim
         self.input_dim = feature_dim + temporal_dim
         self.binary_neurons = binary_neurons
+        self.straight_through = straight_through
         self.steps_per_cell = steps_per_cell
         self.pitch_padding = (low, N_PITCHES - high)  # silent pitches below and above the range
         in_channels = self.input_dim
@@ -329,14 +339,16 @@ class PianoRollBarDecoder(Decoder):
         output = BlockConvTranspose2d(in_channels, *layers_spec[-1])
         with torch.no_grad():  # start near the data's sparsity instead of at p = 0.5 everywhere
             output.bias.fill_(math.log(initial_on_rate / (1.0 - initial_on_rate)))
-        layers += [output, nn.Sigmoid()]
-        self.layers = nn.Sequential(*layers)
+        layers.append(output)
+        self.layers = nn.Sequential(*layers)  # logits; the sigmoid is applied in forward
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         check_shape(self, "code", code, (None, self.input_dim))
-        bar = self.layers(code[:, :, None, None])[:, 0]  # (N, input_dim, 1, 1) -> (N, cells, pitches)
+        logits = self.layers(code[:, :, None, None])[:, 0]  # (N, input_dim, 1, 1) -> (N, cells, pitches)
+        bar = torch.sigmoid(logits)
         if self.binary_neurons is not None:
-            bar = _binarize(bar, stochastic=self.binary_neurons == "stochastic" and self.training)
+            hard = _binary_values(bar, stochastic=self.binary_neurons == "stochastic" and self.training)
+            bar = _StraightThrough.apply(bar if self.straight_through == "probability" else logits, hard)
         bar = bar.repeat_interleave(self.steps_per_cell, dim=1)  # (N, 96, pitches): each cell held
         return F.pad(bar, self.pitch_padding)  # (N, time, 128 pitches)
 
@@ -347,11 +359,17 @@ straight-through gradient, thresholded at 0.5 (``"deterministic"``) or drawn as 
 while training (``"stochastic"``), as BinaryMuseGAN's binary neurons."""
 
 
+STRAIGHT_THROUGH = ("probability", "logit")
+"""Where binary neurons pass their gradient: to the cell's probability (through the sigmoid's
+slope, BinaryMuseGAN) or to its logit unchanged."""
+
+
 class _StraightThrough(torch.autograd.Function):
-    """Forward: the given 0/1 values exactly; backward: the gradient passed on to the probabilities."""
+    """Forward: the given 0/1 values exactly; backward: the gradient passed on unchanged to the
+    tensor they were drawn from (probabilities or logits)."""
 
     @staticmethod
-    def forward(ctx, probabilities: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, source: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return hard
 
     @staticmethod
@@ -359,16 +377,11 @@ class _StraightThrough(torch.autograd.Function):
         return grad, None
 
 
-def _binarize(probabilities: torch.Tensor, stochastic: bool) -> torch.Tensor:
-    """0/1 values of ``probabilities`` whose gradient is the identity's (straight-through).
-
-    Forward: ``p > 0.5`` (deterministic) or a Bernoulli(p) draw (stochastic). Backward: the
-    gradient reaching the binary output is passed to ``p`` unchanged, so the critic's judgement of
-    the binary roll it sees still trains the probabilities.
-    """
+def _binary_values(probabilities: torch.Tensor, stochastic: bool) -> torch.Tensor:
+    """0/1 values drawn from ``probabilities``, without a gradient: ``p > 0.5`` (deterministic) or a
+    Bernoulli(p) draw (stochastic). :class:`_StraightThrough` gives them their gradient."""
     with torch.no_grad():
-        hard = torch.bernoulli(probabilities) if stochastic else (probabilities > 0.5).to(probabilities.dtype)
-    return _StraightThrough.apply(probabilities, hard)
+        return torch.bernoulli(probabilities) if stochastic else (probabilities > 0.5).to(probabilities.dtype)
 
 
 def _bar_layers(

@@ -83,7 +83,8 @@ def test_encoder_layers_follow_table_i():
 
 def test_decoder_layers_follow_table_i():
     decoder = PianoRollBarDecoder().eval()
-    x = torch.randn(3, decoder.input_dim)[:, :, None, None]
+    code = torch.randn(3, decoder.input_dim)
+    x = code[:, :, None, None]
     shapes = []
     for layer in decoder.layers:
         x = layer(x)
@@ -91,7 +92,7 @@ def test_decoder_layers_follow_table_i():
             shapes.append(tuple(x.shape[2:]))
     assert shapes == TABLE_I_TRANSCONV_SHAPES
     assert shapes[-1] == (STEPS_PER_BAR, N_PITCHES)
-    assert isinstance(decoder.layers[-1], nn.Sigmoid)
+    torch.testing.assert_close(decoder(code), torch.sigmoid(x[:, 0]))  # the sigmoid of the last transconv
     assert sum(isinstance(m, nn.BatchNorm2d) for m in decoder.modules()) == len(TABLE_I_TRANSCONV_SHAPES) - 1
 
 
@@ -277,6 +278,26 @@ def test_deterministic_binary_neurons_give_the_thresholded_roll_and_pass_the_gra
     (b * weights).sum().backward()
     for grad_p, grad_b in zip((q.grad for q in probabilities.parameters()), (q.grad for q in binary.parameters())):
         torch.testing.assert_close(grad_b, grad_p)  # straight-through: the sigmoid's gradient, unchanged
+
+
+def test_logit_straight_through_passes_the_gradient_to_the_logits_without_the_sigmoid_slope():
+    probabilities = _small_decoder(initial_on_rate=0.3).train()
+    binary = _small_decoder(initial_on_rate=0.3, binary_neurons="deterministic", straight_through="logit").train()
+    code = torch.randn(6, 8)
+    p = probabilities(code)
+    b = binary(code)
+    assert torch.equal(b, (p > 0.5).float())  # the same forward as through the probabilities
+    weights = torch.rand_like(p)
+    # a cell's probability p has slope p (1 - p) in its logit: dividing the upstream gradient by it
+    # through the probability path gives what the logit path must give with the plain gradient
+    (p * (weights / (p * (1 - p))).detach()).sum().backward()
+    (b * weights).sum().backward()
+    grads = [(q.grad, r.grad) for q, r in zip(probabilities.parameters(), binary.parameters())]
+    scale = max(grad_p.abs().max().item() for grad_p, _ in grads)  # float32 rounding grows with it
+    for grad_p, grad_b in grads:
+        torch.testing.assert_close(grad_b, grad_p, rtol=1e-4, atol=1e-6 * scale)
+    with pytest.raises(ValueError, match="straight_through must be one of"):
+        _small_decoder(straight_through="sigmoid")
 
 
 def test_stochastic_binary_neurons_draw_while_training_and_threshold_in_evaluation():
