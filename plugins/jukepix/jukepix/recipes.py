@@ -63,11 +63,11 @@ DEMO_TRAINING = {
 
 
 DEMO_EXPECTATION = (
-    "after the demo's 250 steps the phrases depend on the picture but are not music yet: 16th and 8th notes, "
-    "a first bar followed by one bar repeated three times, few held notes. No run measured so far "
-    "(docs/benchmarks.md 'Time to music') reached the real data's statistics; the paper trains 100,000 steps, "
-    "about 100 CPU-hours at this recipe's 3.7 CPU-seconds per step. To hear the shipped model, trained "
-    "twice as long: crossmodal generate --image YOUR_PAINTING --audio"
+    "after the demo's 250 steps the piano-rolls look like music but not yet like chorales: held quarter and "
+    "half notes, a line in each hand with two voices in places, notes on the beats, four bars that differ, and "
+    "phrases that depend on the picture. Still missing: the chorales' steady two voices per hand and their "
+    "cadences; no run measured so far (docs/benchmarks.md 'Time to music') kept every statistic in the real "
+    "data's band. To hear the shipped model, trained twice as long: crossmodal generate --image YOUR_PAINTING --audio"
 )
 """What ``crossmodal train`` says at the end of a demo-length run (``Recipe.expectation``)."""
 
