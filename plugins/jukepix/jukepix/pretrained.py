@@ -17,7 +17,7 @@ __all__ = ["MODEL_CARD", "MODEL_FILE", "MODEL_SHA256", "default_model"]
 MODEL_FILE = Path(__file__).with_name("weights") / "jukepix-default.pt"
 """The model file, shipped as package data (float16 generator weights and the job record)."""
 
-MODEL_SHA256 = "2f4be66ae2f3ec0cd329e67145ebd8f62d945fa31bd2a5b933648659f1046842"
+MODEL_SHA256 = "fab2f5291344e4ea4f73fbf997e80dc91e910e21ba2eacdc955f0a7f76dfee8e"
 """The SHA-256 ``crossmodal export-model`` printed for :data:`MODEL_FILE`."""
 
 MODEL_CARD = "docs/model-card-jukepix-default.md"
