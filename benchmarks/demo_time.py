@@ -45,6 +45,17 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
     return {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "stdout": done.stdout}
 
 
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it (``platform.processor()`` where there is no /proc)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def last_row(path: Path) -> dict[str, str]:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -71,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {
         "benchmark": "demo-time",
         "command": "crossmodal train --plugin jukepix",
-        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+        "machine": {"cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1min_after": round(os.getloadavg()[0], 2),
                     "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "default_data_build": {k: v for k, v in build.items() if k != "stdout"} | {"phrases": int(build["stdout"])},

@@ -37,3 +37,33 @@ def test_the_recorded_demo_ran_the_current_demo_schedule():
     recorded = json.loads((ROOT / "docs" / "demo-time.json").read_text(encoding="utf-8"))
     assert steps and recorded["steps"] == int(steps.group(1)), (
         "docs/demo-time.json was measured on another demo schedule: run benchmarks/demo_time.py --record again")
+
+
+DEMO_COST = re.compile(r"\b(\d[\d,]*) CPU-seconds\b|\b(\d+) s wall\b|about \d+ minutes? (?:on|to build)")
+"""A statement of what some run costs; the demo's is stated in README alone."""
+
+
+def test_only_readme_states_the_demo_time():
+    recorded = json.loads((ROOT / "docs" / "demo-time.json").read_text(encoding="utf-8"))
+    demo = {round(recorded["training"]["cpu_seconds"]), round(recorded["training"]["wall_seconds"])}
+    restated = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        if page.name == "benchmarks.md":  # the record of every measurement, the demo's included
+            continue
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        for found in DEMO_COST.finditer(text):
+            number = found.group(1) or found.group(2)
+            if number is None or int(number.replace(",", "")) in demo:
+                restated.append(f"{page.name}: {found.group(0)!r}")
+    assert not restated, f"pages state the demo's time instead of linking to README: {restated}"
+
+
+def test_quickstart_uses_only_what_a_clone_has_and_lists_every_recipe():
+    from crossmodal.plugins import load_plugins
+
+    text = (ROOT / "docs" / "quickstart.md").read_text(encoding="utf-8")
+    for absent in ("../shared", "shared/paper", "PITFALLS"):
+        assert absent not in text, f"quickstart.md uses {absent!r}, which a clone does not have"
+    recipes = load_plugins().registry.names("recipe")
+    listed = re.search(r"list-components --kind recipe\s+# (.*)", text)
+    assert listed and sorted(n.strip() for n in listed.group(1).split(",")) == sorted(recipes)
