@@ -90,8 +90,27 @@ _EXPORTS: dict[str, str] = {
 """Exported name -> the submodule of :mod:`crossmodal` that defines it (imported on first access)."""
 
 
+_REMOVED: dict[str, str] = {
+    "RegisterComponent": "plugin API 2 (crossmodal 0.2) has one registration callback, crossmodal.Register; "
+                         "{porting}",
+    "Job": "a built job is no longer a public name: build one with crossmodal.build_job(registry, recipe) and "
+           "use its attributes as before",
+    "JobSpec": "a job's record is no longer a public name: a Recipe's ComponentSpecs say what a job builds",
+}
+"""Names that an earlier plugin API exported -> the porting note their import error gives."""
+
+
 def __getattr__(name: str) -> Any:
-    """Import the submodule that defines ``name`` on first access (PEP 562) and cache the value."""
+    """Import the submodule that defines ``name`` on first access (PEP 562) and cache the value.
+
+    :raises ImportError: for a name an earlier API exported (:data:`_REMOVED`), with its porting note.
+    """
+    if name in _REMOVED:
+        from .plugins import API_VERSION, PORTING
+
+        note = _REMOVED[name].format(porting=PORTING)
+        raise ImportError(f"crossmodal {__version__} (plugin API {API_VERSION}) has no {name!r}: {note}",
+                          name=__name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

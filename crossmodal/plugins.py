@@ -58,6 +58,7 @@ __all__ = [
     "STRICT_ENV",
     "BrokenPlugin",
     "LoadedPlugin",
+    "PORTING",
     "Plugins",
     "call_plugin_hook",
     "load_plugins",
@@ -86,7 +87,7 @@ _REMOVED_HOOKS = (
 )
 """Registration hooks of plugin API 1; API 2 registers every kind through ``crossmodal_register_components``."""
 
-_PORTING = (
+PORTING = (
     f"API {API_VERSION} registers every kind through crossmodal_register_components(register): "
     "register('evaluator', ...), register('sample-set', ...), register('sample-writer', ...) and "
     "register('recipe', ...) replace crossmodal_register_evaluators, _datasets, _writers and _recipes; "
@@ -301,7 +302,7 @@ def _api_version(manager: pluggy.PluginManager, name: str, hooks: Sequence[str])
     version = call_plugin_hook(manager, "crossmodal_api_version", name)
     if version == 1 or removed:
         used = f" (it implements {', '.join(removed)})" if removed else ""
-        raise PluginLoadError(f"written for plugin API 1{used}: {_PORTING}", plugin=name)
+        raise PluginLoadError(f"written for plugin API 1{used}: {PORTING}", plugin=name)
     if version is None:
         return None
     if not isinstance(version, int) or isinstance(version, bool):

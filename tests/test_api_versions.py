@@ -1,0 +1,82 @@
+"""The version says the plugin API, names an earlier API exported fail with their porting note,
+and a plugin written for API 2 works unchanged (``tests/frozen/palette_api2``, never edited)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from packaging.specifiers import SpecifierSet
+
+import crossmodal
+from crossmodal import build_job, load_plugins, start_training
+from crossmodal.plugins import API_VERSION
+
+ROOT = Path(__file__).resolve().parents[1]
+PINNED = ("plugins/evaluators/pyproject.toml", "plugins/jukepix/pyproject.toml",
+          "docs/examples/crossmodal-palette/pyproject.toml")
+
+
+def test_the_minor_version_is_the_plugin_api():
+    major, minor, _patch = (int(part) for part in crossmodal.__version__.split("."))
+    assert (major, minor) == (0, API_VERSION)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["version"] == crossmodal.__version__
+
+
+@pytest.mark.parametrize("pyproject", PINNED)
+def test_shipped_plugins_pin_the_api_they_are_written_for(pyproject):
+    dependencies = tomllib.loads((ROOT / pyproject).read_text(encoding="utf-8"))["project"]["dependencies"]
+    pin = SpecifierSet(next(d for d in dependencies if d.startswith("crossmodal>") or d.startswith("crossmodal<"))
+                       .removeprefix("crossmodal"))
+    assert crossmodal.__version__ in pin
+    assert f"0.{API_VERSION - 1}.9" not in pin and f"0.{API_VERSION + 1}.0" not in pin
+
+
+@pytest.mark.parametrize("name, says", [
+    ("RegisterComponent", "crossmodal_register_components(register)"),
+    ("Job", "build_job"),
+    ("JobSpec", "ComponentSpec"),
+])
+def test_a_name_of_api_1_fails_with_its_porting_note(name, says):
+    namespace: dict[str, object] = {}
+    with pytest.raises(ImportError) as raised:
+        exec(f"from crossmodal import {name}", namespace)  # what an API-1 plugin's first line does
+    message = str(raised.value)
+    assert f"plugin API {API_VERSION}" in message and name in message and says in message
+
+
+def test_an_unknown_name_is_still_an_attribute_error():
+    with pytest.raises(AttributeError):
+        crossmodal.no_such_name  # noqa: B018
+
+
+@pytest.fixture()
+def frozen_palette(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "frozen"))
+    yield importlib.import_module("palette_api2.plugin")
+    for module in [m for m in sys.modules if m == "palette_api2" or m.startswith("palette_api2.")]:
+        del sys.modules[module]
+
+
+def test_a_plugin_written_for_api_2_trains_unchanged(frozen_palette, tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry = load_plugins(allow=[], extra=[("palette", frozen_palette)], strict=True).registry
+        job = build_job(registry, "palette")
+        conditions = job.conditions.batch(torch.arange(3))
+        assert job.generator(conditions, job.generator.sample_noise(3)).shape[0] == 3
+        trainer = start_training(registry, "palette", overrides={"steps": 4, "out_dir": str(tmp_path), "device": "cpu"})
+        try:
+            trainer.train()
+        finally:
+            trainer.close()
+    assert trainer.step == 4
+    ours = [w for w in caught if not issubclass(w.category, DeprecationWarning)
+            and any(Path(w.filename).resolve().is_relative_to(ROOT / part) for part in ("crossmodal", "tests"))]
+    assert not ours, [str(w.message) for w in ours]
