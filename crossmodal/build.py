@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass, field
-from typing import Any, Collection, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 import torch
 from torch import nn
@@ -27,6 +27,7 @@ from .registry import ComponentInfo, Registry
 from .training_data import TrainingData
 
 __all__ = [
+    "MAX_UNCHECKED_SIZE",
     "RANGE_CHECK_ITEMS",
     "ROLE_KINDS",
     "Job",
@@ -58,6 +59,13 @@ ROLE_KINDS = {
 """Role (a :class:`~crossmodal.recipe.Recipe` field, and a key of :attr:`JobSpec.components`) ->
 the registry kind it names. Checkpoints record components by role, so the names of kinds can
 change without making older checkpoints unreadable."""
+
+MAX_UNCHECKED_SIZE = 1 << 16
+"""Largest integer (65,536) a checkpoint may record as ``n_tracks`` or in its generator's
+component options when those components cannot be built on the meta device, so that the saved
+shapes cannot be compared before memory is allocated (:func:`load_generator`): a Jukepix encoder
+of that ``feature_dim`` takes about 1 GB. Components that build on the meta device are not bound
+by it: their shapes are compared instead."""
 
 RANGE_CHECK_ITEMS = 2
 """Conditions the generator runs on when a recipe is built, to check that its decoders give
@@ -658,13 +666,18 @@ def load_generator(
     when the run kept an average, else the trained ones.
 
     Before anything is built, the saved weights must be finite and the recorded component
-    options must be ones the registered factories take.
+    options must be ones the registered factories take. The generator is then first built on
+    the meta device (no memory) and its shapes compared with the saved ones (:func:`_meta_build`
+    says which failures of that build are final); where its components cannot be built there,
+    every recorded size must be at most :data:`MAX_UNCHECKED_SIZE` before the real build
+    allocates anything.
 
     :param document: from :func:`crossmodal.checkpoint.load_checkpoint`.
     :returns: the generator (on ``device``, in evaluation mode) and the checkpoint's job spec.
     :raises RecipeError: when a recorded component is not registered.
     :raises CheckpointError: when the saved weights are not finite, a recorded option is unknown
-        or cannot be built, or the weights do not fit the rebuilt generator (naming the file).
+        or cannot be built, a recorded size is refused unbuilt, or the weights do not fit the
+        rebuilt generator (naming the file).
     """
     path = shown(str(document.get("path", "")))
     try:
@@ -689,12 +702,10 @@ def load_generator(
 
     misfit = f"{origin}: the saved generator does not fit the one built from its recorded components " \
              "(did a plugin change, or was the file edited?)"
-    try:  # first without memory, so absurd recorded sizes are refused before they are allocated
-        with torch.device("meta"):
-            skeleton = build()
-    except Exception:  # noqa: BLE001 - a component that cannot be built on the meta device: the real build checks
-        skeleton = None
-    if skeleton is not None:
+    skeleton = _meta_build(build)  # first without memory, so absurd recorded sizes are refused unallocated
+    if skeleton is None:
+        _check_unchecked_sizes(parts, spec.n_tracks, origin)
+    else:
         _compare_shapes(skeleton.state_dict(), weights, misfit)
         del skeleton
     generator = build()
@@ -718,3 +729,57 @@ def _compare_shapes(built: Mapping[str, Any], saved: Mapping[str, Any], misfit: 
     extra = [name for name in saved if name not in built]
     if extra:
         raise CheckpointError(f"{misfit}: the file has an unexpected weight {shown(str(extra[0]))!r}")
+
+
+def _meta_build(build: Callable[[], ConditionalGenerator]) -> ConditionalGenerator | None:
+    """``build()`` on the meta device (shapes, no memory), or ``None`` where the meta device
+    cannot build these components.
+
+    A :class:`~crossmodal.errors.CrossmodalError` that no other exception caused is honoured
+    (raised as is): crossmodal's own refusals (the recorded sizes do not fit each other, an
+    option the factory lacks) and a plugin's own (a :class:`~crossmodal.errors.ShapeError`...)
+    are the same on every device. Anything else counts as the meta device being unsupported,
+    whether raised as is or wrapped by :func:`create_component`: the meta device itself raises
+    ``RuntimeError`` and ``NotImplementedError`` (``Tensor.item()``, an operator without a meta
+    kernel) and ``TypeError`` (conversion to numpy), which cannot be told from a plugin's own
+    ``ValueError`` or ``TypeError``, so those are left to the real build to raise again.
+    """
+    try:
+        with torch.device("meta"):
+            return build()
+    except CrossmodalError as err:
+        cause = err.__cause__
+        while isinstance(cause, CrossmodalError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        return None
+    except Exception:  # noqa: BLE001 - a plugin's exception of its own class, see above
+        return None
+
+
+def _check_unchecked_sizes(parts: Mapping[str, ComponentSpec], n_tracks: int, origin: str) -> None:
+    """Refuse ``n_tracks`` or an integer in the recorded options above :data:`MAX_UNCHECKED_SIZE`."""
+    sizes = {"n_tracks": n_tracks}
+    for role, part in parts.items():
+        sizes.update({f"{ROLE_KINDS[role]} {part.name!r} option {name!r}": _largest_integer(value)
+                      for name, value in part.options.items()})
+    for label, size in sizes.items():
+        if size > MAX_UNCHECKED_SIZE:
+            raise CheckpointError(
+                f"{origin}: {label} records {size}; these components cannot be built on the meta device to "
+                f"check the saved shapes first, so sizes above {MAX_UNCHECKED_SIZE} are refused rather than allocated"
+            )
+
+
+def _largest_integer(value: Any) -> int:
+    """The largest integer in a recorded option value, searching lists and dicts (0: none, booleans not counted)."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return max(map(_largest_integer, value), default=0)
+    return 0

@@ -1,6 +1,8 @@
 """Writing outputs without ever overwriting one: a taken name gets the next free number.
 
-Public: :func:`write_new`, :func:`write_new_group`, :func:`claim_new`, :func:`numbered`.
+Public: :func:`write_new`, :func:`write_new_group`, :func:`claim_new`, :func:`numbered`, and for
+a file that must have exactly the name asked for (``export-model --out``), :func:`check_free`
+and :func:`write_once`.
 
 The naming rule, for every generated file crossmodal writes (``crossmodal generate`` and the
 bundled sample writers): a file is written under the name asked for when no file has it;
@@ -23,7 +25,7 @@ from typing import BinaryIO, Callable, Iterable, Sequence
 from .errors import OutputError
 from .files import failure_reason, fsync_dir, leftover_name, shown, write_synced
 
-__all__ = ["MAX_NUMBER", "claim_new", "numbered", "write_new", "write_new_group"]
+__all__ = ["MAX_NUMBER", "check_free", "claim_new", "numbered", "write_new", "write_new_group", "write_once"]
 
 MAX_NUMBER = 100_000
 """Highest number tried before giving up (:class:`OutputError`)."""
@@ -147,3 +149,42 @@ def write_new(path: str | os.PathLike[str], write: Callable[[BinaryIO], object])
     :raises OutputError: the write failed (naming the file); nothing is left behind.
     """
     return write_new_group([(path, write)])[0]
+
+
+def _taken(path: Path) -> OutputError:
+    return OutputError(f"{shown(path)} already exists; nothing was written (choose another name)")
+
+
+def check_free(path: str | os.PathLike[str]) -> None:
+    """Refuse ``path`` when anything has that name, a symbolic link (even a dangling one)
+    included: call it before long work that ends in :func:`write_once`.
+
+    :raises OutputError: naming ``path``.
+    """
+    if os.path.lexists(path):
+        raise _taken(Path(path))
+
+
+def write_once(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
+    """Write ``path`` atomically under exactly that name, never a numbered one.
+
+    The finished temporary file is claimed as :func:`claim_new` claims names (``os.link``, which
+    fails when the name exists), so a file, a folder or a symbolic link (even a dangling one) at
+    ``path``, or another process that claimed it first, makes it refuse; nothing is replaced.
+
+    :returns: ``path``.
+    :raises OutputError: the name is taken, or the write failed (naming the file); nothing is
+        left behind.
+    """
+    path = Path(path)
+    tmp = _write_temporary(path, write)
+    try:
+        _link_new(tmp, path)
+    except FileExistsError:
+        raise _taken(path) from None
+    except OSError as err:
+        raise OutputError(f"{shown(path)}: could not be written ({failure_reason(err)})") from err
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return path

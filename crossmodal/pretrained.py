@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -100,6 +101,8 @@ def load_model(model: PretrainedModel, name: str) -> dict[str, Any]:
     """
     import torch
 
+    from .checkpoint import _GLOBAL  # how load_checkpoint finds the refused object in torch's message
+
     path = Path(model.file)
     origin = f"model {name!r} ({shown(path)})"
     try:
@@ -114,7 +117,13 @@ def load_model(model: PretrainedModel, name: str) -> dict[str, Any]:
         )
     try:
         document = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - UnpicklingError (a pickled object), zip errors...
+    except pickle.UnpicklingError as err:  # worded as load_checkpoint words it, without torch's advice
+        offender = _GLOBAL.search(str(err))
+        what = f" (a {offender.group(1)})" if offender else ""
+        raise CheckpointError(
+            f"{origin}: refused: holds pickled objects other than tensors and plain values{what}"
+        ) from None
+    except Exception as err:  # noqa: BLE001 - zip errors, a truncated file...
         raise CheckpointError(f"{origin}: cannot be read as a model file ({type(err).__name__})") from err
     if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
         raise CheckpointError(f"{origin}: not a crossmodal model file (format {MODEL_FORMAT!r} expected)")
