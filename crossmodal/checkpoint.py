@@ -17,6 +17,10 @@ A checkpoint is a dict of tensors and plain Python values only, so it loads with
 Files are ``checkpoints/checkpoint-00001000.pt`` (the generator step, 8 digits) next to a
 ``latest`` file that holds the newest file's name. ``latest`` may only name a
 ``checkpoint-*.pt`` file in its own folder; anything else (a path, ``..``) is refused.
+Checkpoints and ``latest`` are opened only when they are regular files and not symbolic links
+(``latest`` up to :data:`POINTER_LIMIT` bytes), and a run's ``checkpoints/`` folder is refused
+when it is a link: a run folder copied from someone else cannot make crossmodal read, write or
+prune files elsewhere (:func:`crossmodal.files.open_regular`).
 
 Trust model: ``weights_only=True`` means loading a file cannot run code (no pickled classes or
 functions are accepted). It does not make a file's *values* trustworthy: recorded component
@@ -28,6 +32,7 @@ memory and compared with the saved shapes, and ``generate`` refuses non-finite w
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import random
 import re
@@ -38,13 +43,15 @@ import numpy as np
 import torch
 
 from .errors import CheckpointError, OutputError
-from .files import atomic_write, remove_leftovers, shown
+from .files import atomic_write, check_folder, open_regular, own_folder, read_limited, remove_leftovers, shown
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "LATEST",
+    "POINTER_LIMIT",
     "capture_rng_state",
     "checkpoint_name",
+    "pickle_refusal",
     "find_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
@@ -60,6 +67,9 @@ CHECKPOINT_FORMAT = 1
 LATEST = "latest"
 """Name of the pointer file, in the checkpoint folder, that names the newest checkpoint."""
 
+POINTER_LIMIT = 4096
+"""Largest ``latest`` pointer read, in bytes (it holds one ``checkpoint-*.pt`` name)."""
+
 _NAME = re.compile(r"^checkpoint-(\d{8,})\.pt$")
 _OLD_TEMPORARY = re.compile(r"^(?:checkpoint-\d{8,}\.pt|latest)\.tmp$")
 """Temporary names of crossmodal before pid-named temporaries (``checkpoint-X.pt.tmp``, ``latest.tmp``)."""
@@ -67,6 +77,14 @@ _LEFTOVER_TARGET = re.compile(r"^\.(?P<name>checkpoint-\d{8,}\.pt|latest)\.(?:tm
 _GLOBAL = re.compile(r"GLOBAL\s+([A-Za-z_][\w.]*)")
 _REQUIRED = ("format", "generator", "critic", "generator_optimizer", "critic_optimizer", "generator_step",
              "critic_step", "config", "job", "plugins", "rng")
+
+
+def pickle_refusal(err: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, naming the pickled object it holds
+    (the end of a one-line message; torch's advice to turn ``weights_only`` off is left out)."""
+    offender = _GLOBAL.search(str(err))
+    what = f" (a {offender.group(1)})" if offender else ""
+    return f"refused: holds pickled objects other than tensors and plain values{what}"
 
 
 def checkpoint_name(generator_step: int) -> str:
@@ -166,10 +184,10 @@ def save_checkpoint(state: Mapping[str, Any], directory: str | Path, keep: int) 
 
     :returns: the path written.
     :raises OutputError: a file could not be written (a full disk...): one line naming it; the
-        previous checkpoints and ``latest`` are unchanged.
+        previous checkpoints and ``latest`` are unchanged. Also when ``directory`` is a symbolic
+        link or not a folder: nothing is written or pruned then.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = own_folder(directory)
     document = {"format": CHECKPOINT_FORMAT, **state}
     missing = [key for key in _REQUIRED if key not in document]
     if missing:
@@ -199,13 +217,18 @@ def find_checkpoint(run_or_file: str | Path) -> Path:
     A folder is resolved through its ``latest`` pointer (or ``checkpoints/latest`` for a run),
     falling back to its newest ``checkpoint-*.pt``.
 
-    :raises CheckpointError: when nothing is found (naming the path).
+    :raises CheckpointError: when nothing is found (naming the path), or a run's ``checkpoints``
+        is a symbolic link or not a folder.
     """
     path = Path(run_or_file)
     if path.is_file():
         return path
     if not path.exists():
         raise CheckpointError(f"checkpoint {path}: no such file or folder")
+    try:
+        check_folder(path / "checkpoints")
+    except OutputError as err:
+        raise CheckpointError(f"checkpoint folder {err}") from None
     for folder in (path / "checkpoints", path):
         name = _latest_name(folder)
         if name is not None and (folder / name).is_file():
@@ -220,13 +243,16 @@ def _latest_name(folder: Path) -> str | None:
     """The ``checkpoint-*.pt`` name the ``latest`` pointer of ``folder`` holds (``None``: no pointer).
 
     :raises CheckpointError: when the pointer holds anything else (a path, ``..``, another name),
-        so a crafted run folder cannot make crossmodal read a file elsewhere.
+        so a crafted run folder cannot make crossmodal read a file elsewhere; or when it is a
+        symbolic link, not a regular file or over :data:`POINTER_LIMIT` bytes.
     """
     pointer = folder / LATEST
-    if not pointer.is_file():
-        return None
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
+        name = read_limited(pointer, POINTER_LIMIT).decode("utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OutputError as err:  # refused: names the pointer and why
+        raise CheckpointError(f"checkpoint pointer {err}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise CheckpointError(f"checkpoint pointer {shown(pointer)}: cannot be read ({err})") from err
     if not _NAME.match(name) or "/" in name or "\\" in name:
@@ -242,21 +268,20 @@ def load_checkpoint(run_or_file: str | Path, map_location: str | torch.device = 
 
     ``config`` and ``job`` come back parsed (dicts), and ``path`` holds the file read.
 
-    :raises CheckpointError: when the file is missing, truncated or not a checkpoint, or holds
-        pickled objects other than tensors and plain values (which could run code on load); the
-        message names the file and the cause.
+    :raises CheckpointError: when the file is missing, truncated or not a checkpoint, is a
+        symbolic link or not a regular file, or holds pickled objects other than tensors and plain
+        values (which could run code on load); the message names the file and the cause.
     """
     found = find_checkpoint(run_or_file)
     path = shown(found)
     try:
-        document = torch.load(found, map_location=map_location, weights_only=True)
+        with os.fdopen(open_regular(found), "rb") as handle:
+            document = torch.load(handle, map_location=map_location, weights_only=True)
+    except OutputError as err:  # refused: names the file and why
+        raise CheckpointError(f"checkpoint {err}") from None
     except pickle.UnpicklingError as err:
         # torch's own text suggests turning weights_only off: never pass that advice on
-        offender = _GLOBAL.search(str(err))
-        what = f" (a {offender.group(1)})" if offender else ""
-        raise CheckpointError(
-            f"checkpoint {path}: refused: holds pickled objects other than tensors and plain values{what}"
-        ) from None
+        raise CheckpointError(f"checkpoint {path}: {pickle_refusal(err)}") from None
     except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, EOFError, zip errors...
         lines = str(err).strip().splitlines()
         raise CheckpointError(

@@ -5,19 +5,26 @@
 logging interval), each metric of the generated samples (``NAME/trackK`` for a per-track metric,
 ``NAME`` for a whole-sample one) and the same metric of real samples (``real/NAME/trackK``).
 Plots use matplotlib's object API with the Agg canvas, so no display and no global state.
+``metrics.csv`` is read only when it is a regular file, not a symbolic link, of at most
+:data:`CSV_LIMIT` bytes.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from collections import defaultdict
 from pathlib import Path
 
-from .files import atomic_write
+from .files import atomic_write, own_folder, read_limited
 
-__all__ = ["LOSS_PREFIXES", "metric_columns", "plot_curves", "read_metrics"]
+__all__ = ["CSV_LIMIT", "LOSS_PREFIXES", "metric_columns", "plot_curves", "read_metrics"]
+
+CSV_LIMIT = 256 * 2**20
+"""Largest ``metrics.csv`` or ``progress.csv`` crossmodal reads: 256 MiB (a row per evaluation or
+logging interval is about 100 bytes to a few KiB, so millions of rows)."""
 
 LOSS_PREFIXES = ("critic/", "generator/")
 _BOOKKEEPING = ("step", "wall_time")
@@ -25,11 +32,13 @@ _TRACK = re.compile(r"^(?P<metric>.+)/track(?P<track>\d+)$")
 
 
 def read_metrics(path: str | Path) -> tuple[list[str], list[dict[str, float]]]:
-    """The header and rows of a ``metrics.csv`` (empty cells become NaN)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = list(reader.fieldnames or [])
-        rows = [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in reader]
+    """The header and rows of a ``metrics.csv`` (empty cells become NaN).
+
+    :raises OutputError: it is a symbolic link, not a regular file or larger than :data:`CSV_LIMIT`.
+    """
+    reader = csv.DictReader(io.StringIO(read_limited(path, CSV_LIMIT).decode("utf-8"), newline=""))
+    header = list(reader.fieldnames or [])
+    rows = [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in reader]
     return header, rows
 
 
@@ -63,13 +72,13 @@ def plot_curves(csv_path: str | Path, out_dir: str | Path) -> list[Path]:
     dashed horizontal line at the real samples' value.
 
     :returns: the PNG files written.
-    :raises OutputError: a PNG could not be written (naming it); the previous one is unchanged.
+    :raises OutputError: a PNG could not be written (naming it; the previous one is unchanged), or
+        ``csv_path`` or ``out_dir`` is refused (a symbolic link...; see :func:`read_metrics`).
     """
     from matplotlib.figure import Figure
 
     header, rows = read_metrics(csv_path)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = own_folder(out_dir)
     steps = [row["step"] for row in rows]
     written = []
     for metric, columns in metric_columns(header).items():

@@ -101,7 +101,7 @@ def load_model(model: PretrainedModel, name: str) -> dict[str, Any]:
     """
     import torch
 
-    from .checkpoint import _GLOBAL  # how load_checkpoint finds the refused object in torch's message
+    from .checkpoint import pickle_refusal
 
     path = Path(model.file)
     origin = f"model {name!r} ({shown(path)})"
@@ -117,12 +117,8 @@ def load_model(model: PretrainedModel, name: str) -> dict[str, Any]:
         )
     try:
         document = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:  # worded as load_checkpoint words it, without torch's advice
-        offender = _GLOBAL.search(str(err))
-        what = f" (a {offender.group(1)})" if offender else ""
-        raise CheckpointError(
-            f"{origin}: refused: holds pickled objects other than tensors and plain values{what}"
-        ) from None
+    except pickle.UnpicklingError as err:  # worded as load_checkpoint words it
+        raise CheckpointError(f"{origin}: {pickle_refusal(err)}") from None
     except Exception as err:  # noqa: BLE001 - zip errors, a truncated file...
         raise CheckpointError(f"{origin}: cannot be read as a model file ({type(err).__name__})") from err
     if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:

@@ -6,6 +6,11 @@ the losses), ``curves/*.png``, ``samples/step-XXXXXX/`` (and ``samples/condition
 ``checkpoints/``, ``run.lock`` and, when TensorBoard is installed, ``tensorboard/``. Every file
 is written atomically (:mod:`crossmodal.files`) or, for the two CSV files, appended and fsynced;
 a failed write raises :class:`~crossmodal.errors.OutputError` naming the file.
+
+A run folder may come from someone else (copied, unpacked), so nothing in it is trusted: its
+files are opened without following symbolic links and only when they are regular files, the two
+CSV files are read only up to :data:`~crossmodal.curves.CSV_LIMIT` bytes, and its folders are
+refused when they are links (:func:`crossmodal.files.open_regular`, :func:`~crossmodal.files.own_folder`).
 """
 
 from __future__ import annotations
@@ -17,20 +22,24 @@ import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Mapping, Sequence
 
 import torch
 
 from . import distributed
 from .build import Job, count_parameters
 from .config import TrainConfig
-from .curves import plot_curves
+from .curves import CSV_LIMIT, plot_curves
 from .errors import OutputError, RunInUseError
-from .files import atomic_write_text, remove_leftovers, shown
+from .files import atomic_write_text, check_folder, open_regular, own_folder, read_limited, remove_leftovers, shown
 from .runlock import RunLock
 from .version import __version__
 
 _LEGACY_TEMPORARY = ("config.json.tmp", "metrics.csv.tmp")  # earlier versions' temporary names, without a pid
+_FOLDERS = ("checkpoints", "curves", "samples", "tensorboard")
+"""The run folder's own folders: each must be a real folder, never a symbolic link."""
+_HEADER_LIMIT = 1 << 20
+"""Longest first line (header) of a CSV file that :func:`_append_row` reads, in bytes."""
 
 
 def output_error(path: Path, err: OSError, action: str = "written") -> OutputError:
@@ -69,34 +78,49 @@ def _step_of(row: list[str]) -> float:
         return math.inf  # a damaged row: dropped with those after the checkpoint
 
 
+def _header(handle: BinaryIO, path: Path) -> list[str] | None:
+    """The first row of the CSV file open (binary) at ``handle`` (``None``: the file is empty).
+
+    :raises OutputError: that line is longer than :data:`_HEADER_LIMIT` (naming the file).
+    """
+    line = handle.readline(_HEADER_LIMIT)
+    if len(line) == _HEADER_LIMIT and not line.endswith(b"\n"):
+        raise OutputError(
+            f"{shown(path)}: its first line is over {_HEADER_LIMIT:,} bytes long; not a file crossmodal wrote"
+        )
+    return next(csv.reader([line.decode("utf-8")]), None) if line else None
+
+
 def _append_row(path: Path, row: Mapping[str, Any], leading: Sequence[str], dict_rows: bool = True) -> None:
     """Append ``row`` to the CSV file ``path`` (flushed and fsynced); a new file's header is
     ``leading``, then the rest of ``row``'s keys; cells the header lacks are left out.
 
     :param dict_rows: write through :class:`csv.DictWriter` (else :func:`csv.writer`, same text).
 
-    :raises OutputError: when it cannot be read or written (e.g. a full disk), naming the file.
+    :raises OutputError: when it cannot be read or written (e.g. a full disk), or is a symbolic
+        link or not a regular file, naming the file.
     """
     try:
-        header: list[str] | None = None
-        if path.exists() and path.stat().st_size > 0:
-            with open(path, newline="", encoding="utf-8") as handle:
-                header = next(csv.reader(handle), None)
-        new_file = header is None
-        if new_file:
-            header = list(dict.fromkeys([*leading, *row.keys()]))
-        with open(path, "a", newline="", encoding="utf-8") as handle:
+        with os.fdopen(open_regular(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644), "r+b") as handle:
+            header = _header(handle, path)
+            new_file = header is None
+            if new_file:
+                header = list(dict.fromkeys([*leading, *row.keys()]))
+            text = io.StringIO(newline="")
             if dict_rows:
-                writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="ignore")
+                writer = csv.DictWriter(text, fieldnames=header, restval="", extrasaction="ignore")
                 if new_file:
                     writer.writeheader()
                 writer.writerow(row)
             else:  # the same text, written as a list of cells in the header's order
                 if new_file:
-                    csv.writer(handle).writerow(header)
-                csv.writer(handle).writerow([row.get(column, "") for column in header])
+                    csv.writer(text).writerow(header)
+                csv.writer(text).writerow([row.get(column, "") for column in header])
+            handle.write(text.getvalue().encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
+    except OutputError:  # refused: already names the file
+        raise
     except OSError as err:
         raise output_error(path, err) from err
 
@@ -104,15 +128,18 @@ def _append_row(path: Path, row: Mapping[str, Any], leading: Sequence[str], dict
 def _forget_rows_after(path: Path, step: int) -> None:
     """Drop the rows of the CSV file ``path`` whose step (first column) is past ``step``.
 
-    :raises OutputError: when the file cannot be read or rewritten (naming it).
+    :raises OutputError: when the file cannot be read or rewritten, is a symbolic link, not a
+        regular file or larger than :data:`~crossmodal.curves.CSV_LIMIT` (naming it).
     """
-    if not path.exists():
-        return
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+        content = read_limited(path, CSV_LIMIT)
+    except FileNotFoundError:
+        return
+    except OutputError:  # refused: already names the file
+        raise
     except OSError as err:
         raise output_error(path, err, "read") from err
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
     kept = rows[:1] + [row for row in rows[1:] if row and _step_of(row) <= step]
     if len(kept) == len(rows):
         return
@@ -141,6 +168,7 @@ class RunFolder:
         hold_lock(self.lock, world_size)
         if not self.prepared:
             try:
+                self.check_folders()
                 self.remove_leftovers()
                 write_config()
             except BaseException:
@@ -159,6 +187,15 @@ class RunFolder:
     @property
     def progress(self) -> Path:
         return self.path / "progress.csv"
+
+    def check_folders(self) -> None:
+        """Refuse a ``checkpoints/``, ``curves/``, ``samples/`` or ``tensorboard/`` that is a
+        symbolic link or not a folder, before anything is read or written in it.
+
+        :raises OutputError: naming the first such entry.
+        """
+        for name in _FOLDERS:
+            check_folder(self.path / name)
 
     def remove_leftovers(self) -> None:
         """Delete what killed processes left half-written (the lock says no one writes them now)."""
@@ -214,7 +251,10 @@ class RunFolder:
         ``samples/step-XXXXXX/``; the first call also lists their conditions in ``samples/conditions.txt``."""
         folder = self.path / "samples" / f"step-{step:06d}"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            own_folder(folder.parent)
+            own_folder(folder)
+        except OutputError:  # a link or not a folder: already names it
+            raise
         except OSError as err:
             raise output_error(folder, err) from err
         listing = self.path / "samples" / "conditions.txt"

@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 
 from .errors import OutputError, RunInUseError
-from .files import shown
+from .files import open_regular, shown
 
 __all__ = ["LOCK_NAME", "RunLock"]
 
@@ -24,8 +24,9 @@ class RunLock:
 
     The kernel releases the lock when its holder exits, however it exits, so a lock left by a
     killed process never blocks a later run. The file holds the holder's ``pid host`` (for the
-    message of a refused process); it stays in the folder when the lock is released. Where
-    ``fcntl`` is missing (Windows) the lock does nothing.
+    message of a refused process); it stays in the folder when the lock is released. A
+    ``run.lock`` that is a symbolic link or not a regular file is refused, never written through.
+    Where ``fcntl`` is missing (Windows) the lock does nothing.
     """
 
     def __init__(self, run_dir: str | Path) -> None:
@@ -41,7 +42,8 @@ class RunLock:
         """Take the lock (nothing to do when this object holds it).
 
         :raises RunInUseError: another process holds it (naming its pid and host).
-        :raises OutputError: the lock file cannot be opened or written.
+        :raises OutputError: the lock file cannot be opened or written, or is a symbolic link or
+            not a regular file.
         """
         if self._fd is not None:
             return
@@ -50,17 +52,20 @@ class RunLock:
         except ImportError:  # no flock on this platform
             return
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OutputError:  # a link or not a regular file: already names it
+            raise
         except OSError as err:
             raise OutputError(f"{shown(self.path)}: cannot open the run's lock file ({err.strerror})") from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
+            holder = self._holder(fd)
             os.close(fd)
             if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise OutputError(f"{shown(self.path)}: cannot lock the run folder ({err.strerror})") from err
             raise RunInUseError(
-                f"run {shown(self.run_dir)} is in use by {self._holder()}; wait until it ends or stop "
+                f"run {shown(self.run_dir)} is in use by {holder}; wait until it ends or stop "
                 "it (Ctrl-C writes a checkpoint), then resume"
             ) from None
         try:
@@ -71,9 +76,11 @@ class RunLock:
             raise OutputError(f"{shown(self.path)}: could not be written ({err.strerror})") from err
         self._fd = fd
 
-    def _holder(self) -> str:
+    @staticmethod
+    def _holder(fd: int) -> str:
+        """Who holds the lock, from the first bytes of the lock file open at ``fd``."""
         try:
-            words = self.path.read_text(encoding="utf-8", errors="replace").split()
+            words = os.pread(fd, 256, 0).decode("utf-8", errors="replace").split()
         except OSError:
             words = []
         if not words:

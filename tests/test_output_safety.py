@@ -54,6 +54,20 @@ def written_paths(result):
 # generate never overwrites
 
 
+def test_generate_never_writes_through_a_linked_generated_folder(invoke, run_dir, tmp_path):
+    elsewhere = tmp_path / "users-folder"
+    elsewhere.mkdir()
+    (run_dir / "generated").symlink_to(elsewhere, target_is_directory=True)
+    try:
+        result = invoke("generate", "--checkpoint", run_dir, "--condition", condition_file(tmp_path / "c.txt"))
+    finally:
+        (run_dir / "generated").unlink()
+    assert result.exit_code == 1
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+        line for line in result.stderr.splitlines() if "generated" in line and "symbolic link" in line]
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_two_generate_runs_into_one_folder_keep_both_outputs(invoke, run_dir, tmp_path):
     good = condition_file(tmp_path / "good.txt")
     out = tmp_path / "out"

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from ..errors import DataError, RecipeError
-from ..files import shown
+from ..files import check_folder, shown
 from ..skips import skip_line
 from ._group import plugins_of, resolved
 from ._options import generator_source_options
@@ -81,6 +81,7 @@ def generate(
         out = Path(out_dir)
     elif generation.run_dir is not None:
         out = generation.run_dir / "generated"
+        check_folder(out)  # a run folder's own folder: a link there is refused, never followed
     else:
         out = Path("generated")
     written: list[Path] = []
