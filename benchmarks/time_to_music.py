@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--noise-head", default="jukepix.information:PhraseInformationHead")
     parser.add_argument("--n-noise", type=int, default=8, help="noise entries the noise information term reads")
     parser.add_argument("--noise-head-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="an option of the noise head, e.g. 'summaries=[\"voices\", \"onsets\"]'")
+                        help="an option of the noise head, e.g. 'hidden=128'")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-music"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

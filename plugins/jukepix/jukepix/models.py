@@ -95,7 +95,10 @@ IMAGE_THUMBNAIL_SIZE = 32
 """Side in pixels of the painting thumbnail the critic's image branch looks at."""
 
 INITIAL_ON_RATE = 0.02
-"""Default probability that a cell of an untrained bar generator's output is on."""
+"""Probability that a cell of an untrained bar generator's output is on: the output layer's bias
+starts at ``logit(INITIAL_ON_RATE)``. Real piano-rolls have about 1-3% of their cells on, so the
+generator starts from near-silence and learns to add notes, instead of first having to remove half
+of all cells (with a zero bias the paper's decoder stayed at every cell on for its first 60 steps)."""
 
 CRITIC_TIME_FACTORS = (3, 4, 2, BEATS_PER_BAR)
 """Time reduction of the critic's bar branch, kernel = stride: 96 steps -> 32 (a 32nd note,
@@ -173,28 +176,22 @@ class PaintingEncoder(Encoder):
         after 900 updates at lr 1e-3 its entries averaged ~7,000 in size against ~1 for the bar
         vectors beside it in the decoder's input, so the noise no longer mattered and all four
         bars came out identical.
-    :param input_pool: average the painting over ``input_pool`` x ``input_pool`` pixel blocks
-        before the convolutions (1: the paper's full 256x256 input). At 4 (64x64 pixels, with three
-        convolutions, e.g. ``channels=(32, 64, 64)``) a forward and backward pass at batch 32 takes
-        0.08 CPU-seconds instead of 0.52, which was most of a training step's time.
+    :raises ValueError: the 256 pixels do not halve ``len(channels)`` times.
     """
 
     condition_shape = IMAGE_SHAPE
 
     def __init__(
-        self, feature_dim: int = 64, channels: Sequence[int] = (16, 32, 64, 64, 64), normalize: bool = False,
-        input_pool: int = 1,
+        self, feature_dim: int = 64, channels: Sequence[int] = (16, 32, 64, 64, 64), normalize: bool = False
     ) -> None:
         super().__init__()
-        if input_pool < 1 or IMAGE_SHAPE[1] % (input_pool * 2 ** len(channels)):
+        if IMAGE_SHAPE[1] % 2 ** len(channels):
             raise ValueError(
-                f"PaintingEncoder: {IMAGE_SHAPE[1]} pixels must divide by input_pool ({input_pool}) times "
-                f"2 per convolution ({len(channels)} convolutions)"
+                f"PaintingEncoder: {IMAGE_SHAPE[1]} pixels cannot be halved by {len(channels)} convolutions"
             )
         self.feature_dim = feature_dim
-        self.pool = nn.AvgPool2d(input_pool) if input_pool > 1 else nn.Identity()
         layers: list[nn.Module] = []
-        in_channels, side = IMAGE_SHAPE[0], IMAGE_SHAPE[1] // input_pool
+        in_channels, side = IMAGE_SHAPE[0], IMAGE_SHAPE[1]
         for out_channels in channels:
             # kernel 4, stride 2, padding 1: (side) -> (side / 2)
             layers += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), _leaky()]
@@ -205,7 +202,7 @@ class PaintingEncoder(Encoder):
 
     def forward(self, condition: torch.Tensor) -> torch.Tensor:
         check_shape(self, "condition", condition, (None, *self.condition_shape))
-        maps = self.convs(self.pool(condition))  # (B, channels[-1], side, side), 8x8 at the defaults
+        maps = self.convs(condition)  # (B, channels[-1], side, side), 8x8 at the defaults
         return self.normalize(self.to_feature(maps.flatten(1)))  # (B, feature_dim)
 
 
@@ -267,13 +264,9 @@ class PianoRollBarDecoder(Decoder):
     :param feature_dim: size of the painting feature the code starts with.
     :param temporal_dim: size of the bar vector that follows it.
     :param channels: output channels of the first eight layers (the ninth has one).
-    :param initial_on_rate: the output layer's bias starts at ``logit(initial_on_rate)``, so an
-        untrained generator's cells are on with about this probability (real piano-rolls have
-        about 1-3% of their cells on) rather than 0.5: the generator starts from near-silence
-        and learns to add notes, instead of first having to remove half of all cells.
-    :param binary_neurons: ``None`` (probabilities, the paper), ``"deterministic"`` or
-        ``"stochastic"`` (binary output with a straight-through gradient; see :data:`BINARY_NEURONS`),
-        so the critic sees 0/1 rolls like the real ones.
+    :param binary_neurons: ``None`` (probabilities, the paper) or ``"deterministic"``: binary
+        output, the probabilities thresholded at 0.5, with a straight-through gradient (see
+        :data:`BINARY_NEURONS`), so the critic sees 0/1 rolls like the real ones.
     :param steps_per_cell: time steps each generated cell is held for: 1 (the paper: every step
         its own cell) or a divisor of 96, e.g. 3 (a 32nd-note grid: every note lasts at least 3
         steps, the qualified-note length). The time layers grow the bar to ``96 / steps_per_cell``
@@ -282,10 +275,9 @@ class PianoRollBarDecoder(Decoder):
         silent (the paper: all 128).
     :param pitch_factors: pitch up-sampling of the last three layers; their product is the number
         of pitches in ``pitch_range``.
-    :param straight_through: where binary neurons pass the gradient reaching their 0/1 output
-        (:data:`STRAIGHT_THROUGH`): ``"probability"`` (BinaryMuseGAN: to the sigmoid's output, so a
-        cell far from 0.5 gets the sigmoid's vanishing slope) or ``"logit"`` (to the sigmoid's input
-        unchanged, so every cell gets the whole gradient).
+
+    The output layer's bias starts at logit(:data:`INITIAL_ON_RATE`), so an untrained bar generator
+    is near-silent.
     """
 
     segment_shape = (STEPS_PER_BAR, N_PITCHES)
@@ -295,22 +287,14 @@ class PianoRollBarDecoder(Decoder):
         feature_dim: int = 64,
         temporal_dim: int = 64,
         channels: Sequence[int] = DECODER_CHANNELS,
-        initial_on_rate: float = INITIAL_ON_RATE,
         binary_neurons: str | None = None,
         steps_per_cell: int = 1,
         pitch_range: tuple[int, int] = (0, N_PITCHES),
         pitch_factors: Sequence[int] = DECODER_PITCH_FACTORS,
-        straight_through: str = "probability",
     ) -> None:
         super().__init__()
-        if not 0.0 < initial_on_rate < 1.0:
-            raise ValueError(f"PianoRollBarDecoder: initial_on_rate must be in (0, 1), got {initial_on_rate}")
         if binary_neurons not in BINARY_NEURONS:
             raise ValueError(f"PianoRollBarDecoder: binary_neurons must be one of {BINARY_NEURONS}, got {binary_neurons!r}")
-        if straight_through not in STRAIGHT_THROUGH:
-            raise ValueError(
-                f"PianoRollBarDecoder: straight_through must be one of {STRAIGHT_THROUGH}, got {straight_through!r}"
-            )
         if steps_per_cell < 1 or STEPS_PER_BAR % steps_per_cell:
             raise ValueError(f"PianoRollBarDecoder: steps_per_cell must divide {STEPS_PER_BAR}, got {steps_per_cell}")
         low, high = (int(p) for p in pitch_range)
@@ -324,7 +308,6 @@ class PianoRollBarDecoder(Decoder):
         self.temporal_dim = temporal_dim
         self.input_dim = feature_dim + temporal_dim
         self.binary_neurons = binary_neurons
-        self.straight_through = straight_through
         self.steps_per_cell = steps_per_cell
         self.pitch_padding = (low, N_PITCHES - high)  # silent pitches below and above the range
         in_channels = self.input_dim
@@ -338,7 +321,7 @@ class PianoRollBarDecoder(Decoder):
             in_channels = out_channels
         output = BlockConvTranspose2d(in_channels, *layers_spec[-1])
         with torch.no_grad():  # start near the data's sparsity instead of at p = 0.5 everywhere
-            output.bias.fill_(math.log(initial_on_rate / (1.0 - initial_on_rate)))
+            output.bias.fill_(math.log(INITIAL_ON_RATE / (1.0 - INITIAL_ON_RATE)))
         layers.append(output)
         self.layers = nn.Sequential(*layers)  # logits; the sigmoid is applied in forward
 
@@ -347,26 +330,22 @@ class PianoRollBarDecoder(Decoder):
         logits = self.layers(code[:, :, None, None])[:, 0]  # (N, input_dim, 1, 1) -> (N, cells, pitches)
         bar = torch.sigmoid(logits)
         if self.binary_neurons is not None:
-            hard = _binary_values(bar, stochastic=self.binary_neurons == "stochastic" and self.training)
-            bar = _StraightThrough.apply(bar if self.straight_through == "probability" else logits, hard)
+            with torch.no_grad():
+                hard = (bar > 0.5).to(bar.dtype)
+            bar = _StraightThrough.apply(bar, hard)
         bar = bar.repeat_interleave(self.steps_per_cell, dim=1)  # (N, 96, pitches): each cell held
         return F.pad(bar, self.pitch_padding)  # (N, time, 128 pitches)
 
 
-BINARY_NEURONS = (None, "deterministic", "stochastic")
-"""Output modes of the bar generator: probabilities (``None``, the paper), or binary values with a
-straight-through gradient, thresholded at 0.5 (``"deterministic"``) or drawn as Bernoulli trials
-while training (``"stochastic"``), as BinaryMuseGAN's binary neurons."""
-
-
-STRAIGHT_THROUGH = ("probability", "logit")
-"""Where binary neurons pass their gradient: to the cell's probability (through the sigmoid's
-slope, BinaryMuseGAN) or to its logit unchanged."""
+BINARY_NEURONS = (None, "deterministic")
+"""Output modes of the bar generator: probabilities (``None``, the paper), or binary values
+thresholded at 0.5 with a straight-through gradient to the probabilities (``"deterministic"``,
+BinaryMuseGAN's deterministic binary neurons)."""
 
 
 class _StraightThrough(torch.autograd.Function):
     """Forward: the given 0/1 values exactly; backward: the gradient passed on unchanged to the
-    tensor they were drawn from (probabilities or logits)."""
+    probabilities they were thresholded from."""
 
     @staticmethod
     def forward(ctx, source: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -375,13 +354,6 @@ class _StraightThrough(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
         return grad, None
-
-
-def _binary_values(probabilities: torch.Tensor, stochastic: bool) -> torch.Tensor:
-    """0/1 values drawn from ``probabilities``, without a gradient: ``p > 0.5`` (deterministic) or a
-    Bernoulli(p) draw (stochastic). :class:`_StraightThrough` gives them their gradient."""
-    with torch.no_grad():
-        return torch.bernoulli(probabilities) if stochastic else (probabilities > 0.5).to(probabilities.dtype)
 
 
 def _bar_layers(
@@ -463,18 +435,11 @@ class PhraseCritic(Critic):
     :param image_channels: channels of the image branch's three convolutions.
     :param image_dim: size of the image vector.
     :param head_dim: hidden size of the head.
-    :param layer_norm: normalise each pitch and time layer's features per position (LayerNorm over
-        channels, which keeps samples independent, so the gradient penalty stays per sample), as
-        the PyTorch MuseGAN tutorial's critic does.
     :param bar_contrast: give the head the standard deviation of the bar vectors over the 4 bars of
         the phrase (``time_channels[-1]`` more inputs): a phrase that repeats one bar has 0
         there, so the critic sees repetition directly. Per sample, so the penalty stays per sample.
         Measured: with the paper's critic a trained generator ignored its bar vectors (zeroing
         them flipped 0.02% of the cells) and every phrase was one bar four times.
-    :param minibatch_std: give the head the batch's standard deviation of the phrase vector,
-        averaged to one number (Karras et al., 2018, "Progressive Growing of GANs", with WGAN-GP):
-        a generator that gives every painting the same phrase has 0 there. It couples the samples
-        of a batch (as in that paper, the gradient penalty is taken through it).
     """
 
     condition_shape = IMAGE_SHAPE
@@ -488,9 +453,7 @@ class PhraseCritic(Critic):
         image_channels: Sequence[int] = (32, 64, 64),
         image_dim: int = 128,
         head_dim: int = 256,
-        layer_norm: bool = False,
         bar_contrast: bool = False,
-        minibatch_std: bool = False,
     ) -> None:
         super().__init__()
         if len(time_channels) != len(CRITIC_TIME_FACTORS):
@@ -505,9 +468,6 @@ class PhraseCritic(Critic):
         # (1, 11) convolution over all octaves
         self.across_octaves = nn.Linear(self.n_octaves * octave_channels, pitch_out)
         self.time = nn.ModuleList()  # (factor, 1) stride-factor convolutions over time
-        norm = nn.LayerNorm if layer_norm else (lambda channels: nn.Identity())
-        self.octave_norm, self.across_norm = norm(octave_channels), norm(pitch_out)
-        self.time_norms = nn.ModuleList(norm(channels) for channels in time_channels)
         in_channels = pitch_out
         for out_channels, factor in zip(time_channels, CRITIC_TIME_FACTORS):
             self.time.append(nn.Linear(factor * in_channels, out_channels))
@@ -530,8 +490,7 @@ class PhraseCritic(Critic):
         image_layers += [nn.Flatten(), nn.Linear(in_channels * side * side, image_dim), _leaky()]
         self.image = nn.Sequential(*image_layers)
         self.bar_contrast = bar_contrast
-        self.minibatch_std = minibatch_std
-        head_in = phrase_dim + image_dim + (bar_dim if bar_contrast else 0) + (1 if minibatch_std else 0)
+        head_in = phrase_dim + image_dim + (bar_dim if bar_contrast else 0)
         self.head = nn.Sequential(nn.Linear(head_in, head_dim), _leaky(), nn.Linear(head_dim, 1))
 
     def forward(self, condition: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
@@ -540,18 +499,15 @@ class PhraseCritic(Critic):
         batch, bars, steps = sample.shape[:3]
         x = F.pad(sample, (0, 0, 0, self.pitch_padding))  # (B, bars, time, 132, tracks), silent above G9
         x = x.reshape(batch, bars, steps, self.n_octaves, -1)  # octave patches: 12 pitches x tracks
-        x = F.leaky_relu(self.octave_norm(self.octave(x)), LEAKY_SLOPE)  # (B, bars, time, octaves, C)
-        x = F.leaky_relu(self.across_norm(self.across_octaves(x.flatten(3))), LEAKY_SLOPE)  # (B, bars, time, C)
-        for factor, layer, norm in zip(CRITIC_TIME_FACTORS, self.time, self.time_norms):
+        x = F.leaky_relu(self.octave(x), LEAKY_SLOPE)  # (B, bars, time, octaves, C)
+        x = F.leaky_relu(self.across_octaves(x.flatten(3)), LEAKY_SLOPE)  # (B, bars, time, C)
+        for factor, layer in zip(CRITIC_TIME_FACTORS, self.time):
             steps //= factor
-            x = F.leaky_relu(norm(layer(x.reshape(batch, bars, steps, -1))), LEAKY_SLOPE)  # (B, bars, steps, C)
+            x = F.leaky_relu(layer(x.reshape(batch, bars, steps, -1)), LEAKY_SLOPE)  # (B, bars, steps, C)
         bar_vectors = x[:, :, 0]  # (B, bars, bar_dim)
         phrase = self.bars(bar_vectors.transpose(1, 2))  # (B, bar_dim, bars) -> (B, phrase_dim)
         thumbnail = F.avg_pool2d(condition, self.thumbnail_pool)  # (B, 3, 32, 32)
         features = [phrase, self.image(thumbnail)]  # (B, phrase_dim), (B, image_dim)
         if self.bar_contrast:
             features.append(_std(bar_vectors, dim=1))  # (B, bar_dim): 0 when the bars are alike
-        if self.minibatch_std:
-            spread = _std(phrase, dim=0).mean() if batch > 1 else phrase.new_zeros(())  # one number per batch
-            features.append(spread.expand(batch, 1))  # (B, 1)
         return self.head(torch.cat(features, dim=1))[:, 0]  # (B,)

@@ -47,27 +47,6 @@ def test_the_summaries_of_a_known_phrase():
     assert onsets[:, 1].nonzero().flatten().tolist() == [0, 24 // STEPS_PER_SIXTEENTH]
 
 
-def test_a_head_reads_only_the_summaries_it_names():
-    notes = phrase((C4, 0, 0, 48), (G4, 1, 0, 12), (G4, 1, 24, 12))
-    full = PhraseInformationHead(n_outputs=2).summaries(notes)
-    timing = PhraseInformationHead(n_outputs=2, summaries=("onsets", "voices"))
-    assert timing.kept == ("voices", "onsets") and timing.net[0].in_features == 256
-    assert torch.equal(timing.summaries(notes), full[:, 256:])  # voices and onsets, in SUMMARIES order
-    moved = phrase((C4 + 12, 0, 0, 48), (G4 - 12, 1, 0, 12), (G4 - 12, 1, 24, 12))  # same rhythm, other octave
-    assert torch.equal(timing.summaries(moved), timing.summaries(notes))
-    deviations = PhraseInformationHead(n_outputs=2, summaries=("bar-deviations",))
-    one_bar = (C4, 0, 12, 24), (G4, 1, 36, 12)  # notes that start and end inside bar 1
-    repeated = phrase(*((pitch, track, start + bar * STEPS_PER_BAR, length)
-                        for bar in range(4) for pitch, track, start, length in one_bar))
-    assert deviations.summaries(repeated).abs().max() == 0  # four equal bars: no deviation
-    in_bar_4 = deviations.summaries(phrase(*one_bar[:1], (G4, 1, 3 * STEPS_PER_BAR, 12)))[0].reshape(4, 160, 2)
-    assert in_bar_4[:, G4, 1].tolist() == pytest.approx([-12 / 96 / 4] * 3 + [12 / 96 * 3 / 4])  # its share, minus the mean
-    assert in_bar_4[:, C4, 0].tolist() == pytest.approx([24 / 96 * 3 / 4] + [-24 / 96 / 4] * 3)
-    for wrong in ((), ("pitch",), "voices"):
-        with pytest.raises(ValueError, match="summaries must be a non-empty selection"):
-            PhraseInformationHead(summaries=wrong)
-
-
 def test_the_head_predicts_one_value_per_descriptor_and_passes_the_gradient_back():
     head = PhraseInformationHead(n_outputs=4)
     phrases = torch.rand(3, *PHRASE_SHAPE, requires_grad=True)

@@ -1,22 +1,27 @@
-"""Jukepix networks: Table I shapes, parameter counts, gradients, shape errors, autocast."""
+"""Jukepix networks: Table I shapes, parameter counts, gradients, shape errors, autocast, and the
+default recipe's generator on hand-set weights."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crossmodal import Critic, Decoder, Encoder, ShapeError, TemporalSource
+from crossmodal import ConditionalGenerator, Critic, Decoder, Encoder, ShapeError, TemporalSource
 from jukepix.constants import BARS_PER_PHRASE, IMAGE_SHAPE, N_PITCHES, N_TRACKS, PHRASE_SHAPE, STEPS_PER_BAR
 from jukepix.models import (
     BAR_GENERATOR_LAYERS,
+    INITIAL_ON_RATE,
     BarTemporalSource,
     BlockConvTranspose2d,
     PaintingEncoder,
     PhraseCritic,
     PianoRollBarDecoder,
 )
+from jukepix.recipes import MUSIC_OPTIONS
 
 TABLE_I_CONV_CHANNELS = [16, 32, 64, 64, 64]
 """Output channels of the encoder's conv rows in Table I of the paper."""
@@ -32,11 +37,8 @@ def n_parameters(module: nn.Module) -> int:
 
 
 def generate(encoder, temporal, decoders, images, noise):
-    """The generator as the trainer assembles it: (B, 3, 256, 256), (B, noise) -> (B, 4, 96, 128, 2)."""
-    batch = images.shape[0]
-    feature = encoder(images)
-    code = torch.cat([feature[:, None].expand(-1, BARS_PER_PHRASE, -1), temporal(noise)], dim=2).flatten(0, 1)
-    return torch.stack([d(code).reshape(batch, *PHRASE_SHAPE[:-1]) for d in decoders], dim=-1)
+    """The core's generator of these parts: (B, 3, 256, 256), (B, noise) -> (B, 4, 96, 128, 2)."""
+    return ConditionalGenerator(encoder, temporal, decoders)(images, noise)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -245,29 +247,74 @@ def test_one_phrase_in_eval_mode(parts):
             module.train()
 
 
-@pytest.mark.parametrize("rate", [0.02, 0.3])
-def test_untrained_decoder_starts_near_its_initial_on_rate(rate):
+def test_untrained_decoder_starts_near_its_initial_on_rate():
     torch.manual_seed(0)
-    decoder = PianoRollBarDecoder(initial_on_rate=rate)
+    decoder = PianoRollBarDecoder()
     with torch.no_grad():
         bars = decoder(torch.randn(16, decoder.input_dim))
-    assert bars.mean().item() == pytest.approx(rate, rel=0.5)  # not 0.5, as a zero bias would give
-    with pytest.raises(ValueError, match="initial_on_rate"):
-        PianoRollBarDecoder(initial_on_rate=1.0)
+    assert bars.mean().item() == pytest.approx(INITIAL_ON_RATE, rel=0.5)  # not 0.5, as a zero bias would give
+
+
+def test_the_default_recipes_generator_on_hand_set_weights():
+    """The networks the ``jukepix`` recipes train (MUSIC_OPTIONS), checked on rolls known from
+    weights set by hand: binary cells held 6 steps, silent outside MIDI 24-95, and an output layer
+    whose weights are tied across octaves."""
+    torch.manual_seed(0)
+    options = MUSIC_OPTIONS["decoder"]
+    low, high = options["pitch_range"]  # 24 (C1) to 96: six octaves, each from a C
+    cell = options["steps_per_cell"]
+    generator = ConditionalGenerator(
+        PaintingEncoder(**MUSIC_OPTIONS["encoder"]), BarTemporalSource(),
+        [PianoRollBarDecoder(**options) for _ in range(N_TRACKS)],
+    ).eval()  # BatchNorm with its initial statistics: (x - 0) / sqrt(1 + eps)
+    paintings, noise = torch.rand(3, *IMAGE_SHAPE), torch.randn(3, generator.noise_dim)
+    convs = [m for m in generator.decoders[0].modules() if isinstance(m, BlockConvTranspose2d)]
+    assert [c.kernel_size for c in convs[-3:]] == [(1, 1), (1, 6), (1, 12)]  # 1 -> 6 octaves -> 72 pitches
+    with torch.no_grad():
+        phrase = generator(paintings, noise)
+        assert phrase.shape == (3, *PHRASE_SHAPE)
+        assert set(phrase.unique().tolist()) <= {0.0, 1.0}  # binary neurons
+        assert phrase[..., :low, :].abs().sum() == 0 and phrase[..., high:, :].abs().sum() == 0
+        held = phrase.reshape(3, BARS_PER_PHRASE, STEPS_PER_BAR // cell, cell, N_PITCHES, N_TRACKS)
+        assert torch.equal(held, held[:, :, :, :1].expand_as(held))  # every cell held `cell` steps
+
+        convs[-1].weight.zero_()  # every cell of track 0 is its bias: logit(INITIAL_ON_RATE), off
+        assert phrase.new_tensor(INITIAL_ON_RATE).logit().item() == pytest.approx(convs[-1].bias.item())
+        assert generator(paintings, noise)[..., 0].abs().sum() == 0
+        convs[-1].bias.fill_(1.0)  # logit 1 everywhere: every pitch of the range on, and only those
+        track = generator(paintings, noise)[..., 0]
+        assert track[..., low:high].min() == 1 and track.sum() == 3 * BARS_PER_PHRASE * STEPS_PER_BAR * (high - low)
+
+        # Tied octaves: the last layer turns each octave's cell into its 12 pitches with the same
+        # weights. With the layer before reduced to its bias, every octave's cell is the same, so
+        # every octave plays the same pitch classes.
+        torch.manual_seed(1)
+        convs[-1].weight.normal_()
+        convs[-1].bias.zero_()
+        convs[-2].weight.zero_()
+        convs[-2].bias.uniform_(0.5, 1.0)
+        octaves = generator(paintings, noise)[..., low:high, 0].reshape(3, BARS_PER_PHRASE, STEPS_PER_BAR, 6, 12)
+        assert torch.equal(octaves, octaves[..., :1, :].expand_as(octaves))
+        assert 0 < octaves.mean() < 1  # some pitch classes on, some off
+        assert torch.equal(generator(paintings, noise)[..., 1], phrase[..., 1])  # track 1 untouched
 
 
 # -------------------------------------------------------------------------------------------
 # The bar generator's options for a faster recipe: binary neurons, a coarser time grid, a pitch window
 
 
-def _small_decoder(**options) -> PianoRollBarDecoder:
+def _small_decoder(on_rate: float = INITIAL_ON_RATE, **options) -> PianoRollBarDecoder:
+    """A small decoder whose output bias starts at logit(``on_rate``)."""
     torch.manual_seed(0)
-    return PianoRollBarDecoder(feature_dim=4, temporal_dim=4, channels=(8,) * 8, **options)
+    decoder = PianoRollBarDecoder(feature_dim=4, temporal_dim=4, channels=(8,) * 8, **options)
+    with torch.no_grad():
+        decoder.layers[-1].bias.fill_(math.log(on_rate / (1.0 - on_rate)))
+    return decoder
 
 
 def test_deterministic_binary_neurons_give_the_thresholded_roll_and_pass_the_gradient_straight_through():
-    probabilities = _small_decoder(initial_on_rate=0.5).train()
-    binary = _small_decoder(initial_on_rate=0.5, binary_neurons="deterministic").train()
+    probabilities = _small_decoder(on_rate=0.5).train()
+    binary = _small_decoder(on_rate=0.5, binary_neurons="deterministic").train()
     code = torch.randn(6, 8)
     p = probabilities(code)
     b = binary(code)
@@ -280,44 +327,9 @@ def test_deterministic_binary_neurons_give_the_thresholded_roll_and_pass_the_gra
         torch.testing.assert_close(grad_b, grad_p)  # straight-through: the sigmoid's gradient, unchanged
 
 
-def test_logit_straight_through_passes_the_gradient_to_the_logits_without_the_sigmoid_slope():
-    probabilities = _small_decoder(initial_on_rate=0.3).train()
-    binary = _small_decoder(initial_on_rate=0.3, binary_neurons="deterministic", straight_through="logit").train()
-    code = torch.randn(6, 8)
-    p = probabilities(code)
-    b = binary(code)
-    assert torch.equal(b, (p > 0.5).float())  # the same forward as through the probabilities
-    weights = torch.rand_like(p)
-    # a cell's probability p has slope p (1 - p) in its logit: dividing the upstream gradient by it
-    # through the probability path gives what the logit path must give with the plain gradient
-    (p * (weights / (p * (1 - p))).detach()).sum().backward()
-    (b * weights).sum().backward()
-    grads = [(q.grad, r.grad) for q, r in zip(probabilities.parameters(), binary.parameters())]
-    scale = max(grad_p.abs().max().item() for grad_p, _ in grads)  # float32 rounding grows with it
-    for grad_p, grad_b in grads:
-        torch.testing.assert_close(grad_b, grad_p, rtol=1e-4, atol=1e-6 * scale)
-    with pytest.raises(ValueError, match="straight_through must be one of"):
-        _small_decoder(straight_through="sigmoid")
-
-
-def test_stochastic_binary_neurons_draw_while_training_and_threshold_in_evaluation():
-    decoder = _small_decoder(initial_on_rate=0.3, binary_neurons="stochastic")
-    code = torch.randn(64, 8)
-    decoder.eval()
-    evaluated = decoder(code)
-    decoder.train()
-    torch.manual_seed(1)
-    drawn = decoder(code)
-    assert set(drawn.unique().tolist()) <= {0.0, 1.0} and set(evaluated.unique().tolist()) <= {0.0, 1.0}
-    decoder.eval()
-    assert torch.equal(decoder(code), evaluated)  # evaluation does not draw
-    # ~30% of the cells drawn on while training; thresholding at 0.5 keeps far fewer
-    assert 0.2 < drawn.mean().item() < 0.4 and evaluated.mean().item() < drawn.mean().item()
-
-
 def test_steps_per_cell_holds_every_cell_and_makes_every_note_qualified():
-    decoder = _small_decoder(initial_on_rate=0.3, steps_per_cell=3, binary_neurons="stochastic").train()
-    bar = decoder(torch.randn(5, 8))  # (5, 96, 128), about 30% of the cells drawn on
+    decoder = _small_decoder(on_rate=0.5, steps_per_cell=3, binary_neurons="deterministic").train()
+    bar = decoder(torch.randn(5, 8))  # (5, 96, 128), about half the cells on
     assert bar.shape == (5, STEPS_PER_BAR, N_PITCHES)
     cells = bar.reshape(5, STEPS_PER_BAR // 3, 3, N_PITCHES)
     assert torch.equal(cells, cells[:, :, :1].expand_as(cells))
@@ -329,25 +341,13 @@ def test_steps_per_cell_holds_every_cell_and_makes_every_note_qualified():
 
 
 def test_pitch_range_keeps_other_pitches_silent():
-    decoder = _small_decoder(initial_on_rate=0.5, pitch_range=(24, 108), pitch_factors=(1, 7, 12)).eval()
+    decoder = _small_decoder(on_rate=0.5, pitch_range=(24, 108), pitch_factors=(1, 7, 12)).eval()
     bar = decoder(torch.randn(5, 8))
     assert bar.shape == (5, STEPS_PER_BAR, N_PITCHES)
     assert bar[..., :24].abs().sum() == 0 and bar[..., 108:].abs().sum() == 0
     assert bar[..., 24:108].min() > 0
     with pytest.raises(ValueError, match="pitch_range"):
         _small_decoder(pitch_range=(24, 100), pitch_factors=(1, 7, 12))
-
-
-def test_critic_layer_norm_keeps_samples_independent():
-    torch.manual_seed(0)
-    critic = PhraseCritic(layer_norm=True)
-    conditions, phrases = torch.rand(3, *IMAGE_SHAPE), (torch.rand(3, *PHRASE_SHAPE) > 0.97).float()
-    together = critic(conditions, phrases)
-    alone = torch.cat([critic(conditions[i:i + 1], phrases[i:i + 1]) for i in range(3)])
-    torch.testing.assert_close(together, alone)  # a per-sample gradient penalty stays per sample
-    norms = [m for m in critic.modules() if isinstance(m, nn.LayerNorm)]
-    assert len(norms) == 2 + len(critic.time)
-    assert not any(isinstance(m, nn.LayerNorm) for m in PhraseCritic().modules())
 
 
 def test_normalized_encoder_features_have_unit_scale_whatever_the_weights():
@@ -361,19 +361,6 @@ def test_normalized_encoder_features_have_unit_scale_whatever_the_weights():
     assert PaintingEncoder().state_dict().keys() == encoder.state_dict().keys()  # no new weights
 
 
-def test_pooled_encoder_sees_block_averages_of_the_painting():
-    torch.manual_seed(0)
-    encoder = PaintingEncoder(channels=(32, 64, 64), input_pool=4)
-    painting = torch.rand(2, *IMAGE_SHAPE)
-    blocks = painting.reshape(2, 3, 64, 4, 64, 4).mean(dim=(3, 5))  # hand-made 4x4 block means
-    same_means = blocks.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3)  # other pixels, same means
-    assert encoder(painting).shape == (2, 64)
-    torch.testing.assert_close(encoder(painting), encoder(same_means), atol=1e-5, rtol=1e-5)
-    paper = PaintingEncoder()
-    assert not torch.allclose(paper(painting), paper(same_means), atol=1e-5, rtol=1e-5)  # it sees pixels
-
-
-@pytest.mark.parametrize("pool, channels", [(0, (16,)), (3, (16, 32)), (4, (16, 32, 64, 64, 64, 64, 64))])
-def test_pooling_that_does_not_divide_the_painting_is_refused(pool, channels):
-    with pytest.raises(ValueError, match="input_pool"):
-        PaintingEncoder(channels=channels, input_pool=pool)
+def test_encoder_refuses_more_halvings_than_the_painting_has():
+    with pytest.raises(ValueError, match="cannot be halved by 9 convolutions"):
+        PaintingEncoder(channels=(16,) * 9)
