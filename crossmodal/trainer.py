@@ -12,9 +12,13 @@ and the loss; no checkpoint is written after it, and only checkpoints whose weig
 finite (when written, or when loaded to resume) are ever called good.
 
 SIGINT (Ctrl-C) and SIGTERM, while :meth:`Trainer.train` runs, ask the run to stop
-(:mod:`crossmodal.stop_signals`): the current update finishes, every process agrees to stop at
-that step boundary, a checkpoint is written and :class:`TrainingInterrupted` is raised (a second
-signal stops at once, without a checkpoint).
+(:mod:`crossmodal.stop_signals`): the main process says so on stderr at once, the current update
+finishes, a checkpoint is written and :class:`TrainingInterrupted` is raised (a second signal
+stops at once, without a checkpoint). One process stops between two critic updates too: its
+checkpoint then holds the step's critic updates so far (counted in its ``critic_step``; the RNG
+states are those after them) and is named after the last whole generator step, and resuming
+runs only the step's remaining updates, so the run continues bit for bit as if never stopped. Several processes stop at the next step boundary,
+where they agree (one all-reduce per step).
 
 The run folder's files (:mod:`crossmodal.run_folder`) are written by the main process only
 (``is_main_process``). Making a :class:`Trainer` writes nothing; :meth:`Trainer.open` (which
@@ -42,8 +46,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NoReturn
 
 import torch
 
@@ -113,6 +118,9 @@ class Trainer:
     ``last_losses`` (means over the last logging interval), ``last_metrics`` (last evaluation),
     ``seconds_per_step`` (wall-clock seconds per generator update over the last logging interval,
     training only: evaluations, samples and checkpoints left out; ``None`` before the first),
+    ``step_seconds`` (wall-clock seconds of the last training step's updates alone, without a
+    wait for the device, so on a GPU the time to queue them once its queue is full; ``None``
+    before the first), ``updates_done`` (critic and generator updates done),
     ``real_metrics`` (the real samples' ``real/...`` metrics, once evaluated),
     ``warnings`` (lines for the user, e.g. plugin versions that changed since a checkpoint).
     """
@@ -137,6 +145,7 @@ class Trainer:
         self.progress = progress
         self.on_update = on_update
         self.seconds_per_step: float | None = None
+        self.step_seconds: float | None = None
         self._interval = (time.perf_counter(), 0)  # (when, generator step) the timed interval began
         self._updates_total = 0  # of the running train() call, for on_update
         self.device = distributed.device_for(config.device)
@@ -189,6 +198,16 @@ class Trainer:
     def critic_updates_done(self) -> int:
         """Critic updates done."""
         return self.state.critic_updates_done
+
+    @property
+    def updates_done(self) -> int:
+        """Critic and generator updates done, as progress counts them (:data:`UpdateProgress`)."""
+        return self.state.critic_updates_done + self.state.step
+
+    @property
+    def last_checkpoint(self) -> Path | None:
+        """The newest checkpoint whose weights were checked finite (written or resumed from)."""
+        return self._last_checkpoint
 
     @property
     def real_metrics(self) -> dict[str, float] | None:
@@ -266,26 +285,44 @@ class Trainer:
         )
         return torch.stack(list(losses.values()))
 
-    def _step(self, critic_updates: int) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """One training step: ``critic_updates`` critic updates, one generator update; advances :attr:`step`.
+    def _step(
+        self, critic_updates: int, stop: Callable[[], int] = lambda: 0
+    ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """One training step: ``critic_updates`` critic updates, one generator update; advances
+        :attr:`step` and times it (:attr:`step_seconds`).
 
+        :param stop: asked between two critic updates; when it answers non-zero the step ends
+            there, without its generator update.
         :returns: on the device, each critic update's losses ``(len(_critic_names),)`` and the
-            generator update's ``(len(_generator_names),)``.
+            generator update's ``(len(_generator_names),)`` (``None`` when ``stop`` ended the step).
         """
+        began = time.perf_counter()
         critic = []
-        for done in range(1, critic_updates + 1):
+        for left in range(critic_updates - 1, -1, -1):
             critic.append(self._critic_update())
-            self._updated(done)
+            self._updated()
+            if left and stop():
+                return critic, None
         generator = self._generator_update()
         self.state.average_generator()
         self.state.step += 1
-        self._updated(0)
+        self.step_seconds = time.perf_counter() - began
+        self._updated()
         return critic, generator
 
-    def _updated(self, in_step: int) -> None:
-        """Tell :attr:`on_update` (main process) that ``in_step`` updates of step :attr:`step` are done."""
+    def _critic_updates_left(self) -> int:
+        """Critic updates that generator update :attr:`step` still needs: :func:`critic_updates_for`
+        less those a checkpoint written during the step holds (:attr:`critic_updates_done` counts
+        them). A count that fits no stopped step (updates run by hand with :meth:`critic_step`
+        or :meth:`generator_step`) leaves the step whole."""
+        planned = critic_updates_for(self.step, self.config)
+        done = self.updates_done - updates_through(self.step, self.config)
+        return planned - done if 0 <= done < planned else planned
+
+    def _updated(self) -> None:
+        """Tell :attr:`on_update` (main process) how many updates are done."""
         if self.on_update is not None and self.is_main_process:
-            self.on_update(updates_through(self.step, self.config) + in_step, self._updates_total)
+            self.on_update(self.updates_done, self._updates_total)
 
     def _checked(self, names: list[str], losses: torch.Tensor, what: str, step: int) -> dict[str, float]:
         """``losses`` of one update by name, once :func:`check_losses` passed them."""
@@ -317,7 +354,8 @@ class Trainer:
 
         Evaluates, writes samples and checkpoints at their intervals and at the last step. Holds
         the run folder's lock (:meth:`open`: taken again if it was let go) and, in the main
-        thread, handles SIGINT and SIGTERM until it returns (see the module docstring).
+        thread, handles SIGINT and SIGTERM until it returns (see the module docstring). A run
+        resumed from a checkpoint written during a step first finishes that step.
 
         :returns: the last evaluation's metrics (empty when the recipe has no evaluators).
         :raises TrainingDivergedError: on a NaN/inf loss or one beyond ``divergence_bound`` (no
@@ -332,9 +370,13 @@ class Trainer:
         self.open()
         self._interval = (time.perf_counter(), self.step)
         try:
-            with StopSignals() as stop_signals:
+            stops_after = "update" if self.world_size == 1 else "generator step"
+            with StopSignals(stops_after, announce=self.is_main_process) as stop_signals:
+                between_updates = partial(stop_signals.between_updates, self.world_size)
                 while self.step < last:
-                    critic, generator = self._step(critic_updates_for(self.step, config))
+                    critic, generator = self._step(self._critic_updates_left(), between_updates)
+                    if generator is None:
+                        self._stop_within_step(critic, stop_signals.received)
                     self._losses.add(self.step - 1, torch.cat([torch.stack(critic).mean(dim=0), generator]))
                     step = self.step
                     evaluate = _due(config.eval_every, step, last)
@@ -360,6 +402,13 @@ class Trainer:
             if self.run_folder is not None:
                 self.run_folder.lock.release()
         return self.last_metrics
+
+    def _stop_within_step(self, critic: list[torch.Tensor], signal_number: int) -> NoReturn:
+        """After a signal between two critic updates: check their losses, write a checkpoint that
+        holds them (resuming runs the rest of the step) and raise :class:`TrainingInterrupted`."""
+        self._checked(self._critic_names, torch.stack(critic).mean(dim=0), "critic loss", self.step)
+        self.save_checkpoint()
+        raise TrainingInterrupted(signal_number, self.step, self._last_checkpoint, self.run_dir, self.world_size)
 
     def _last_good(self) -> str:
         """Names the newest checkpoint whose weights were checked finite (written or resumed from)."""

@@ -11,14 +11,20 @@ The core commands are :class:`LazyCommand` placeholders: their modules (which ma
 are imported when a command is resolved, so ``crossmodal --version`` and the command list of
 ``crossmodal --help`` import no torch. Plugins may add placeholders of their own, to the top-level
 group or to ``prepare`` (both are :class:`LazyGroup` instances).
+
+Ctrl-C (:class:`KeyboardInterrupt`) that no command handles ends the command with one line and
+exit status 130 (128 + SIGINT, what shells report for a process SIGINT ended), not click's
+``Aborted!`` and 1 (:func:`ctrl_c_exits_130`).
 """
 
 from __future__ import annotations
 
 import copy
 import importlib
+import sys
 import time
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import click
 
@@ -30,6 +36,21 @@ CORE_OWNER = "the crossmodal core"
 """Owner shown for the commands the core defines (``list-components``, ``train``...)."""
 
 _Snapshot = list[tuple[str, click.Group, dict[str, click.Command]]]
+
+INTERRUPTED_EXIT = 130
+"""Exit status after Ctrl-C: 128 + SIGINT."""
+
+
+@contextmanager
+def ctrl_c_exits_130() -> Iterator[None]:
+    """Turn :class:`KeyboardInterrupt` into ``Interrupted`` on stderr and exit status 130
+    (on a terminal the line starts below the ``^C`` the terminal echoed)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        below_echo = "\n" if sys.stderr.isatty() else ""
+        click.echo(f"{below_echo}Interrupted", err=True)
+        raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
 
 
 def _snapshot(group: click.Group, path: str) -> _Snapshot:
@@ -221,10 +242,15 @@ class CrossmodalGroup(LazyGroup):
                 raise  # the traceback, with the plugin's own exception as its cause
             raise click.ClickException(str(err)) from err
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with ctrl_c_exits_130():  # --help loads the plugins while the arguments are parsed
+            return super().make_context(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CrossmodalError as err:
-            if ctx.params.get("debug"):
-                raise
-            raise click.ClickException(str(err)) from err
+        with ctrl_c_exits_130():
+            try:
+                return super().invoke(ctx)
+            except CrossmodalError as err:
+                if ctx.params.get("debug"):
+                    raise
+                raise click.ClickException(str(err)) from err

@@ -3,12 +3,15 @@
 Under ``torchrun --nproc-per-node N -m crossmodal train ...`` every process runs this command;
 the trainer joins the process group (see :mod:`crossmodal.distributed`) and only rank 0 prints.
 
-SIGINT (Ctrl-C) or SIGTERM stops training at the next step boundary after a checkpoint; the
-command then prints the resume command on stderr and exits with 130 or 143 (128 + the signal).
+SIGINT (Ctrl-C) or SIGTERM is answered at once with one line, stops training after the current
+update (see :mod:`crossmodal.trainer`) and writes a checkpoint; the command then prints the
+resume command on stderr and exits with 130 or 143 (128 + the signal). A second signal stops at
+once without saving and exits with 130, as Ctrl-C before training does (:mod:`._group`).
 
 Progress (:class:`_Progress`) counts every update, critic and generator
 (:func:`~crossmodal.config.updates_through`): a bar on a terminal, else one plain line per
-logging interval and at least every :data:`LOG_SECONDS` seconds.
+logging interval and at least every :data:`LOG_SECONDS` seconds. Its seconds per step and ETA
+come from the recent rate of each kind of step (:class:`RecentRates`).
 
 The trainer (and torch) is imported when the command runs: ``crossmodal train --help``, which
 lists the installed recipes' defaults, imports no torch as long as the plugins' recipe modules
@@ -19,22 +22,22 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Any, Mapping
+from typing import IO, TYPE_CHECKING, Any, Mapping, NoReturn
 
 import click
 
-from ..config import resolve_config, updates_through
+from ..config import TrainConfig, critic_updates_for, resolve_config, updates_through
 from ..errors import CrossmodalError, TrainingInterrupted
 from ..files import shown
 from ..recipe import Recipe
 from ..skips import report_skipped
-from ._group import plugins_of
+from ._group import INTERRUPTED_EXIT, plugins_of
 from ._options import parse_key_values
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..trainer import Trainer
 
-__all__ = ["train"]
+__all__ = ["RecentRates", "train"]
 
 
 LOG_SECONDS = 20.0
@@ -53,13 +56,58 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+class RecentRates:
+    """Seconds per update of the two kinds of step, warm-up and after, each an exponential
+    moving average over about the last ``2 / weight - 1`` steps of its kind, and the time left
+    from them: the updates left of each kind times its rate.
+
+    A kind not seen yet is estimated at the other kind's rate per update, so a warm-up step of
+    20 critic updates and one generator update counts 21 / 6 times a later step of 5 and one.
+    Pure: the caller measures the steps (:meth:`observe`).
+    """
+
+    def __init__(self, config: TrainConfig, weight: float = 0.2) -> None:
+        self.config, self.weight = config, weight
+        self.per_update: dict[bool, float] = {}  # warm-up? -> seconds per update
+
+    def _warm(self, step: int) -> bool:
+        return step < self.config.warmup_generator_steps
+
+    def observe(self, step: int, updates: int, seconds: float) -> None:
+        """Generator step ``step`` (counted from 0) ran ``updates`` updates in ``seconds``."""
+        rate, old = seconds / updates, self.per_update.get(self._warm(step))
+        self.per_update[self._warm(step)] = rate if old is None else old + self.weight * (rate - old)
+
+    def _rate(self, warm: bool) -> float:
+        """Seconds per update of one kind (the other kind's until it is seen)."""
+        return self.per_update[warm] if warm in self.per_update else self.per_update[not warm]
+
+    def seconds_per_step(self, step: int) -> float | None:
+        """Expected seconds of generator step ``step`` (``None`` before any step was observed)."""
+        if not self.per_update:
+            return None
+        return self._rate(self._warm(step)) * (critic_updates_for(step, self.config) + 1)
+
+    def remaining(self, done: int, last: int) -> float | None:
+        """Seconds until generator step ``last`` is done, with ``done`` updates (critic and
+        generator, :func:`~crossmodal.config.updates_through`) done (``None`` before any step
+        was observed)."""
+        if not self.per_update:
+            return None
+        config = self.config
+        warm_left = max(0, updates_through(min(last, config.warmup_generator_steps), config) - done)
+        later_left = max(0, updates_through(last, config) - done) - warm_left
+        return warm_left * self._rate(True) + later_left * self._rate(False)
+
+
 class _Progress:
     """Training progress on ``stream``, counting critic and generator updates alike.
 
     On a terminal: a click progress bar over every update, with the generator step, seconds per
-    generator step (the trainer's, over the last logging interval), the ETA and the losses.
-    Elsewhere (a log file, a pipe): one plain line per logging interval, and one at least every
-    :data:`LOG_SECONDS` seconds while a long run of critic updates goes on.
+    generator step and the ETA (:class:`RecentRates`, fed each step's training time:
+    evaluations, samples and checkpoints left out) and the losses. Elsewhere (a log file, a
+    pipe): one plain line per logging interval, and one at least every :data:`LOG_SECONDS`
+    seconds while a long run of critic updates goes on.
     """
 
     def __init__(self, trainer: Trainer, stream: IO[str]) -> None:
@@ -67,8 +115,10 @@ class _Progress:
         self.trainer, self.stream = trainer, stream
         self.steps = config.steps
         self.total = updates_through(config.steps, config)
-        self.done = self.first = updates_through(trainer.step, config)
-        self.started = self.last_line = time.monotonic()
+        self.done = self.step_began = trainer.updates_done
+        self.timed_step = trainer.step  # the step whose updates began at ``step_began``
+        self.rates = RecentRates(config)
+        self.last_line = time.monotonic()
         self.losses: Mapping[str, float] = {}
         self.bar = None
         if stream.isatty():
@@ -90,17 +140,21 @@ class _Progress:
 
     def status(self) -> str:
         """``step 3/100  updates 153/5400  0.52 s/step  ETA 0:12:34  c:wasserstein=...``"""
-        spent, done = time.monotonic() - self.started, self.done - self.first
-        eta = _duration(spent / done * (self.total - self.done)) if done else "?"
-        per_step = self.trainer.seconds_per_step
+        left = self.rates.remaining(self.done, self.steps)
+        eta = "?" if left is None else _duration(left)
+        per_step = self.rates.seconds_per_step(self.trainer.step)
         parts = [f"step {self.trainer.step}/{self.steps}", f"updates {self.done}/{self.total}",
                  "? s/step" if per_step is None else f"{per_step:.3g} s/step", f"ETA {eta}",
                  _format_losses(self.losses)]
         return "  ".join(part for part in parts if part)
 
     def on_update(self, done: int, total: int) -> None:
-        """After every update: move the bar, or print a line when none came for LOG_SECONDS."""
+        """After every update: time a finished step, move the bar, or print a line when none
+        came for LOG_SECONDS."""
         self.done, self.total = done, total
+        if self.trainer.step != self.timed_step:
+            self.rates.observe(self.timed_step, done - self.step_began, self.trainer.step_seconds)
+            self.timed_step, self.step_began = self.trainer.step, done
         now = time.monotonic()
         if self.bar is not None:
             if now - self.last_line >= 0.2 or done >= total:  # redraw at most 5 times a second
@@ -123,6 +177,22 @@ class _Progress:
     def _line(self, now: float) -> None:
         click.echo(self.status(), file=self.stream)
         self.last_line = now
+
+
+def _exit_stopped(ctx: click.Context, trainer: Trainer, stopped: TrainingInterrupted | KeyboardInterrupt) -> NoReturn:
+    """Say how a signal stopped training and exit: after one, the checkpoint written and the
+    resume command (128 + the signal); after a second, that nothing was saved (130, as Ctrl-C
+    elsewhere)."""
+    if isinstance(stopped, TrainingInterrupted):
+        click.echo(f"Interrupted: {stopped}", err=True)
+        if stopped.resume_command is not None:
+            click.echo(f"Resume with: {stopped.resume_command}", err=True)
+        ctx.exit(stopped.exit_code)
+    saved = trainer.last_checkpoint
+    last = ("no checkpoint had been written yet" if saved is None else
+            f"the last checkpoint is {shown(saved)} (--resume {shown(trainer.run_dir)} continues from it)")
+    click.echo(f"Stopped at once, without saving; {last}", err=True)
+    ctx.exit(INTERRUPTED_EXIT)
 
 
 def _recipe_defaults(ctx: click.Context) -> list[str]:
@@ -243,8 +313,9 @@ def train(
 
     With --resume the recorded options are the base instead; only steps, the eval, sample,
     checkpoint and log intervals, keep_checkpoints, divergence_bound and the device may change,
-    and the recipe and data stay the run's. Ctrl-C or SIGTERM writes a checkpoint and prints the
-    command that resumes the run.
+    and the recipe and data stay the run's; a run already at its steps trains nothing. Ctrl-C
+    or SIGTERM stops after the current update, writes a checkpoint and prints the command that
+    resumes the run; a second one stops at once without saving.
 
     For data-parallel training launch it with "torchrun --nproc-per-node N -m crossmodal train
     ...": --batch-size is then the global batch, split evenly over the N processes.
@@ -297,25 +368,28 @@ def train(
         report_skipped(getattr(trainer.job, role), details=verbose,
                        hint=f"{role}; --verbose lists them" if not verbose else role)
     click.echo(f"run: {trainer.run_dir}")
+    if trainer.step >= trainer.config.steps:
+        trainer.close()
+        click.echo(f"Nothing to train: the run is already complete at step {trainer.step} of "
+                   f"{trainer.config.steps}. To train it further, resume with --steps N, N > {trainer.step}.",
+                   err=True)
+        return
     processes = f" x {trainer.world_size} processes" if trainer.world_size > 1 else ""
     click.echo(
         f"training {trainer.job.spec.recipe} on {trainer.device}{processes} from step {trainer.step} to "
         f"{trainer.config.steps}",
         err=True,
     )
-    stopped: TrainingInterrupted | None = None
+    stopped: TrainingInterrupted | KeyboardInterrupt | None = None
     with _Progress(trainer, sys.stderr):
         try:
             metrics = trainer.train()
-        except TrainingInterrupted as err:
+        except (TrainingInterrupted, KeyboardInterrupt) as err:  # KeyboardInterrupt: a second signal
             stopped = err
         finally:
             trainer.close()
     if stopped is not None:
-        click.echo(f"Interrupted: {stopped}", err=True)
-        if stopped.resume_command is not None:
-            click.echo(f"Resume with: {stopped.resume_command}", err=True)
-        ctx.exit(stopped.exit_code)
+        _exit_stopped(ctx, trainer, stopped)
     for name, value in trainer.last_losses.items():
         click.echo(f"{name}\t{value:.6g}")
     if metrics:
