@@ -62,7 +62,8 @@ class OutputError(CrossmodalError, OSError):
 
 
 class TrainingInterrupted(CrossmodalError):
-    """SIGINT or SIGTERM stopped training at a step boundary, after a checkpoint was written.
+    """SIGINT or SIGTERM stopped training after the current update (part-way through a step with
+    one process, at a step boundary with several), after a checkpoint was written.
 
     Attributes: ``signal_number``, ``step`` (generator updates done), ``checkpoint`` (the path
     written, ``None`` without a run folder), ``run_dir``, ``exit_code`` (128 + the signal
