@@ -165,7 +165,7 @@ def test_an_unusable_upload_is_one_message_naming_the_file_as_uploaded(client):
     assert status["state"] == "error" and status["files"] == []
     message = status["error"]
     assert len(message.splitlines()) == 1 and "notes from 1874.txt" in message
-    assert "crossmodal-serve-" not in message  # the server's own copy is not named
+    assert "crossmodal-serve" not in message  # the server's own copy is not named
 
 
 @pytest.mark.parametrize(("form", "status_code", "message"), [
@@ -378,6 +378,7 @@ make_cli(extra_plugins=[("toy", toy_plugin)]).main(args=sys.argv[2:], prog_name=
 """
 
 
+@pytest.mark.slow
 def test_serve_prints_its_url_answers_there_and_deletes_its_files_on_ctrl_c(toy_run, tmp_path):
     env = {**os.environ, "CROSSMODAL_LOAD_PLUGINS": "", "TMPDIR": str(tmp_path)}  # its folder goes to tmp_path
     process = subprocess.Popen(
@@ -390,14 +391,14 @@ def test_serve_prints_its_url_answers_there_and_deletes_its_files_on_ctrl_c(toy_
         assert url.startswith("http://127.0.0.1:") and url.endswith("/"), process.stderr.read()
         with urllib.request.urlopen(url + "info", timeout=30) as response:
             assert json.load(response)["recipe"] == "toy"
-        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("crossmodal-serve-")]
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".crossmodal-serve.tmp-")]
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert stderr.splitlines()[-1] == "stopped"
     assert "generator: checkpoint " in stderr and "audio: none (the recipe names no sample renderer)" in stderr
-    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("crossmodal-serve-")]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".crossmodal-serve.tmp-")]
 
 
 class Served:

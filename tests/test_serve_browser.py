@@ -7,10 +7,11 @@ and checks that the cropped painting and the piano-rolls are shown as images the
 that each audio player holds a WAV the browser can play (its metadata loaded, a duration), and
 that every file has a download link; then a file dropped on the page is uploaded, and being
 unusable, gives one message on the page. A screenshot is saved under pytest's temporary folder,
-and copied to docs/figures/serve-page.png when ``CROSSMODAL_SAVE_SCREENSHOT=1``. Where no
-browser is installed, those tests skip with the reason. Also here, without a browser: Jukepix's
-own checks of an upload (not an image, too many pixels claimed by its header) come back as one
-message naming the file as uploaded.
+and copied to docs/figures/serve-page.png when ``CROSSMODAL_SAVE_SCREENSHOT=1``, the SHA-256 of
+the model it shows recorded in the PNG. Where no browser is installed, those tests skip with the
+reason. Also here, without a browser: Jukepix's own checks of an upload (not an image, too many
+pixels claimed by its header, more than the lower limit of an upload) come back as one message
+naming the file as uploaded, and the figure in the docs shows the shipped model.
 
 These tests serve Jukepix's shipped model, ``jukepix-default`` (no training); the core's own tests
 of the server use the toy plugin (tests/test_serve.py).
@@ -19,7 +20,6 @@ of the server use the toy plugin (tests/test_serve.py).
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import time
 import urllib.request
@@ -51,6 +51,9 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT_ENV = "CROSSMODAL_SAVE_SCREENSHOT"
 FIGURE = REPOSITORY / "docs" / "figures" / "serve-page.png"
 """Where the screenshot is copied when ``CROSSMODAL_SAVE_SCREENSHOT=1``."""
+
+FIGURE_MODEL_KEY = "crossmodal-model-sha256"
+"""The PNG text entry of :data:`FIGURE` holding the SHA-256 of the model file the page served."""
 
 WAIT_SECONDS = 120
 """Longest wait for the page (a one-sample Jukepix generation with audio takes a few seconds)."""
@@ -136,6 +139,7 @@ def _generate(driver, seed: int, samples: int) -> str:
     return _wait(driver, finished, "the generation to finish")
 
 
+@pytest.mark.slow
 def test_the_page_turns_a_painting_into_a_piano_roll_and_a_playable_wav(browser, generation, shared_data, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -172,9 +176,33 @@ def test_the_page_turns_a_painting_into_a_piano_roll_and_a_playable_wav(browser,
         assert browser.save_screenshot(str(screenshot))
     print(f"screenshot: {screenshot}")
     if os.environ.get(SCREENSHOT_ENV) == "1":
-        shutil.copy(screenshot, FIGURE)
+        _save_figure(screenshot)
 
 
+def _save_figure(screenshot: Path) -> None:
+    """Copy ``screenshot`` to :data:`FIGURE`, with the shipped model's SHA-256 in its PNG text."""
+    from PIL import Image, PngImagePlugin
+
+    from jukepix.pretrained import MODEL_SHA256
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(FIGURE_MODEL_KEY, MODEL_SHA256)
+    with Image.open(screenshot) as image:
+        image.save(FIGURE, pnginfo=info, optimize=True)
+
+
+def test_the_figure_of_the_page_shows_the_shipped_model():
+    from PIL import Image
+
+    pretrained = pytest.importorskip("jukepix.pretrained", reason="the Jukepix plugin is not installed")
+    with Image.open(FIGURE) as figure:
+        shown_model = figure.text.get(FIGURE_MODEL_KEY)
+    assert shown_model == pretrained.MODEL_SHA256, (
+        f"{FIGURE.name} shows another model than jukepix-default: make it again with "
+        f"{SCREENSHOT_ENV}=1 python -m pytest tests/test_serve_browser.py")
+
+
+@pytest.mark.slow
 def test_a_file_dropped_on_the_page_is_uploaded_and_an_unusable_one_is_one_message(browser, generation):
     from selenium.webdriver.common.by import By
 
@@ -198,6 +226,7 @@ def _png_header(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize(("name", "data", "cause"), [
     ("bomb.png", _png_header(30000, 30000), "too large: header claims 900,000,000 pixels"),
+    ("scan.png", _png_header(9990, 9990), "too large: 9990x9990 px = 99,800,100 pixels, above the limit of 25,000,000"),
     ("letter.jpg", b"Dear Theo,\n", "not a decodable image"),
 ])
 def test_jukepix_checks_an_upload_and_the_page_gets_one_message(generation, name, data, cause):

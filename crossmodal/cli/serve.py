@@ -45,8 +45,9 @@ def serve(ctx: click.Context, checkpoint: str | None, model: str | None, host: s
     On the page: choose or drop a condition file, pick the seed and the number of samples, and
     see the condition as the model sees it and what the recipe's writer made (images, audio
     players when the recipe has a sample renderer, download links). Uploads are limited in size
-    and checked by the recipe's conditions dataset; each request gets its own temporary folder,
-    deleted with the others when the server stops (Ctrl-C).
+    and time and checked by the recipe's conditions dataset; each request gets its own temporary
+    folder, deleted with the others when the server stops (Ctrl-C), or, after a kill, when the
+    next server starts.
 
     It listens on 127.0.0.1 (this machine only); an address other machines can reach is refused
     unless --allow-remote is given.

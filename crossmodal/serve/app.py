@@ -11,9 +11,11 @@ Routes (every asset is served from this package; the page loads nothing from els
     A multipart form: ``file`` (the condition file), ``seed`` (0 to :data:`MAX_SEED`),
     ``samples`` (1 to :data:`MAX_SAMPLES`); the request must carry the header
     :data:`REQUEST_HEADER`, which the page's script sends and a form on another site cannot.
-    Answers 202 with the job's status at once; 400 (a malformed form), 413 (more than
-    :data:`UPLOAD_LIMIT_BYTES`, refused before the rest is read), 422 (a bad seed or sample
-    count) or 503 (the queue is full), each as ``{"error": "one line"}``.
+    Answers 202 with the job's status at once; 400 (a malformed form, or an upload its client
+    abandoned: one line in the log, no traceback), 408 (the body took longer than
+    :data:`UPLOAD_SECONDS`; the connection is closed), 413 (more than :data:`UPLOAD_LIMIT_BYTES`,
+    refused before the rest is read), 422 (a bad seed or sample count) or 503 (the queue is
+    full), each as ``{"error": "one line"}``.
 ``GET /jobs/ID``
     The job's status: ``{"id", "state", "ahead", "seconds", "error", "preview", "files"}`` with
     ``state`` one of ``queued``, ``generating``, ``done``, ``error``; ``ahead`` the jobs before it,
@@ -32,7 +34,9 @@ shown: by the files its sample writer and renderer write.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import mimetypes
 import re
 import time
@@ -42,9 +46,9 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,10 +58,16 @@ from .jobs import Job, JobQueue, QueueFull
 if TYPE_CHECKING:  # pragma: no cover
     from ..generation import Generation
 
-__all__ = ["create_app", "LOOPBACK_HOSTS", "MAX_SAMPLES", "MAX_SEED", "REQUEST_HEADER", "UPLOAD_LIMIT_BYTES"]
+__all__ = ["create_app", "LOOPBACK_HOSTS", "MAX_SAMPLES", "MAX_SEED", "REQUEST_HEADER", "UPLOAD_LIMIT_BYTES",
+           "UPLOAD_SECONDS"]
 
 UPLOAD_LIMIT_BYTES = 20 * 1024 * 1024
 """Largest request body of ``POST /jobs`` in bytes (20 MiB: the file and the form around it)."""
+
+UPLOAD_SECONDS = 60.0
+"""Longest time the body of ``POST /jobs`` may take to arrive, from the end of its headers (the
+largest upload at about 340 KiB/s); a client sending it slower, or not at all (slow-loris), gets
+408 and its connection is closed."""
 
 MAX_SAMPLES = 16
 """Most samples one request may ask for."""
@@ -88,11 +98,19 @@ _FILE_SECURITY = {**_PAGE_SECURITY, "Content-Security-Policy": "sandbox; default
 """Headers of the generated files: opened on their own, they cannot run scripts on this origin."""
 
 
+_log = logging.getLogger(__name__)
+
+
 class UploadTooLarge(Exception):
     """The request body is larger than :data:`UPLOAD_LIMIT_BYTES`."""
 
 
-def create_app(generation: Generation, *, allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS) -> Starlette:
+class UploadTooSlow(Exception):
+    """The request body did not arrive within the upload time limit (:data:`UPLOAD_SECONDS`)."""
+
+
+def create_app(generation: Generation, *, allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS,
+               upload_seconds: float = UPLOAD_SECONDS) -> Starlette:
     """The web app serving ``generation``: the page, ``POST /jobs``, status and files.
 
     Its lifespan owns a :class:`~crossmodal.serve.jobs.JobQueue` (temporary folder and worker
@@ -101,6 +119,7 @@ def create_app(generation: Generation, *, allowed_hosts: Sequence[str] | None = 
 
     :param allowed_hosts: host names (of the ``Host`` header) answered; others get 421. None
         answers any (a server reachable from other machines).
+    :param upload_seconds: the time limit of an upload's body (:data:`UPLOAD_SECONDS`).
     """
 
     @contextlib.asynccontextmanager
@@ -121,6 +140,7 @@ def create_app(generation: Generation, *, allowed_hosts: Sequence[str] | None = 
         lifespan=lifespan,
     )
     app.state.generation = generation
+    app.state.upload_seconds = upload_seconds
     app.add_middleware(_AllowedHosts, hosts=allowed_hosts)
     return app
 
@@ -148,15 +168,9 @@ async def _info(request: Request) -> Response:
 async def _submit(request: Request) -> Response:
     if REQUEST_HEADER.lower() not in request.headers:
         return _error(400, f"requests must carry the header {REQUEST_HEADER} (the page sends it)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > UPLOAD_LIMIT_BYTES:
-        return _error(413, _too_large())
-    try:
-        form = await Request(request.scope, _limited(request.receive)).form(max_files=1, max_fields=2)
-    except UploadTooLarge:
-        return _error(413, _too_large())
-    except HTTPException as err:  # a malformed multipart body, or more than one file
-        return _error(400, f"the upload could not be read: {err.detail}")
+    form = await _read_form(request)
+    if isinstance(form, Response):
+        return form
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -173,6 +187,28 @@ async def _submit(request: Request) -> Response:
     finally:
         await form.close()
     return _job_response(request.app.state.jobs, job.id, status_code=202)
+
+
+async def _read_form(request: Request) -> FormData | Response:
+    """The form of ``POST /jobs``, read within the size and time limits; else the error to answer
+    (413 too large, 408 too slow, 400 abandoned by its client or malformed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > UPLOAD_LIMIT_BYTES:
+        return _error(413, _too_large())
+    seconds = request.app.state.upload_seconds
+    try:
+        return await Request(request.scope, _bounded(request.receive, seconds)).form(max_files=1, max_fields=2)
+    except UploadTooLarge:
+        return _error(413, _too_large())
+    except UploadTooSlow:
+        _log.warning("crossmodal serve: an upload from %s took longer than %g s; refused", _client(request), seconds)
+        return _error(408, f"the upload took longer than {seconds:g} s, the limit of this server",
+                      headers={"Connection": "close"})
+    except ClientDisconnect:
+        _log.warning("crossmodal serve: an upload from %s ended early: its client disconnected", _client(request))
+        return _error(400, "the upload ended early")
+    except HTTPException as err:  # a malformed multipart body, or more than one file
+        return _error(400, f"the upload could not be read: {err.detail}")
 
 
 async def _status(request: Request) -> Response:
@@ -219,28 +255,39 @@ def _integer(value: object, name: str, low: int, high: int) -> int:
     return int(text)
 
 
-def _limited(receive: Receive) -> Receive:
-    """``receive`` that raises :class:`UploadTooLarge` once the body passes the limit."""
+def _bounded(receive: Receive, seconds: float) -> Receive:
+    """``receive`` that raises :class:`UploadTooLarge` once the body passes the limit, and
+    :class:`UploadTooSlow` when it is still waiting for the body ``seconds`` after it was made."""
     seen = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
 
-    async def limited() -> Message:
+    async def bounded() -> Message:
         nonlocal seen
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), deadline - loop.time())
+        except asyncio.TimeoutError:
+            raise UploadTooSlow from None
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > UPLOAD_LIMIT_BYTES:
                 raise UploadTooLarge
         return message
 
-    return limited
+    return bounded
+
+
+def _client(request: Request) -> str:
+    """The client's address for the log, ``host:port`` (``unknown`` when the server does not say)."""
+    return f"{request.client.host}:{request.client.port}" if request.client else "unknown"
 
 
 def _too_large() -> str:
     return f"the upload is larger than {UPLOAD_LIMIT_BYTES / 2**20:g} MiB, the limit of this server"
 
 
-def _error(status_code: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status_code, headers=_PAGE_SECURITY)
+def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": message}, status_code=status_code, headers={**_PAGE_SECURITY, **(headers or {})})
 
 
 class _AllowedHosts:

@@ -5,9 +5,14 @@ fresh folder of its own under the queue's temporary folder and queues the job; t
 :meth:`JobQueue.status`. One worker thread takes the jobs in order and is the only caller of the
 :class:`~crossmodal.generation.Generation` (which is not safe to call from two threads at once), so
 generations never overlap and each writes only into its own job's folder. Nothing here knows the
-modality: a job's outputs are whatever files the recipe's writer (and renderer) made.
+modality: a job's outputs are whatever files the recipe's writer (and renderer) made; the upload is
+read inside :func:`crossmodal.serve.upload_being_read`, so the conditions dataset may hold it to
+stricter limits.
 
-Layout of the temporary folder::
+The temporary folder is ``.crossmodal-serve.tmp-PID-RANDOM`` in the system's temporary directory
+(:func:`crossmodal.files.leftover_name`, with the server's process id): a server that was killed
+(SIGKILL, a power cut) cannot delete its folder, so the next server to start deletes those of
+servers no longer running (:func:`crossmodal.files.remove_leftovers`). Its layout::
 
     ROOT/JOB/input/NAME      the upload, under its cleaned name (:func:`clean_name`)
     ROOT/JOB/out/...         what the generation wrote; served as ``out/...``
@@ -21,6 +26,7 @@ import dataclasses
 import logging
 import queue
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -30,18 +36,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import DataError
-from ..files import shown
+from ..files import leftover_name, remove_leftovers, shown
+from . import upload_being_read
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..generation import Generation
 
-__all__ = ["Job", "JobQueue", "QueueFull", "clean_name", "MAX_WAITING", "MAX_JOBS_KEPT"]
+__all__ = ["Job", "JobQueue", "QueueFull", "clean_name", "MAX_WAITING", "MAX_JOBS_KEPT", "ROOT_NAME"]
 
 MAX_WAITING = 8
 """Jobs that may wait for the worker at once; one more is refused (:class:`QueueFull`)."""
 
 MAX_JOBS_KEPT = 32
 """Finished jobs (done or failed) whose files are kept; the oldest beyond this are deleted."""
+
+ROOT_NAME = "crossmodal-serve"
+"""Base name of a server's temporary folder (``.crossmodal-serve.tmp-PID-RANDOM``)."""
 
 MAX_NAME_CHARS = 100
 """Longest cleaned upload name, in characters (the suffix included)."""
@@ -103,10 +113,10 @@ class Job:
 class JobQueue:
     """The jobs of one server, run one at a time by a worker thread with one ``generation``.
 
-    Use as a context manager (or :meth:`start` / :meth:`close`): it makes its temporary folder
-    (``crossmodal-serve-*`` in the system's temporary directory, private to the user) and starts
-    the worker; closing drops the jobs still waiting, waits for the running one, and deletes the
-    folder with every job's files.
+    Use as a context manager (or :meth:`start` / :meth:`close`): it deletes the temporary folders
+    of killed servers, makes its own (``.crossmodal-serve.tmp-PID-RANDOM`` in the system's
+    temporary directory, private to the user) and starts the worker; closing drops the jobs still
+    waiting, waits for the running one, and deletes the folder with every job's files.
 
     :param generation: what generates; its ``generate`` is called with ``audio=True`` when it
         has a sample renderer (``generation.renderer_engine`` is not None).
@@ -126,8 +136,11 @@ class JobQueue:
         self._worker: threading.Thread | None = None
 
     def start(self) -> JobQueue:
-        """Make the temporary folder and start the worker thread."""
-        self.root = Path(tempfile.mkdtemp(prefix="crossmodal-serve-"))
+        """Delete the folders of servers no longer running, make this one's, start the worker thread."""
+        temporary = Path(tempfile.gettempdir())
+        remove_leftovers(temporary, [ROOT_NAME])
+        self.root = Path(f"{leftover_name(temporary / ROOT_NAME)}-{secrets.token_hex(8)}")
+        self.root.mkdir(mode=0o700)
         self._worker = threading.Thread(target=self._work, name="crossmodal-serve-worker", daemon=True)
         self._worker.start()
         return self
@@ -216,7 +229,8 @@ class JobQueue:
         """Run the generation of one job: ``(served name -> file, preview's served name, error)``."""
         audio = self.generation.renderer_engine is not None
         try:
-            data = self.generation.conditions(job.condition)  # read once, for the samples and the preview
+            with upload_being_read():
+                data = self.generation.conditions(job.condition)  # read once, for the samples and the preview
             stem = job.condition.stem
             written = self.generation.write_samples(data, stem, job.folder / "out", samples=job.samples,
                                                     seed=job.seed, audio=audio)

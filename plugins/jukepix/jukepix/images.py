@@ -1,7 +1,8 @@
 """Read a painting file and turn it into a square 256x256 RGB image with a colour score.
 
 Public: :func:`read_image`, :func:`header_size`, :func:`crop_border`, :func:`centre_square`,
-:func:`colour_variance`, :func:`prepare_painting`, :data:`IMAGE_SUFFIXES`, :data:`MAX_PIXELS`.
+:func:`colour_variance`, :func:`prepare_painting`, :func:`pixel_limit`, :data:`IMAGE_SUFFIXES`,
+:data:`MAX_PIXELS`, :data:`UPLOAD_MAX_PIXELS`, :data:`REDUCED_MIN_SIDE`.
 
 Every array here is uint8 RGB ``(height, width, 3)`` unless stated; OpenCV's BGR order is
 converted in :func:`read_image` and nowhere else. Failures raise
@@ -10,6 +11,9 @@ converted in :func:`read_image` and nowhere else. Failures raise
 A file is never decoded before its header's size is checked against :data:`MAX_PIXELS` (a tiny
 PNG can claim 30000 x 30000 pixels, 2.7 GB once decoded), and every decoder failure (OpenCV's
 ``cv2.error``, Pillow's errors, ``OSError``, running out of memory) is a skip of that file only.
+The pixel-limit policy is here: :data:`MAX_PIXELS` by default, at most :data:`UPLOAD_MAX_PIXELS`
+for a file uploaded to ``crossmodal serve`` (:func:`pixel_limit`); an image far larger than the
+256x256 the model sees is decoded reduced (:data:`REDUCED_MIN_SIDE`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from .constants import IMAGE_SIZE
+from crossmodal.serve import reading_upload
 from crossmodal.skips import SkipFile
 
 __all__ = [
@@ -32,10 +37,13 @@ __all__ = [
     "MAX_ASPECT",
     "MAX_PIXELS",
     "MIN_SIDE",
+    "REDUCED_MIN_SIDE",
+    "UPLOAD_MAX_PIXELS",
     "centre_square",
     "colour_variance",
     "crop_border",
     "header_size",
+    "pixel_limit",
     "prepare_painting",
     "read_image",
 ]
@@ -49,6 +57,24 @@ e.g. a 10,000 x 10,000 scan, 300 MB once decoded to 8-bit RGB. Checked before de
 files are skipped as ``too large``. Callers may pass another limit (``max_pixels``); Pillow's own
 decompression-bomb limit (``2 * PIL.Image.MAX_IMAGE_PIXELS``, 178,956,970 by default) still
 applies above it."""
+
+UPLOAD_MAX_PIXELS = 25_000_000
+"""Largest image uploaded to ``crossmodal serve``'s page, in pixels: 25 megapixels (a 6,000 x 4,000
+camera photo fits). The model sees 256x256, and the file comes from whoever can reach the page,
+so an upload is held to this lower limit whatever ``max_pixels`` says (:func:`pixel_limit`)."""
+
+REDUCED_MIN_SIDE = 8 * IMAGE_SIZE
+"""An image is decoded at 1/2, 1/4 or 1/8 of its size, the largest reduction that keeps its shorter
+side at least this long (2,048 px, 8 times the side the model sees); one whose shorter side is under
+twice this is decoded at full size, so the result of every smaller image is unchanged."""
+
+REDUCTIONS = (8, 4, 2)
+"""The reductions OpenCV's JPEG decoder does while decoding (``cv2.IMREAD_REDUCED_COLOR_*``), largest first."""
+
+_JPEG_READ = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+              8: cv2.IMREAD_REDUCED_COLOR_8}
+"""Reduction -> the OpenCV flag decoding a JPEG at that fraction of its size (EXIF orientation
+applied, CMYK and grey converted to colour, as ``cv2.IMREAD_COLOR``)."""
 
 HEADER_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
 """Pillow formats whose headers are read for the size check: those of :data:`IMAGE_SUFFIXES`. A file
@@ -124,6 +150,19 @@ def header_size(handle: BinaryIO, max_pixels: int | None = None) -> tuple[int, i
     return width, height
 
 
+def pixel_limit(max_pixels: int | None) -> int | None:
+    """The pixel limit that applies now: ``max_pixels``, or at most :data:`UPLOAD_MAX_PIXELS` while
+    ``crossmodal serve`` reads an upload (:func:`crossmodal.serve.reading_upload`)."""
+    if not reading_upload():
+        return max_pixels
+    return UPLOAD_MAX_PIXELS if max_pixels is None else min(max_pixels, UPLOAD_MAX_PIXELS)
+
+
+def _reduction(width: int, height: int) -> int:
+    """How many times smaller to decode a ``width x height`` image (1, 2, 4 or 8; see :data:`REDUCED_MIN_SIDE`)."""
+    return next((factor for factor in REDUCTIONS if min(width, height) // factor >= REDUCED_MIN_SIDE), 1)
+
+
 def _check_pixels(width: int, height: int, max_pixels: int | None) -> None:
     """Raise ``SkipFile("too large", ...)`` when ``width * height`` exceeds ``max_pixels``."""
     if max_pixels is not None and width * height > max_pixels:
@@ -140,21 +179,24 @@ def _first_line(err: BaseException) -> str:
 
 
 def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
-    """Decode an image file into uint8 RGB ``(height, width, 3)``.
+    """Decode an image file into uint8 RGB ``(height, width, 3)``, reduced when it is large.
 
     The header's size is checked first (:func:`header_size`): an image of more than
-    ``max_pixels`` pixels is refused before any pixel is decoded (``None``: no limit of ours).
-    JPEG is decoded with ``cv2.IMREAD_COLOR``, which applies the EXIF orientation and converts
-    CMYK and grey to colour; a JPEG without an end-of-image marker after its last scan is
-    rejected as truncated. Other formats are decoded unchanged and then: 16-bit levels scaled to
-    8-bit (``round(v * 255 / 65535)``), grey repeated to RGB, alpha composited on white
-    (``rgb * a + 255 * (1 - a)``). Bytes are read from one open file (no second look-up by
-    name), so non-ASCII names work and the file checked is the file decoded.
+    ``max_pixels`` pixels (:func:`pixel_limit` of it) is refused before any pixel is decoded
+    (``None``: no limit of ours). An image whose shorter side is at least twice
+    :data:`REDUCED_MIN_SIDE` comes back 2, 4 or 8 times smaller (:func:`_decode`); any other
+    at its own size. JPEG is decoded with ``cv2.IMREAD_COLOR`` (or a reduced ``cv2.IMREAD_REDUCED_COLOR_*``),
+    which applies the EXIF orientation and converts CMYK and grey to colour; a JPEG without an end-of-image marker
+    after its last scan is rejected as truncated. Other formats are decoded unchanged and then:
+    16-bit levels scaled to 8-bit (``round(v * 255 / 65535)``), grey repeated to RGB, alpha
+    composited on white (``rgb * a + 255 * (1 - a)``). Bytes are read from one open file (no second
+    look-up by name), so non-ASCII names work and the file checked is the file decoded.
 
     :raises SkipFile: the file is missing, empty, too large, truncated or not a decodable image;
         any decoder error (``cv2.error``, Pillow's, ``MemoryError``) becomes one.
     """
     path = Path(path)
+    max_pixels = pixel_limit(max_pixels)
     try:
         with path.open("rb") as handle:
             if not handle.read(1):
@@ -168,15 +210,30 @@ def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndar
     if data.startswith(JPEG_MAGIC) and data.rfind(JPEG_END) < data.rfind(JPEG_SCAN):
         raise SkipFile("unreadable", "truncated JPEG (no end-of-image marker after the last scan)")
     try:
-        image = cv2.imdecode(raw, cv2.IMREAD_COLOR if data.startswith(JPEG_MAGIC) else cv2.IMREAD_UNCHANGED)
-        if image is None or image.size == 0:
-            raise SkipFile("unreadable", "not a decodable image (or truncated)")
-        _check_pixels(image.shape[1], image.shape[0], max_pixels)  # the decoder's size, not the header's
-        return _to_rgb(_to_uint8(image))
+        return _to_rgb(_to_uint8(_decode(raw, data.startswith(JPEG_MAGIC), _reduction(width, height), max_pixels)))
     except cv2.error as err:
         raise SkipFile("unreadable", f"OpenCV cannot decode it ({_first_line(err)})") from err
     except MemoryError as err:
         raise SkipFile("too large", f"{width}x{height} px: not enough memory to decode it") from err
+
+
+def _decode(raw: np.ndarray, jpeg: bool, factor: int, max_pixels: int | None) -> np.ndarray:
+    """OpenCV's decoding of the file's bytes ``raw``, ``factor`` times smaller (BGR, BGRA or grey).
+
+    A JPEG is decoded reduced by libjpeg itself (``cv2.IMREAD_REDUCED_COLOR_*``), so its full size
+    is never in memory; other formats are decoded unchanged at full size, then reduced with
+    ``cv2.INTER_AREA`` before anything else is done with them. The decoder's own size is checked
+    against ``max_pixels`` too (the header may differ from what the decoder finds).
+    """
+    image = cv2.imdecode(raw, _JPEG_READ[factor] if jpeg else cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise SkipFile("unreadable", "not a decodable image (or truncated)")
+    scale = factor if jpeg else 1  # libjpeg rounds a reduced side up: (side - 1) * scale + 1 <= the full side
+    _check_pixels((image.shape[1] - 1) * scale + 1, (image.shape[0] - 1) * scale + 1, max_pixels)
+    if jpeg or factor == 1:
+        return image
+    height, width = image.shape[:2]
+    return cv2.resize(image, (-(-width // factor), -(-height // factor)), interpolation=cv2.INTER_AREA)
 
 
 def _to_rgb(image: np.ndarray) -> np.ndarray:
@@ -254,7 +311,8 @@ def colour_variance(image: np.ndarray) -> float:
 def prepare_painting(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> tuple[np.ndarray, float]:
     """Read, de-border, square and resize one painting.
 
-    :param max_pixels: refuse images larger than this before decoding (see :func:`read_image`).
+    :param max_pixels: refuse images larger than this before decoding (see :func:`read_image`); a
+        large image is cropped and squared at the reduced size it is decoded at.
     :returns: uint8 RGB ``(IMAGE_SIZE, IMAGE_SIZE, 3)`` (resized with ``cv2.INTER_AREA``) and its
         :func:`colour_variance`.
     :raises SkipFile: unreadable or too large (see :func:`read_image`) or degenerate (too small, too

@@ -133,6 +133,45 @@ def test_centre_square_and_resize(tmp_path):
     assert score == pytest.approx(colour_variance(image))
 
 
+def shapes(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A large picture that compresses well: 300 flat coloured rectangles in a white frame."""
+    rng = np.random.default_rng(seed)
+    picture = np.full((height, width, 3), 255, dtype=np.uint8)
+    inner = (width // 10, height // 10, width - width // 10, height - height // 10)
+    for _ in range(300):
+        x0, y0 = rng.integers(inner[0], inner[2]), rng.integers(inner[1], inner[3])
+        x1, y1 = min(inner[2], x0 + rng.integers(50, 900)), min(inner[3], y0 + rng.integers(50, 900))
+        cv2.rectangle(picture, (int(x0), int(y0)), (int(x1), int(y1)), rng.integers(0, 230, 3).tolist(), -1)
+    return picture
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_large_image_is_decoded_reduced_and_prepared_nearly_as_at_full_size(tmp_path, suffix):
+    side = 4096  # twice jukepix.images.REDUCED_MIN_SIDE: the shortest side decoded at half its size
+    picture = shapes(side + 64, side)
+    save_rgb(tmp_path / f"large{suffix}", picture)
+    save_rgb(tmp_path / f"just-under{suffix}", picture[:, : side - 1])
+    assert read_image(tmp_path / f"large{suffix}").shape == (side // 2 + 32, side // 2, 3)
+    assert read_image(tmp_path / f"just-under{suffix}").shape == (side + 64, side - 1, 3)  # as before: full size
+    full = cv2.cvtColor(cv2.imread(str(tmp_path / f"large{suffix}")), cv2.COLOR_BGR2RGB)
+    at_full_size = cv2.resize(centre_square(crop_border(full)), (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    prepared, _ = prepare_painting(tmp_path / f"large{suffix}")
+    assert np.abs(prepared.astype(int) - at_full_size).mean() < 1.5  # 8-bit levels
+
+
+def test_an_upload_to_the_page_is_held_to_the_lower_pixel_limit(tmp_path):
+    from crossmodal.serve import upload_being_read
+    from jukepix.images import UPLOAD_MAX_PIXELS
+
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), np.full((4500, 6000, 3), 128, dtype=np.uint8))  # 27 megapixels
+    assert read_image(path).shape == (2250, 3000, 3)  # the user's own file, as for prepare and generate
+    with upload_being_read(), pytest.raises(SkipFile) as refused:
+        read_image(path)
+    limit = f"above the limit of {UPLOAD_MAX_PIXELS:,}"
+    assert str(refused.value) == f"too large: 6000x4500 px = 27,000,000 pixels, {limit}"
+
+
 def test_colour_variance_definition():
     flat = np.full((8, 8, 3), 90, dtype=np.uint8)
     assert colour_variance(flat) == 0.0
