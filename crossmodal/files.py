@@ -203,7 +203,10 @@ def remove_leftovers(folder: Path, names: Iterable[str] | None = None) -> list[P
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
-            entry.unlink(missing_ok=True)
+            try:
+                entry.unlink(missing_ok=True)
+            except PermissionError:  # another user's file in a shared folder (a sticky /tmp): theirs to remove
+                continue
         removed.append(entry)
     return removed
 

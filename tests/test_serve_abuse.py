@@ -213,3 +213,23 @@ def _serving(run: Path, tmp: Path, log: Path) -> Iterator[tuple[subprocess.Popen
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
         process.communicate(timeout=WAIT_SECONDS)
+
+
+def test_a_leftover_of_another_user_is_left_and_does_not_stop_the_clean_up(tmp_path, monkeypatch):
+    """In a shared sticky /tmp another user's planted leftover cannot be unlinked; it is skipped."""
+    from crossmodal.files import remove_leftovers
+
+    theirs = tmp_path / ".crossmodal-serve.tmp-999999999-abcd"  # a dead pid, a file we may not delete
+    ours = tmp_path / ".other.tmp-999999998"
+    theirs.write_text("x")
+    ours.write_text("y")
+    real_unlink = Path.unlink
+
+    def unlink(self, missing_ok=False):
+        if self == theirs:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert remove_leftovers(tmp_path) == [ours]
+    assert theirs.exists() and not ours.exists()
