@@ -26,6 +26,7 @@ __all__ = [
     "flatten",
     "format_value",
     "matching_evaluators",
+    "set_features",
     "training_sets",
 ]
 
@@ -35,7 +36,8 @@ def matching_evaluators(registry: Registry, sample_kind: str, names: Sequence[st
 
     A named evaluator of another sample kind is an error; unnamed ones of another kind are left out.
     So are evaluators that need the samples' conditions (``needs_conditions``), which a sample set
-    does not have; naming one is an error. An evaluator whose factory fails is one
+    does not have; naming one is an error. So are set-comparing evaluators (``compares_sets``),
+    which need a reference set (:func:`set_features`). An evaluator whose factory fails is one
     :class:`RecipeError` line naming it.
     """
     chosen = list(names) or registry.names("evaluator")
@@ -47,6 +49,13 @@ def matching_evaluators(registry: Registry, sample_kind: str, names: Sequence[st
                 raise RecipeError(
                     f"evaluator {name!r} compares samples with their conditions (needs_conditions); "
                     "a sample set has none, so it runs during training only"
+                )
+            continue
+        if getattr(evaluator, "compares_sets", False):
+            if names:
+                raise RecipeError(
+                    f"evaluator {name!r} compares a set with a reference set (compares_sets); it runs "
+                    "against a recipe's validation set or crossmodal evaluate --reference"
                 )
             continue
         if evaluator.sample_kind == sample_kind:
@@ -71,8 +80,11 @@ def evaluate_set(
     result equals evaluating the whole set as one batch. ``progress(n)`` is called after each
     batch with the number of items done in it.
 
+    Set-comparing evaluators (``compares_sets``) are skipped here: see :func:`set_features`.
+
     :returns: metric name -> float64 tensor ``(n_tracks,)`` or ``()``; NaN where undefined.
     """
+    evaluators = [e for e in evaluators if not getattr(e, "compares_sets", False)]
     sums: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     for start in range(0, len(sample_set), batch_size):
         indices = torch.arange(start, min(start + batch_size, len(sample_set)))
@@ -87,6 +99,19 @@ def evaluate_set(
         if progress is not None:
             progress(len(indices))
     return ratios(sums)
+
+
+def set_features(
+    sample_set: SampleSet, evaluator: Evaluator, batch_size: int = 256, device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """A set-comparing evaluator's per-sample :meth:`~crossmodal.Evaluator.features` over every item
+    of ``sample_set``, gathered in batches of ``batch_size``: ``{name: (len(sample_set), ...)}`` on the CPU."""
+    parts: dict[str, list[torch.Tensor]] = {}
+    for start in range(0, len(sample_set), batch_size):
+        indices = torch.arange(start, min(start + batch_size, len(sample_set)))
+        for name, values in evaluator.features(sample_set.batch(indices).to(device)).items():
+            parts.setdefault(name, []).append(values.detach().cpu())
+    return {name: torch.cat(values) for name, values in parts.items()}
 
 
 def format_value(value: float) -> str:

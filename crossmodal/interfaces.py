@@ -153,6 +153,13 @@ class Evaluator:
     ``batch_size`` and sums the totals, so a conditioned metric is a ratio of totals too. Such
     an evaluator runs during training (``metrics.csv`` and the curves) only: ``crossmodal
     evaluate`` has no conditions for a data set and leaves it out.
+
+    An evaluator that compares the *distribution* of a set with that of a reference set (held-out
+    real samples, for example) sets ``compares_sets = True`` and implements :meth:`features`
+    and :meth:`compare` instead of :meth:`totals`: the core gathers ``features(batch)`` over the
+    whole set in batches, does the same for the reference, and calls ``compare`` once. It runs
+    when there is a reference: the recipe's ``validation`` set during training, ``--reference``
+    (or a checkpoint's validation data) in ``crossmodal evaluate``.
     """
 
     name: ClassVar[str]
@@ -160,6 +167,19 @@ class Evaluator:
     description: ClassVar[str] = ""
     needs_conditions: ClassVar[bool] = False
     """Whether :meth:`totals` takes the samples' conditions as a second argument."""
+    compares_sets: ClassVar[bool] = False
+    """Whether the evaluator compares a set with a reference set (:meth:`features`, :meth:`compare`)."""
+
+    def features(self, samples: torch.Tensor) -> Mapping[str, torch.Tensor]:  # pragma: no cover
+        """Per-sample values of a set-comparing evaluator: ``{name: (B, ...)}`` for a batch ``(B, ...)``."""
+        raise NotImplementedError
+
+    def compare(
+        self, features: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor]
+    ) -> Mapping[str, torch.Tensor]:  # pragma: no cover
+        """Metric values of a whole set against a reference set, from both sets' :meth:`features`
+        (each ``{name: (N, ...)}``): ``{metric: tensor (n_tracks,) or ()}``, NaN where undefined."""
+        raise NotImplementedError
 
     def totals(self, samples: torch.Tensor) -> Mapping[str, tuple[torch.Tensor, torch.Tensor]]:  # pragma: no cover
         """``{metric: (numerator, denominator)}`` summed over the batch (``totals(samples,

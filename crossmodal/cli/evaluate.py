@@ -33,7 +33,7 @@ from ..config import resolve_device
 from ..errors import RecipeError
 from ..recipe import ComponentSpec
 from ..conditioning import DEFAULT_PERMUTATIONS, DEFAULT_SEEDS, conditioning_report
-from ..evaluation import checkpoint_sets, evaluate_set, flatten, format_value
+from ..evaluation import checkpoint_sets, evaluate_set, flatten, format_value, set_features
 from ..files import shown
 from ..interfaces import Evaluator
 from ..registry import ComponentInfo, Registry
@@ -75,6 +75,7 @@ class _Guarded(Evaluator):
         self.inner = evaluator
         self.name = info.name
         self.sample_kind = getattr(evaluator, "sample_kind", None)
+        self.compares_sets = bool(getattr(evaluator, "compares_sets", False))
         self.error = error
         self.raise_errors = False
         self.metrics: set[str] = set()
@@ -108,6 +109,25 @@ class _Guarded(Evaluator):
         self.metrics.update(totals)
         return totals
 
+    def compared(self, samples: Any, reference: Any, batch_size: int) -> dict[str, torch.Tensor]:
+        """A set-comparing evaluator's metrics of ``samples`` against ``reference`` (both sample
+        sets), or ``{}`` once it has failed (recorded as :meth:`totals` records it)."""
+        if self.error is not None:
+            return {}
+        try:
+            values = self.inner.compare(set_features(samples, self.inner, batch_size),
+                                        set_features(reference, self.inner, batch_size))
+            values = {metric: torch.as_tensor(value, dtype=torch.float64) for metric, value in values.items()}
+        except KeyboardInterrupt:
+            raise
+        except BaseException as err:  # noqa: BLE001 - recorded, reported and its metrics dropped
+            if self.raise_errors:
+                raise
+            self.error = err
+            return {}
+        self.metrics.update(values)
+        return values
+
     def warning(self) -> str:
         error = " ".join(f"{type(self.error).__name__}: {self.error}".split())
         return (
@@ -122,15 +142,22 @@ _NEEDS_CONDITIONS = (
 )
 
 
+_NEEDS_REFERENCE = (
+    "evaluator {name!r} compares a set with a reference set (compares_sets): give --reference REF "
+    "(the data to compare SOURCE with)"
+)
+
+
 def _guarded_evaluators(
-    registry: Registry, sample_kind: str, names: Sequence[str], raise_errors: bool
+    registry: Registry, sample_kind: str, names: Sequence[str], raise_errors: bool, with_reference: bool
 ) -> list[_Guarded]:
     """Build the named evaluators (all when ``names`` is empty) that read ``sample_kind``, guarded.
 
     As :func:`crossmodal.evaluation.matching_evaluators`, but a factory that fails gives a
     failed :class:`_Guarded` instead of an exception. An unknown name, or a named evaluator of
     another sample kind, is still an error; so is a contested one that was named. Evaluators that
-    need the samples' conditions are left out (an error when named).
+    need the samples' conditions are left out (an error when named); so are set-comparing ones
+    when there is no reference set (``with_reference``).
     """
     evaluators = []
     for name in list(names) or registry.names("evaluator"):
@@ -152,6 +179,10 @@ def _guarded_evaluators(
         if getattr(evaluator, "needs_conditions", False):
             if names:
                 raise RecipeError(_NEEDS_CONDITIONS.format(name=name))
+            continue
+        if getattr(evaluator, "compares_sets", False) and not with_reference:
+            if names:
+                raise RecipeError(_NEEDS_REFERENCE.format(name=name))
             continue
         if kind == sample_kind:
             guarded = _Guarded(info, evaluator)
@@ -228,12 +259,19 @@ def evaluate(ctx, source, dataset, plugin, options, reference, checkpoint, n_sam
             "sources": {"value": str(source), **({"reference": str(reference)} if reference else {})},
         }
     first = columns[0].key
-    guarded = _guarded_evaluators(registry, columns[0].samples.sample_kind, evaluator_names, debug)
+    reference_column = columns[1] if len(columns) > 1 and checkpoint is None else None
+    guarded = _guarded_evaluators(registry, columns[0].samples.sample_kind, evaluator_names, debug,
+                                  with_reference=reference_column is not None)
     running = [g for g in guarded if g.error is None]
     results = {}
     for column in columns:
         with click.progressbar(length=len(column.samples), label=column.progress, file=sys.stderr) as bar:
             results[column.key] = evaluate_set(column.samples, running, batch_size, progress=bar.update)
+    for g in running:
+        if g.compares_sets and reference_column is not None:  # SOURCE against REF; the REF column has none
+            compared = g.compared(columns[0].samples, reference_column.samples, batch_size)
+            results[first].update(compared)
+            results[reference_column.key].update({m: torch.full_like(v, float("nan")) for m, v in compared.items()})
     failed = [g for g in guarded if g.error is not None]
     for g in failed:
         click.echo(f"Warning: {g.warning()}", err=True)

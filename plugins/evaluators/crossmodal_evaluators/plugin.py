@@ -3,7 +3,8 @@
 Registered names, one per row of :data:`~crossmodal_evaluators.evaluators.METRIC_TABLE` (each a
 :class:`~crossmodal_evaluators.evaluators.PianoRollEvaluator` with ``sample_kind = "pianoroll"``):
 ``eb``, ``upc``, ``qn``, ``td``, ``polyphony``, ``in-scale``, ``pitch-range``, ``n-pitches``,
-``empty-beats``. Definitions: ``docs/evaluators.md``.
+``empty-beats``; and ``realism`` (:class:`~crossmodal_evaluators.realism.RealismEvaluator`), which
+compares a set with held-out real phrases. Definitions: ``docs/evaluators.md``.
 
 Each is registered by import path with its description (:data:`EVALUATORS`), so loading the plugin
 imports neither :mod:`~crossmodal_evaluators.evaluators` nor torch; the class is imported when the
@@ -33,6 +34,10 @@ EVALUATORS: tuple[tuple[str, str, str], ...] = (
 table, in its order: the classes' ``name`` and ``description``, written out so that registering them
 imports nothing (tests/test_plugin.py checks them against the classes)."""
 
+REALISM_DESCRIPTION = ("Realism: mean overlap of per-phrase feature distributions with held-out real phrases "
+                       "(1 = alike), with its real-vs-real ceiling.")
+"""The description of the set-comparing ``realism`` evaluator (:class:`~crossmodal_evaluators.realism.RealismEvaluator`)."""
+
 
 @hookimpl
 def crossmodal_api_version() -> int:
@@ -45,3 +50,4 @@ def crossmodal_register_components(register: Register) -> None:
     """Register one evaluator per row of the metric table under its short name, by the class's import path."""
     for name, class_name, description in EVALUATORS:
         register("evaluator", name, f"crossmodal_evaluators.evaluators:{class_name}", description)
+    register("evaluator", "realism", "crossmodal_evaluators.realism:RealismEvaluator", REALISM_DESCRIPTION)

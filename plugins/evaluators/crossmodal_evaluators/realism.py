@@ -19,7 +19,8 @@ The functions use numpy only (plus :mod:`crossmodal_evaluators.metrics`); they r
 
 Public names: :data:`FEATURES`, :class:`Feature`, :func:`phrase_features`, :func:`overlap`,
 :func:`kl`, :func:`split_halves`, :func:`compare_features`, :func:`realism`,
-:class:`FeatureComparison`, :class:`RealismReport`, :func:`format_table`, and the constants below.
+:class:`FeatureComparison`, :class:`RealismReport`, :func:`format_table`, the set-comparing
+evaluator :class:`RealismEvaluator` (registered as ``realism``), and the constants below.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
+
+from crossmodal.interfaces import Evaluator
 
 from .metrics import (
     DEFAULT_LOWEST_PITCH,
@@ -50,6 +53,7 @@ __all__ = [
     "KL_FLOOR",
     "Feature",
     "FeatureComparison",
+    "RealismEvaluator",
     "RealismReport",
     "phrase_features",
     "overlap",
@@ -530,3 +534,43 @@ def format_table(report: RealismReport) -> str:
         f"{report.n_generated} generated, {report.n_real} real phrases; KL = KL(real || generated), nats"
     )
     return "\n".join(text)
+
+
+class RealismEvaluator(Evaluator):
+    """``realism``: the mean overlap of each phrase feature's distribution with a reference set's
+    (:func:`compare_features`), as a set-comparing :class:`crossmodal.Evaluator`.
+
+    :meth:`features` gives each batch's :func:`phrase_features` (float64 ``(B, K)`` per feature);
+    :meth:`compare` returns ``realism`` and ``realism-ceiling`` (scalars ``()``) and
+    ``realism/<feature>`` (the overlap per track, ``(K,)``). The ceiling compares the first half
+    of the reference set with its second half, so a reference ordered by source piece (as the
+    phrase sets are) is split by piece.
+    """
+
+    name = "realism"
+    sample_kind = "pianoroll"
+    description = ("Realism: mean overlap of per-phrase feature distributions with held-out real phrases "
+                   "(1 = alike), with its real-vs-real ceiling.")
+    compares_sets = True
+
+    def __init__(self, steps_per_beat: int = DEFAULT_STEPS_PER_BEAT, lowest_pitch: int = DEFAULT_LOWEST_PITCH,
+                 threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.options = {"steps_per_beat": steps_per_beat, "lowest_pitch": lowest_pitch, "threshold": threshold}
+
+    def features(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:func:`phrase_features` of a batch ``(B, S, T, P, K)``: ``{feature: float64 (B, K)}``."""
+        values = phrase_features(samples.detach().cpu().numpy(), **self.options)
+        return {name: torch.from_numpy(value) for name, value in values.items()}
+
+    def compare(self, features: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``realism``, ``realism-ceiling`` and ``realism/<feature>`` per track, from both sets' features."""
+        n_reference = len(reference[FEATURES[0].name])
+        halves = [index >= n_reference / 2 for index in range(n_reference)]
+        report = compare_features({k: v.numpy() for k, v in features.items()},
+                                  {k: v.numpy() for k, v in reference.items()}, groups=halves)
+        metrics = {"realism": torch.tensor(report.realism, dtype=torch.float64),
+                   "realism-ceiling": torch.tensor(report.ceiling, dtype=torch.float64)}
+        for feature in FEATURES:
+            overlaps = [row.overlap for row in report.rows if row.feature == feature.name]
+            metrics[f"realism/{feature.name}"] = torch.tensor(overlaps, dtype=torch.float64)
+        return metrics

@@ -299,3 +299,42 @@ def test_format_table_lists_every_row_and_the_figures():
     assert first[:3] == ["onset_on_beat", "1", "share"]
     assert float(first[5]) == pytest.approx(report.rows[0].overlap, rel=1e-2)
     assert f"realism (mean overlap) {report.realism:.3f}; ceiling {report.ceiling:.3f}" in lines[-1]
+
+
+def test_the_evaluator_compares_two_sets_from_their_batched_features():
+    from crossmodal.evaluation import set_features
+    from crossmodal_evaluators.realism import RealismEvaluator
+
+    class Phrases:  # a sample set of hand-built phrases, read in batches
+        sample_kind = "pianoroll"
+
+        def __init__(self, rolls):
+            self.rolls = rolls
+
+        def __len__(self):
+            return len(self.rolls)
+
+        def batch(self, indices):
+            return self.rolls[indices].float()
+
+    real, generated = varied_phrases(8, seed=10), varied_phrases(5, seed=11)
+    evaluator = RealismEvaluator()
+    features = set_features(Phrases(generated), evaluator, batch_size=2)  # three batches
+    reference = set_features(Phrases(real), evaluator, batch_size=3)
+    assert {name: tuple(v.shape) for name, v in features.items()} == {f.name: (5, 2) for f in FEATURES}
+    metrics = evaluator.compare(features, reference)
+    report = realism(generated, real, groups=[i >= 4 for i in range(8)])  # ceiling: first half against second
+    assert metrics["realism"].item() == pytest.approx(report.realism)
+    assert metrics["realism-ceiling"].item() == pytest.approx(report.ceiling)
+    for feature in FEATURES:
+        assert metrics[f"realism/{feature.name}"].tolist() == pytest.approx(
+            [row.overlap for row in report.rows if row.feature == feature.name], nan_ok=True)
+
+
+def test_the_registered_realism_evaluator_is_the_class_with_its_description():
+    from crossmodal.plugins import load_plugins
+    from crossmodal_evaluators import plugin
+    from crossmodal_evaluators.realism import RealismEvaluator
+
+    info = load_plugins(strict=True, allow=[], extra=[("evaluators", plugin)]).registry.get("evaluator", "realism")
+    assert info.factory is RealismEvaluator and info.description == RealismEvaluator.description

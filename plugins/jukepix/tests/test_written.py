@@ -116,3 +116,23 @@ def test_a_silent_generated_phrase_evaluates_with_every_bar_empty(written, monke
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["metrics"]["value"]["eb"] == [1.0, 1.0]
+
+
+def test_evaluate_with_a_reference_compares_the_sets_with_the_realism_evaluator(written, monkeypatch, tmp_path):
+    from crossmodal_evaluators.realism import realism
+
+    folder, phrases = written
+    monkeypatch.delenv("CROSSMODAL_LOAD_PLUGINS", raising=False)
+    reference = phrases.flip(0)  # the same four phrases, in another order: the same distributions
+    PianoRollWriter().write(reference, tmp_path, "ref")
+    result = CliRunner().invoke(make_cli(), ["evaluate", str(folder), "--reference", str(tmp_path),
+                                             "--dataset", "phrases", "-o", "jobs=1", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    expected = realism((phrases > 0.5).float(), (reference > 0.5).float(), groups=[i >= 2 for i in range(4)])
+    value = document["metrics"]["value"]
+    assert value["realism"] == pytest.approx(expected.realism) and value["realism"] == pytest.approx(1.0)
+    assert value["realism-ceiling"] == pytest.approx(expected.ceiling)
+    assert all(v != v for v in [document["metrics"]["reference"]["realism"]])  # NaN: the reference's own column
+    table = CliRunner().invoke(make_cli(), ["evaluate", str(folder), "-o", "jobs=1", "--dataset", "phrases"])
+    assert table.exit_code == 0 and "realism" not in table.stdout  # no reference: left out
