@@ -9,6 +9,7 @@ of raw files (prepared in memory; unusable files are listed in the result's ``sk
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from crossmodal.errors import DataError
@@ -19,7 +20,32 @@ from .images import MAX_PIXELS
 from .prepare import build_painting_set, build_phrase_set
 from .store import PaintingSet, PhraseSet, load_dataset
 
-__all__ = ["painting_dataset", "phrase_dataset"]
+__all__ = ["SPLITS", "VALIDATION_ONE_IN", "painting_dataset", "phrase_dataset", "split_by_source"]
+
+SPLITS = ("train", "validation")
+"""The parts a phrase set can be split into (the ``split`` option of :func:`phrase_dataset`)."""
+
+VALIDATION_ONE_IN = 5
+"""About one source file in this many goes to the validation part (by a hash of its name)."""
+
+
+def split_by_source(phrases: PhraseSet, split: str) -> PhraseSet:
+    """The ``"train"`` or ``"validation"`` part of ``phrases``, split by source file, never by phrase.
+
+    A file's phrases all go to one part: to validation when the CRC-32 of its manifest name is a
+    multiple of :data:`VALIDATION_ONE_IN`, so the split depends on the file alone (adding files
+    to a folder never moves another file across) and about a fifth of the files are held out.
+
+    :raises DataError: ``split`` is not one of :data:`SPLITS`, or the part is empty.
+    """
+    if split not in SPLITS:
+        raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    held_out = [zlib.crc32(row["source"].encode("utf-8")) % VALIDATION_ONE_IN == 0 for row in phrases.manifest]
+    part = [i for i, held in enumerate(held_out) if held == (split == "validation")]
+    if not part:
+        raise DataError(f"the {split} part of {len(phrases)} phrases from {len(set(r['source'] for r in phrases.manifest))} "
+                        f"file(s) is empty (one file in {VALIDATION_ONE_IN} is held out): give more files")
+    return phrases.subset(part)
 
 
 def _prepared(source: Path, expected: type) -> PhraseSet | PaintingSet | None:
@@ -42,6 +68,7 @@ def phrase_dataset(
     mode: str = "piano-hands",
     segmentation: str = "bars",
     jobs: int | None = None,
+    split: str | None = None,
 ) -> PhraseSet:
     """Two-track 4-bar phrases (float32 ``(4, 96, 128, 2)`` per item) from MIDI, a prepared set or
     the Bach chorales.
@@ -49,8 +76,15 @@ def phrase_dataset(
     :param mode: ``piano-hands``, ``melody-chords`` or ``piano-strings`` (ignored for a prepared set).
     :param segmentation: ``bars`` or ``structural`` (ignored for a prepared set).
     :param jobs: worker processes when preparing; ``None`` uses every core.
-    :raises DataError: nothing usable at ``source`` (the message names it).
+    :param split: ``None`` (every phrase), ``"train"`` or ``"validation"``: the part of
+        :func:`split_by_source` (held-out files, for measuring against music the model never saw).
+    :raises DataError: nothing usable at ``source`` (the message names it), or a bad split.
     """
+    phrases = _phrases(source, mode, segmentation, jobs)
+    return phrases if split is None else split_by_source(phrases, split)
+
+
+def _phrases(source: str | Path | None, mode: str, segmentation: str, jobs: int | None) -> PhraseSet:
     if source is None:
         return default_phrase_set(mode, segmentation, jobs=jobs)
     source = Path(source)

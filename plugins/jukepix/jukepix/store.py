@@ -108,6 +108,12 @@ class _ArraySet:
     def __len__(self) -> int:
         return len(self.data)
 
+    def subset(self, indices: Sequence[int]) -> _ArraySet:
+        """The items at ``indices`` (in that order) as a set of the same class, in memory; the
+        skips and metadata are kept."""
+        index = np.asarray(indices, dtype=np.int64)
+        return type(self)(self.data[index], [self.manifest[i] for i in index], self.skipped, self.meta)
+
     def _rows(self, indices: torch.Tensor) -> np.ndarray:
         """The stored rows for a 1-D integer tensor of indices, in that order."""
         index = torch.as_tensor(indices).long().reshape(-1).numpy()
