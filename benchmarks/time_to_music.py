@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 import torch
 
-from crossmodal import hookimpl, load_plugins, mode_seeking_term, noise_information_term
+from crossmodal import hookimpl, load_plugins
 from crossmodal.build import get_recipe
 from crossmodal.recipe import ComponentSpec
 from crossmodal.trainer import start_training
@@ -113,17 +113,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--option", action="append", default=[], metavar="KIND.KEY=VALUE")
     parser.add_argument("--set", dest="training", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--mode-seeking", type=float, default=0.0, metavar="WEIGHT",
-                        help="add crossmodal.mode_seeking_term(tau=--tau, weight=WEIGHT) to the generator's losses")
-    parser.add_argument("--tau", type=float, default=0.02, help="the mode-seeking term's bound")
     parser.add_argument("--information-weight", type=float, metavar="WEIGHT",
                         help="the weight of the recipe's information term (the painting read back)")
-    parser.add_argument("--noise-information", type=float, default=0.0, metavar="WEIGHT",
-                        help="add crossmodal.noise_information_term(--noise-head, n_noise=--n-noise, weight=WEIGHT)")
-    parser.add_argument("--noise-head", default="jukepix.information:PhraseInformationHead")
-    parser.add_argument("--n-noise", type=int, default=8, help="noise entries the noise information term reads")
-    parser.add_argument("--noise-head-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="an option of the noise head, e.g. 'hidden=128'")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-music"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -131,19 +122,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     plugins = load_plugins()
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
-    if args.mode_seeking:
-        variant = dataclasses.replace(
-            variant, generator_losses=(*variant.generator_losses, mode_seeking_term(args.tau, args.mode_seeking)))
     if args.information_weight is not None:
         terms = tuple(dataclasses.replace(term, weight=args.information_weight) if term.name == "information" else term
                       for term in variant.generator_losses)
         if terms == variant.generator_losses:
             raise SystemExit(f"--information-weight: recipe {args.recipe!r} has no information term")
         variant = dataclasses.replace(variant, generator_losses=terms)
-    if args.noise_information:
-        term = noise_information_term(args.noise_head, n_noise=args.n_noise, weight=args.noise_information,
-                                      head_options=_key_values(args.noise_head_option))
-        variant = dataclasses.replace(variant, generator_losses=(*variant.generator_losses, term))
 
     @hookimpl
     def crossmodal_register_components(register):
@@ -198,10 +182,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "recipe": args.recipe,
         "options": args.option,
         "training": args.training,
-        "mode_seeking": {"weight": args.mode_seeking, "tau": args.tau},
         "information_weight": args.information_weight,
-        "noise_information": {"weight": args.noise_information, "head": args.noise_head, "n_noise": args.n_noise,
-                              "head_options": args.noise_head_option},
         "threads": args.threads,
         "budget_cpu_seconds": args.budget,
         "steps": trainer.step,

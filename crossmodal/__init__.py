@@ -48,10 +48,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
     )
     from .plugins import API_VERSION, Plugins, load_plugins
     from .recipe import ComponentSpec, LossTerm, Recipe, random_pairs
-    from .pairing import DataAwarePairing, aligned_pairs, descriptor_pairs
+    from .pairing import DataAwarePairing, descriptor_pairs
     from .training_data import TrainingData
-    from .information import information_term, noise_information_term
-    from .diversity import mode_seeking_term
+    from .information import information_term
     from .pretrained import PretrainedModel
     from .registry import KINDS, ComponentInfo, Registry
     from .generator import ConditionalGenerator
@@ -72,10 +71,9 @@ _EXPORTS: dict[str, str] = {
                      "SampleWriter", "TemporalSource", "check_shape"), "interfaces"),
     **dict.fromkeys(("API_VERSION", "Plugins", "load_plugins"), "plugins"),
     **dict.fromkeys(("ComponentSpec", "LossTerm", "Recipe", "random_pairs"), "recipe"),
-    **dict.fromkeys(("DataAwarePairing", "aligned_pairs", "descriptor_pairs"), "pairing"),
+    **dict.fromkeys(("DataAwarePairing", "descriptor_pairs"), "pairing"),
     "TrainingData": "training_data",
-    **dict.fromkeys(("information_term", "noise_information_term"), "information"),
-    "mode_seeking_term": "diversity",
+    "information_term": "information",
     "PretrainedModel": "pretrained",
     **dict.fromkeys(("KINDS", "ComponentInfo", "Registry"), "registry"),
     "ConditionalGenerator": "generator",
@@ -90,26 +88,37 @@ _EXPORTS: dict[str, str] = {
 """Exported name -> the submodule of :mod:`crossmodal` that defines it (imported on first access)."""
 
 
+_RETIRED = ("retired in crossmodal 0.2.0: no shipped recipe used it; its code is at commit 311ea63 "
+            "(docs/benchmarks.md, Retired levers); copy it into your plugin as a {}")
+"""The porting note of an API-2 name retired with its lever: ``{}`` is what to copy it in as."""
+
 _REMOVED: dict[str, str] = {
-    "RegisterComponent": "plugin API 2 (crossmodal 0.2) has one registration callback, crossmodal.Register; "
-                         "{porting}",
+    "RegisterComponent": "plugin API 2 (crossmodal 0.2) has one registration callback, crossmodal.Register, and "
+                         "registers every kind through crossmodal_register_components(register): "
+                         "register('evaluator', ...), register('sample-set', ...), register('sample-writer', ...) "
+                         "and register('recipe', ...) replace crossmodal_register_evaluators, _datasets, _writers "
+                         "and _recipes; kinds renamed: temporal -> temporal-source, dataset -> sample-set, writer -> "
+                         "sample-writer; then return 2 from crossmodal_api_version (see docs/plugin-guide.md)",
     "Job": "a built job is no longer a public name: build one with crossmodal.build_job(registry, recipe) and "
            "use its attributes as before",
     "JobSpec": "a job's record is no longer a public name: a Recipe's ComponentSpecs say what a job builds",
+    "mode_seeking_term": _RETIRED.format("loss term"),
+    "noise_information_term": _RETIRED.format("loss term"),
+    "aligned_pairs": _RETIRED.format("pairing"),
 }
-"""Names that an earlier plugin API exported -> the porting note their import error gives."""
+"""Names that an earlier plugin API exported, or that were retired since -> the porting note their
+import error gives."""
 
 
 def __getattr__(name: str) -> Any:
     """Import the submodule that defines ``name`` on first access (PEP 562) and cache the value.
 
-    :raises ImportError: for a name an earlier API exported (:data:`_REMOVED`), with its porting note.
+    :raises ImportError: for a name that was removed (:data:`_REMOVED`), with its porting note.
     """
     if name in _REMOVED:
-        from .plugins import API_VERSION, PORTING
+        from .plugins import API_VERSION
 
-        note = _REMOVED[name].format(porting=PORTING)
-        raise ImportError(f"crossmodal {__version__} (plugin API {API_VERSION}) has no {name!r}: {note}",
+        raise ImportError(f"crossmodal {__version__} (plugin API {API_VERSION}) has no {name!r}: {_REMOVED[name]}",
                           name=__name__)
     module = _EXPORTS.get(name)
     if module is None:
@@ -162,7 +171,6 @@ __all__ = [
     "TrainingInterrupted",
     "UnknownComponentError",
     "__version__",
-    "aligned_pairs",
     "atomic_write",
     "atomic_write_text",
     "build_job",
@@ -175,8 +183,6 @@ __all__ = [
     "information_term",
     "load_checkpoint",
     "load_plugins",
-    "mode_seeking_term",
-    "noise_information_term",
     "random_pairs",
     "remove_leftovers",
     "report_skipped",

@@ -24,15 +24,6 @@ DEVICE_CACHE_LIMIT_BYTES = 2 * 1024**3
 _CACHE_CHUNK = 1024  # items per host -> device copy when caching a dataset on the device
 
 
-def memory_format(tensor: torch.Tensor) -> torch.Tensor:
-    """Channels-last layout for 4-D tensors (channels-last-3d for 5-D); other ranks unchanged."""
-    if tensor.dim() == 4:
-        return tensor.contiguous(memory_format=torch.channels_last)
-    if tensor.dim() == 5:
-        return tensor.contiguous(memory_format=torch.channels_last_3d)
-    return tensor
-
-
 def local_batch(batch_size: int, world_size: int) -> int:
     """Pairs per process when the global ``batch_size`` is split over ``world_size`` processes.
 
@@ -49,10 +40,9 @@ def local_batch(batch_size: int, world_size: int) -> int:
 class DeviceItems:
     """Fetches items of a :class:`SampleSet` onto the device; small sets are kept on a GPU."""
 
-    def __init__(self, data: SampleSet, device: torch.device, channels_last: bool) -> None:
+    def __init__(self, data: SampleSet, device: torch.device) -> None:
         self.data = data
         self.device = device
-        self.channels_last = channels_last
         self.cached: torch.Tensor | None = None
         n_bytes = len(data) * math.prod(data.sample_shape) * 4  # float32
         if device.type == "cuda" and n_bytes <= DEVICE_CACHE_LIMIT_BYTES:
@@ -70,10 +60,8 @@ class DeviceItems:
     def __call__(self, indices: torch.Tensor) -> torch.Tensor:
         """Items ``(len(indices), *item_shape)`` on the device."""
         if self.cached is not None:
-            batch = self.cached[self._to_device(indices)]
-        else:
-            batch = self._to_device(self.data.batch(indices))
-        return memory_format(batch) if self.channels_last else batch
+            return self.cached[self._to_device(indices)]
+        return self._to_device(self.data.batch(indices))
 
 
 class BatchDraws:
@@ -107,8 +95,8 @@ class BatchDraws:
         self.device_rng = (
             self.rng if device.type == "cpu" else torch.Generator(device=device).manual_seed(config.seed)
         )
-        self.conditions = DeviceItems(job.conditions, device, config.channels_last)
-        self.targets = DeviceItems(job.targets, device, channels_last=False)  # samples keep their layout
+        self.conditions = DeviceItems(job.conditions, device)
+        self.targets = DeviceItems(job.targets, device)
 
     def batch(self, with_targets: bool = True) -> Batch:
         """Conditions, targets (``None`` unless ``with_targets``), noise and the pairs' indices of

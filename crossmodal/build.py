@@ -210,7 +210,7 @@ def check_needs(registry: Registry, recipe: Recipe, origin: str = "") -> None:
     needs = recipe.needs
     if isinstance(needs, str) or not all(isinstance(plugin, str) and plugin for plugin in needs):
         raise RecipeError(
-            f"{origin}: needs must be a tuple of plugin names, such as ('jukepix',), not {needs!r}"
+            f"{origin}: needs must be a tuple of plugin names, such as ('other-plugin',), not {needs!r}"
         )
     present = {info.plugin for info in registry.entries()}
     missing = [plugin for plugin in needs if plugin not in present]

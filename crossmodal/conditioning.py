@@ -390,7 +390,7 @@ class ConditioningReport:
         ]
         for name, figures in self.columns.items():
             if figures.same_features:
-                notes.append(f"{name}: every sample has the same features (every one silent once binarised, "
+                notes.append(f"{name}: every sample has the same features (every one empty, "
                              "say), so identifiability is chance by construction and the ratio and rho are nan")
         if self.condition_descriptor is None or self.sample_descriptor is None:
             notes.append("descriptors: no descriptors (the recipe names no condition_descriptor and "

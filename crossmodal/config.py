@@ -94,8 +94,6 @@ class TrainConfig:
     """``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
     bf16: bool = False
     """Run the networks under bfloat16 autocast (the gradient penalty stays float32)."""
-    channels_last: bool = False
-    """Use the channels-last memory format for modules and 4-D condition batches."""
     out_dir: str = "runs"
     """Directory in which each run gets its own folder."""
 
@@ -123,9 +121,8 @@ class TrainConfig:
             raise ValueError(f"Adam betas must be in [0, 1), got ({self.beta1}, {self.beta2})")
         if not 0 <= self.generator_average < 1:
             raise ValueError(f"generator_average must be in [0, 1) (0: no average), got {self.generator_average}")
-        for name in ("bf16", "channels_last"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.bf16, bool):
+            raise ValueError(f"bf16 must be true or false, got {self.bf16!r}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
@@ -149,6 +146,8 @@ class TrainConfig:
                 continue
             name = key.replace("-", "_")
             if name not in known:
+                if name in RETIRED_OPTIONS and value == RETIRED_OPTIONS[name]:
+                    continue  # checkpoints written before the option was retired record it
                 raise RecipeError(
                     f"{origin}: unknown training option {key!r}; known options: {', '.join(known)}"
                 )
@@ -173,16 +172,6 @@ class TrainConfig:
         path = Path(path)
         return (base or cls()).merged(_read_options(path), f"config file {path}")
 
-    def to_file(self, path: str | Path) -> Path:
-        """Write the options as ``.json`` or ``.toml`` (by suffix); returns the path."""
-        path = Path(path)
-        if path.suffix.lower() == ".toml":
-            lines = ["[training]"] + [f"{key} = {_toml_value(value)}" for key, value in self.to_dict().items()]
-            text = "\n".join(lines) + "\n"
-        else:
-            text = json.dumps(self.to_dict(), indent=2) + "\n"
-        path.write_text(text, encoding="utf-8")
-        return path
 
 
 def _read_options(path: Path) -> dict[str, Any]:
@@ -202,12 +191,6 @@ def _read_options(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise DataError(f"config file {path}: expected a table of options, got {type(document).__name__}")
     return document
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return json.dumps(value)
 
 
 def resolve_config(
@@ -264,6 +247,10 @@ _SAME_UPDATES = ("it changes the updates themselves, so the run would no longer 
 _SAME_PAIRS = ("it changes the fixed (condition, noise) pairs that evaluations and samples use, so new "
                "metrics and samples would not compare with the run's earlier ones")
 
+RETIRED_OPTIONS: Mapping[str, Any] = {"channels_last": False}
+"""Retired options -> the value that changed nothing, which older checkpoints record: an option
+at that value is ignored, at any other refused as unknown (docs/benchmarks.md, Retired levers)."""
+
 RESUMABLE_OPTIONS = frozenset({
     "steps", "eval_every", "sample_every", "checkpoint_every", "keep_checkpoints", "log_every",
     "divergence_bound", "device",
@@ -275,7 +262,7 @@ divergence bound and the device. Every other option would change what is trained
 _WHY_NOT_RESUMABLE: dict[str, str] = {
     **{name: _SAME_UPDATES for name in ("batch_size", "lr", "beta1", "beta2", "gp_weight",
                                         "critic_updates_warmup", "warmup_generator_steps",
-                                        "critic_updates", "seed", "bf16", "channels_last")},
+                                        "critic_updates", "seed", "bf16")},
     "generator_average": ("it changes the averaged weights that evaluations and samples use, so new "
                           "metrics and samples would not compare with the run's earlier ones"),
     "eval_samples": _SAME_PAIRS,

@@ -2,8 +2,8 @@
 
 :func:`open_generation` loads a generator from a checkpoint (a run folder or a checkpoint file) or
 from a plugin's pretrained model (:mod:`crossmodal.pretrained`), together with what its job
-records: the conditions dataset that reads a condition file, the sample writer and, for audio,
-the sample renderer. ``crossmodal generate`` and ``crossmodal serve`` both use it.
+records: the conditions dataset that reads a condition file, the sample writer and, when asked
+to render, the sample renderer. ``crossmodal generate`` and ``crossmodal serve`` both use it.
 
 Nothing here knows a modality: a condition file is whatever the recorded conditions dataset
 reads, and the files written are whatever its writer and renderer write.
@@ -42,7 +42,7 @@ class Generation:
     :param make_conditions: ``make_conditions(file)`` -> the recorded conditions dataset reading
         one file (raises :class:`~crossmodal.errors.DataError` for a file it cannot use).
     :param writer: the recorded sample writer.
-    :param renderer: the sample renderer, when audio was asked for, else ``None``.
+    :param renderer: the sample renderer, when rendering was asked for, else ``None``.
     :param recorded_plugins: plugin name -> version when the checkpoint or model was saved.
     """
 
@@ -57,7 +57,7 @@ class Generation:
 
     @property
     def renderer_engine(self) -> str | None:
-        """The renderer's one-line engine (``"fluidsynth (...)"``), or ``None`` without audio."""
+        """The renderer's one-line engine (``"fluidsynth (...)"``), or ``None`` without a renderer."""
         return None if self.renderer is None else str(self.renderer.engine)
 
     def conditions(self, condition_file: str | Path) -> Any:
@@ -75,35 +75,39 @@ class Generation:
         return data
 
     def generate(self, condition_file: str | Path, out: str | Path, *, samples: int = 1, seed: int = 0,
-                 audio: bool = False, notify: Callable[[str], None] | None = None) -> list[Path]:
+                 render: bool = False, notify: Callable[[str], None] | None = None,
+                 audio: bool = False) -> list[Path]:
         """Write ``samples`` samples for each condition in ``condition_file`` into ``out``:
         :meth:`write_samples` of :meth:`conditions`, named after the file.
 
         :raises DataError: the condition file cannot be used.
         """
         return self.write_samples(self.conditions(condition_file), Path(condition_file).stem, out, samples=samples,
-                                  seed=seed, audio=audio, notify=notify)
+                                  seed=seed, render=render or audio, notify=notify)
 
     def write_samples(self, data: Any, stem: str, out: str | Path, *, samples: int = 1, seed: int = 0,
-                      audio: bool = False, notify: Callable[[str], None] | None = None) -> list[Path]:
+                      render: bool = False, notify: Callable[[str], None] | None = None,
+                      audio: bool = False) -> list[Path]:
         """Write ``samples`` samples for each condition of ``data`` (from :meth:`conditions`) into
         ``out``, named ``stem``, ``stem-0``...
 
-        The writer (and with ``audio`` the renderer) writes into a private folder; the files are
+        The writer (and with ``render`` the renderer) writes into a private folder; the files are
         then moved into ``out`` under names that did not exist (crossmodal.outputs), so nothing
         there is overwritten. Not for two threads at once on one :class:`Generation`.
 
         :param seed: seeds the noise: the same file, seed and count give the same samples.
         :param notify: called with one line when a name in ``out`` was taken and the files were
             numbered instead.
+        :param audio: the former name of ``render``, until 0.3.
         :returns: the paths written, in order.
-        :raises RecipeError: ``audio`` without a renderer (see :func:`open_generation`).
+        :raises RecipeError: ``render`` without a renderer (see :func:`open_generation`).
         :raises OutputError: a file could not be written.
         """
         import torch
 
-        if audio and self.renderer is None:
-            raise RecipeError(f"{self.source}: opened without audio; open it with audio=True")
+        render = render or audio
+        if render and self.renderer is None:
+            raise RecipeError(f"{self.source}: opened without its sample renderer; open it with render=True")
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         remove_leftovers(out, [_STAGING])  # private folders of killed runs
@@ -113,7 +117,7 @@ class Generation:
         try:
             conditions = data.batch(torch.arange(len(data))).to(device)
             generated = self.generator.generate(conditions, samples, rng).float().cpu()  # (B, k, *sample_shape)
-            return _write_new(self.writer, generated, stem, out, staging, self.renderer if audio else None, notify)
+            return _write_new(self.writer, generated, stem, out, staging, self.renderer if render else None, notify)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -148,17 +152,18 @@ def default_model_name(registry: Registry) -> str:
 
 
 def open_generation(registry: Registry, *, checkpoint: str | Path | None = None, model: str | None = None,
-                    device: Any = "auto", audio: bool = False) -> Generation:
+                    device: Any = "auto", render: bool = False, audio: bool = False) -> Generation:
     """Load a generator and the components its job records, checking every recorded option first.
 
     :param checkpoint: a run folder (its latest checkpoint) or a checkpoint file.
     :param model: a registered ``pretrained-model`` name; with neither, the one installed
         (:func:`default_model_name`).
     :param device: ``"auto"``, ``"cpu"``, ``"cuda"``... (:func:`crossmodal.config.resolve_device`).
-    :param audio: also build the sample renderer (the recorded one, or for an older checkpoint
+    :param render: also build the sample renderer (the recorded one, or for an older checkpoint
         the one its recipe names now).
+    :param audio: the former name of ``render``, until 0.3.
     :raises CheckpointError: the file cannot be read, is refused, or records what cannot be built.
-    :raises RecipeError: both ``checkpoint`` and ``model`` given, an unknown model, or ``audio``
+    :raises RecipeError: both ``checkpoint`` and ``model`` given, an unknown model, or ``render``
         for a recipe with no renderer.
     """
     from .build import check_options, create_component, load_generator
@@ -187,7 +192,7 @@ def open_generation(registry: Registry, *, checkpoint: str | Path | None = None,
         raise CheckpointError(f"{source}: the recorded job names no conditions dataset")
     label = f"conditions dataset {conditions_spec.name!r}"
     check_options(registry, "sample-writer", writer_spec, source, error=CheckpointError)
-    renderer_spec = _renderer_spec(registry, document, source) if audio else None
+    renderer_spec = _renderer_spec(registry, document, source) if render or audio else None
     if renderer_spec is not None:
         check_options(registry, "sample-renderer", renderer_spec, source, error=CheckpointError)
     check_options(registry, "sample-set", conditions_spec, source, extra=("source",), label=label,
@@ -217,7 +222,7 @@ def _recorded(document: dict, role: str, source: str):
 
 
 def _renderer_spec(registry: Registry, document: dict, source: str):
-    """The sample renderer for audio: the one the job records; for a checkpoint written before
+    """The sample renderer to render with: the one the job records; for a checkpoint written before
     its recipe named one, the renderer its recipe (registered under the recorded name) names now.
 
     :raises RecipeError: one line, when neither names a renderer.
@@ -235,8 +240,8 @@ def _renderer_spec(registry: Registry, document: dict, source: str):
         current = None
     if current is None:
         raise RecipeError(
-            f"{source}: recipe {shown(str(name))!r} names no sample renderer, so its samples cannot be rendered to "
-            "audio; generate without --audio (renderers: `crossmodal list-components --kind sample-renderer`)"
+            f"{source}: recipe {shown(str(name))!r} names no sample renderer, so its samples cannot be rendered; "
+            "generate without --render (renderers: `crossmodal list-components --kind sample-renderer`)"
         )
     return current
 
@@ -245,7 +250,8 @@ def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: P
                notify: Callable[[str], None] | None = None) -> list[Path]:
     """Let ``writer`` write one condition file's samples ``(B, k, *sample_shape)`` into ``staging``
     (and ``renderer``, if given, render them there), then move them into ``out`` under names that
-    did not exist (one shared number when any is taken, audio included; see crossmodal.outputs).
+    did not exist (one shared number when any is taken, rendered files included; see
+    crossmodal.outputs).
 
     Neither sees ``out``, so whatever they do, nothing already there is overwritten.
     """
@@ -258,13 +264,13 @@ def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: P
         files = [Path(p) for p in writer.write(generated[item], staging, prefix)]  # the writer numbers samples
         made += files
         if renderer is not None and files:
-            sounds = [Path(p) for p in renderer.render(files)]
-            if not sounds:
+            rendered = [Path(p) for p in renderer.render(files)]
+            if not rendered:
                 raise OutputError(
                     f"the sample renderer ({shown(str(renderer.engine))}) rendered none of the files the sample "
                     f"writer wrote for {shown(prefix)} ({', '.join(shown(f.name) for f in files)})"
                 )
-            made += sounds
+            made += rendered
     if not made:
         raise OutputError(f"{shown(out)}: the sample writer wrote no file for {shown(stem)}")
     pairs, elsewhere = [], []

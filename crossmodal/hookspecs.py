@@ -115,8 +115,7 @@ def crossmodal_api_version() -> int:
 
     The call stops at the first non-None result. The core calls it on each plugin alone, right
     after importing it, and refuses a plugin whose version differs from
-    :data:`crossmodal.API_VERSION` (the plugin is then reported as broken, with both versions; a
-    plugin written for API 1 is told, in one line, how to port it).
+    :data:`crossmodal.API_VERSION` (the plugin is then reported as broken, with both versions).
 
     :returns: the API version, an ``int`` (currently ``2``).
 
@@ -153,8 +152,8 @@ def crossmodal_register_components(register: Register) -> None:
           :class:`crossmodal.DataError` only when nothing usable is left;
         - ``"sample-writer"``: ``factory(**options)`` returns a :class:`crossmodal.SampleWriter`;
         - ``"sample-renderer"``: ``factory(**options)`` returns a :class:`crossmodal.SampleRenderer`,
-          which renders the files a sample writer wrote to audio for ``crossmodal generate
-          --audio`` (a recipe names one as its ``renderer``);
+          which renders the files a sample writer wrote into something a person can take in
+          for ``crossmodal generate --render`` (a recipe names one as its ``renderer``);
         - ``"evaluator"``: ``factory()`` returns a :class:`crossmodal.Evaluator`;
         - ``"descriptor"``: ``factory()`` returns a :class:`crossmodal.Descriptor`, which
           describes conditions or samples by a few named numbers each for ``crossmodal evaluate
@@ -188,7 +187,7 @@ def crossmodal_register_components(register: Register) -> None:
     named ``NAME``. The trainer runs a recipe's evaluators every ``eval_every`` steps and its
     sample writer every ``sample_every`` steps; ``crossmodal evaluate`` runs every evaluator
     whose ``sample_kind`` matches the data, and ``crossmodal generate`` writes with the recorded
-    sample writer (and, with ``--audio``, renders what it wrote with the recipe's renderer).
+    sample writer (and, with ``--render``, renders what it wrote with the recipe's renderer).
     """
 
 

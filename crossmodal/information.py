@@ -1,5 +1,5 @@
-"""Information terms (InfoGAN-style) as recipe loss terms: the condition, or the noise, must be
-readable from the sample.
+"""The information term (InfoGAN-style) as a recipe loss term: the condition must be readable
+from the sample.
 
 :func:`information_term` returns a :class:`~crossmodal.recipe.LossTerm` for a recipe's
 ``generator_losses``. When the job is built, its module factory (:class:`InformationFactory`)
@@ -8,11 +8,6 @@ standardises the recipe's condition descriptor over every condition and builds a
 :func:`~crossmodal.losses.flat_information_head`) that predicts those values from a sample. Each
 generator update adds ``weight x`` the mean squared error of the head's prediction on the
 generated samples; the generator's optimiser trains the head and the generator on it together.
-
-:func:`noise_information_term` does the same for the generator's own noise
-(:class:`~crossmodal.losses.NoiseInformationLoss`): a generator with a strong condition tends to
-ignore its noise, so that every draw for one condition gives the same sample; a head that must read
-the noise back from the sample makes the noise matter.
 
 The core knows no modality here either: the targets are whatever the condition descriptor
 describes, and the head is given the sample shape. Importing this module imports no torch, so a
@@ -36,11 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "InformationFactory",
-    "NoiseInformationFactory",
     "information_loss",
     "information_term",
-    "noise_information_loss",
-    "noise_information_term",
 ]
 
 Head = Callable[..., "nn.Module"]
@@ -86,34 +78,10 @@ class InformationFactory:
         return InformationLoss(module, targets, names)
 
 
-def noise_information_loss(context: Mapping[str, Any]) -> torch.Tensor:
-    """The noise term's ``fn``: its module's loss on the generated samples and their noise."""
-    return context["module"](context["fake"], context["noise"])
-
-
-@dataclass(frozen=True)
-class NoiseInformationFactory:
-    """The noise term's ``module`` factory: builds the :class:`~crossmodal.losses.NoiseInformationLoss`.
-
-    :param head: as :class:`InformationFactory`'s.
-    :param n_noise: how many of the noise's leading entries the head predicts.
-    :param head_options: more keyword arguments for ``head``.
-    """
-
-    head: Head | str | None = None
-    n_noise: int = 8
-    head_options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __call__(self, data: TrainingData) -> nn.Module:
-        from .losses import NoiseInformationLoss
-
-        return NoiseInformationLoss(_build_head(self.head, data, self.n_noise, self.head_options), self.n_noise)
-
-
-def _check_head(head: Head | str | None, term: str) -> None:
-    """Refuse a string ``head`` that is not an import path, naming the ``term`` function."""
+def _check_head(head: Head | str | None) -> None:
+    """Refuse a string ``head`` that is not an import path."""
     if isinstance(head, str) and not is_import_path(head):
-        raise RecipeError(f"{term}: head {head!r} is not an import path such as 'package.module:Head'")
+        raise RecipeError(f"information_term: head {head!r} is not an import path such as 'package.module:Head'")
 
 
 def _build_head(head: Head | str | None, data: TrainingData, n_outputs: int, options: Mapping[str, Any]) -> nn.Module:
@@ -156,37 +124,7 @@ def information_term(
     :param head_options: more keyword arguments for ``head``.
     :raises RecipeError: ``head`` is a string that is not an import path.
     """
-    _check_head(head, "information_term")
+    _check_head(head)
     factory = InformationFactory(head, None if descriptors is None else tuple(descriptors), dict(head_options or {}))
     return LossTerm(name, information_loss, weight, module=factory)
 
-
-def noise_information_term(
-    head: Head | str | None = None,
-    *,
-    n_noise: int = 8,
-    weight: float = 1.0,
-    name: str = "noise-information",
-    head_options: Mapping[str, Any] | None = None,
-) -> LossTerm:
-    """A generator loss term rewarding samples from which their own noise can be read.
-
-    For a recipe: ``generator_losses=(noise_information_term("my_plugin.heads:PatternHead", n_noise=8),)``.
-    The loss, logged as ``generator/<name>``, is the mean squared error between the head's
-    predictions from generated samples and the first ``n_noise`` entries of their noise: about 1
-    when the head reads nothing, towards 0 when each sample carries its noise. Unlike the
-    mode-seeking term it needs no second sample, and its gradient does not vanish where two
-    samples agree (which it does for 0/1 samples).
-
-    :param head: as :func:`information_term`'s, called with ``n_outputs=n_noise``.
-    :param n_noise: how many of the noise's leading entries to read (at most the noise's size,
-        checked when the term first runs).
-    :param weight: the term's weight in the generator's loss.
-    :param head_options: more keyword arguments for ``head``.
-    :raises RecipeError: ``head`` is a string that is not an import path, or ``n_noise`` < 1.
-    """
-    _check_head(head, "noise_information_term")
-    if n_noise < 1:
-        raise RecipeError(f"noise_information_term: n_noise must be at least 1, got {n_noise}")
-    factory = NoiseInformationFactory(head, int(n_noise), dict(head_options or {}))
-    return LossTerm(name, noise_information_loss, weight, module=factory)

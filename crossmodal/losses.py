@@ -1,6 +1,5 @@
 """WGAN-GP losses (Gulrajani et al. 2017), written once for samples of any rank, and the
-information terms' modules (:class:`InformationLoss`, :class:`NoiseInformationLoss`; see
-:mod:`crossmodal.information`).
+information term's module (:class:`InformationLoss`; see :mod:`crossmodal.information`).
 
 Scores are the critic's outputs, float tensors ``(B,)``; the losses are scalars to minimise.
 """
@@ -15,7 +14,6 @@ from torch import nn
 
 __all__ = [
     "InformationLoss",
-    "NoiseInformationLoss",
     "flat_information_head",
     "gradient_penalty",
     "wasserstein_critic_loss",
@@ -120,35 +118,3 @@ class InformationLoss(nn.Module):
         (int64 ``(B,)``, any device): a float32 scalar."""
         target = self.targets[condition_indices.to(self.targets.device)]  # (B, D)
         return (self.predict(samples) - target).pow(2).mean()
-
-
-class NoiseInformationLoss(nn.Module):
-    """Latent regression (InfoGAN's term for the noise; BicycleGAN's cLR): a head reads the
-    first ``n_noise`` entries of each sample's noise back from the sample.
-
-    ``loss = mean over the batch and the n_noise entries of (head(sample) - noise[:, :n_noise])^2``,
-    float32: about 1 (the noise is standard normal) when the head reads nothing, towards 0 when
-    the sample carries its noise. A generator that ignores its noise cannot lower it.
-
-    :param head: samples ``(B, *sample_shape)`` in [0, 1] -> predictions ``(B, n_noise)``.
-    :param n_noise: how many of the noise's leading entries to predict.
-    """
-
-    def __init__(self, head: nn.Module, n_noise: int) -> None:
-        super().__init__()
-        self.head = head
-        self.n_noise = int(n_noise)
-
-    def forward(self, samples: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """The loss for samples ``(B, *sample_shape)`` made from ``noise`` ``(B, noise_dim)``:
-        a float32 scalar.
-
-        :raises RecipeError: the noise has fewer than ``n_noise`` entries.
-        """
-        if noise.shape[1] < self.n_noise:
-            from .errors import RecipeError
-
-            raise RecipeError(f"the noise information term reads {self.n_noise} noise entries, but the "
-                              f"generator's noise has {noise.shape[1]}")
-        predictions = self.head(samples).float()  # (B, n_noise)
-        return (predictions - noise[:, : self.n_noise].float()).pow(2).mean()

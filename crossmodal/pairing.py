@@ -9,7 +9,7 @@ A recipe's :attr:`~crossmodal.recipe.Recipe.pairing` is one of two things:
 - a :class:`DataAwarePairing`: an object whose :meth:`~DataAwarePairing.prepare` is called once,
   when the job is built, with the job's :class:`~crossmodal.training_data.TrainingData` (the two
   sample sets and, on demand, their descriptor values over every item), and returns such a
-  function. :data:`aligned_pairs` and :func:`descriptor_pairs` are two.
+  function. :func:`descriptor_pairs` is one.
 
 Every batch, every evaluation's fixed pairs and the conditioning report's training pairs are
 drawn by the function (:func:`prepare_pairing` makes it), which must draw from the ``rng`` it is
@@ -39,10 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "TABLE_LIMIT",
-    "AlignedPairs",
     "DataAwarePairing",
     "DescriptorPairs",
-    "aligned_pairs",
     "descriptor_pairs",
     "pairing_record",
     "prepare_pairing",
@@ -78,47 +76,6 @@ class DataAwarePairing:
         pairing records differently. Override it when the object has options.
         """
         return {"name": f"{type(self).__module__}:{type(self).__qualname__}", "options": {}}
-
-
-# -------------------------------------------------------------------------------------------
-# Paired data: item i with item i
-# -------------------------------------------------------------------------------------------
-
-
-def _aligned(n_conditions: int, n_targets: int, batch_size: int,
-             rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    import torch
-
-    if n_conditions != n_targets:
-        raise ValueError(f"aligned pairs need as many conditions as targets, got {n_conditions} and {n_targets}")
-    indices = torch.randint(n_conditions, (batch_size,), generator=rng)
-    return indices, indices.clone()
-
-
-@dataclass(frozen=True)
-class AlignedPairs(DataAwarePairing):
-    """Paired data: condition ``i`` always comes with target ``i`` (``i`` drawn uniformly).
-
-    For datasets that are paired item by item (a painting and the phrase written for it, in the
-    same order in both sample sets). Building the job refuses sets of different sizes.
-    """
-
-    def prepare(self, data: TrainingData) -> Pairing:
-        n_conditions, n_targets = len(data.conditions), len(data.targets)
-        if n_conditions != n_targets:
-            raise RecipeError(
-                f"{data.origin} pairs item i with item i (aligned_pairs), but the conditions dataset holds "
-                f"{n_conditions} items and the targets dataset {n_targets}; paired data has one target per "
-                "condition, in the same order"
-            )
-        return _aligned
-
-    def record(self) -> dict[str, Any]:
-        return {"name": "aligned_pairs", "options": {}}
-
-
-aligned_pairs = AlignedPairs()
-"""Paired data: condition ``i`` with target ``i`` (:class:`AlignedPairs`); ``Recipe(..., pairing=aligned_pairs)``."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -249,7 +206,7 @@ class DescriptorPairs(DataAwarePairing):
                     or parts[2] not in (1, -1) or isinstance(parts[2], bool)):
                 raise RecipeError(
                     f"descriptor_pairs: coupling {coupling!r} is not (condition descriptor, sample descriptor, "
-                    "sign) with sign +1 or -1, e.g. ('brightness', 'mean-pitch', +1)"
+                    "sign) with sign +1 or -1, e.g. ('lightness', 'level', +1)"
                 )
             couplings.append((parts[0], parts[1], int(parts[2])))
         if not couplings:
@@ -306,7 +263,6 @@ def descriptor_pairs(couplings: Sequence[Sequence[Any]], temperature: float = 0.
 
 _SHIPPED: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "random_pairs": lambda options: random_pairs,
-    "aligned_pairs": lambda options: aligned_pairs,
     "descriptor_pairs": lambda options: DescriptorPairs(
         tuple(tuple(c) for c in options["couplings"]), float(options["temperature"])),
 }

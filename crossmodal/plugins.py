@@ -58,7 +58,6 @@ __all__ = [
     "STRICT_ENV",
     "BrokenPlugin",
     "LoadedPlugin",
-    "PORTING",
     "Plugins",
     "call_plugin_hook",
     "load_plugins",
@@ -69,7 +68,8 @@ API_VERSION = 2
 """Version of the plugin API in :mod:`crossmodal.hookspecs`; plugins declare the one they need.
 
 2: every kind is registered through ``crossmodal_register_components``, kinds are named after
-their interfaces. A plugin written for 1 is refused with one line on how to port it."""
+their interfaces. A plugin written for 1 is refused as any other version or unknown hook is; its
+first ``from crossmodal import RegisterComponent`` says how to port it (:data:`crossmodal._REMOVED`)."""
 
 LOAD_PLUGINS_ENV = "CROSSMODAL_LOAD_PLUGINS"
 STRICT_ENV = "CROSSMODAL_STRICT_PLUGINS"
@@ -78,23 +78,6 @@ SLOW_PLUGIN_ENV = "CROSSMODAL_SLOW_PLUGIN_SECONDS"
 
 DEFAULT_SLOW_PLUGIN_SECONDS = 2.0
 """Default of :data:`SLOW_PLUGIN_ENV`, in seconds."""
-
-_REMOVED_HOOKS = (
-    "crossmodal_register_evaluators",
-    "crossmodal_register_datasets",
-    "crossmodal_register_writers",
-    "crossmodal_register_recipes",
-)
-"""Registration hooks of plugin API 1; API 2 registers every kind through ``crossmodal_register_components``."""
-
-PORTING = (
-    f"API {API_VERSION} registers every kind through crossmodal_register_components(register): "
-    "register('evaluator', ...), register('sample-set', ...), register('sample-writer', ...) and "
-    "register('recipe', ...) replace crossmodal_register_evaluators, _datasets, _writers and _recipes; "
-    "kinds renamed: temporal -> temporal-source, dataset -> sample-set, writer -> sample-writer; "
-    f"then return {API_VERSION} from crossmodal_api_version (see docs/plugin-guide.md)"
-)
-"""How to port a plugin written for API 1: the tail of its one-line load error."""
 
 _SKIP_HINT = f"Skip it with {LOAD_PLUGINS_ENV}=<the plugins you want>, or run with --debug for the traceback."
 
@@ -296,13 +279,9 @@ def _hooks(manager: pluggy.PluginManager, name: str) -> tuple[str, ...]:
     return hooks
 
 
-def _api_version(manager: pluggy.PluginManager, name: str, hooks: Sequence[str]) -> int | None:
-    """The API version plugin ``name`` declares; one line on how to port a plugin written for API 1."""
-    removed = [hook for hook in hooks if hook in _REMOVED_HOOKS]
+def _api_version(manager: pluggy.PluginManager, name: str) -> int | None:
+    """The API version plugin ``name`` declares (``None``: it declares none)."""
     version = call_plugin_hook(manager, "crossmodal_api_version", name)
-    if version == 1 or removed:
-        used = f" (it implements {', '.join(removed)})" if removed else ""
-        raise PluginLoadError(f"written for plugin API 1{used}: {PORTING}", plugin=name)
     if version is None:
         return None
     if not isinstance(version, int) or isinstance(version, bool):
@@ -517,7 +496,7 @@ def load_plugins(
             registered = True
             owners[name] = _owner(name, dist, version)
             hooks = _hooks(manager, name)
-            api = _api_version(manager, name, hooks)
+            api = _api_version(manager, name)
             _check_pending(manager, name)
             _register_plugin(manager, plugins.registry, name, dist, version)
             seconds = time.perf_counter() - start

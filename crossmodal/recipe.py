@@ -98,21 +98,19 @@ class Recipe:
         the plugin's embedded default).
     :param evaluators: names of registered evaluators (``evaluator``) run during training.
     :param writer: a registered ``sample-writer`` for samples during training and ``generate``.
-    :param renderer: a registered ``sample-renderer`` that renders the writer's files to audio for
-        ``crossmodal generate --audio``; ``None``: ``--audio`` is refused with one line.
+    :param renderer: a registered ``sample-renderer`` that renders the writer's files into
+        something a person can take in, for ``crossmodal generate --render``; ``None``:
+        ``--render`` is refused with one line.
     :param training: overrides of :class:`crossmodal.TrainConfig` defaults.
     :param pairing: how conditions and targets are paired in a batch: a :data:`Pairing` function
         (default :func:`random_pairs`) or a :class:`crossmodal.DataAwarePairing`, which sees the
-        data when the job is built (:data:`crossmodal.aligned_pairs` for paired data,
-        :func:`crossmodal.descriptor_pairs`). Checkpoints record it; resuming keeps it.
+        data when the job is built (:func:`crossmodal.descriptor_pairs`). Checkpoints record it;
+        resuming keeps it.
     :param generator_losses, critic_losses: extra loss terms.
     :param condition_descriptor, sample_descriptor: registered descriptors (``descriptor``) of
         the conditions and of the samples, for ``crossmodal evaluate --conditioning`` (see
         :mod:`crossmodal.conditioning`), and for a pairing or loss term that reads descriptors
         (:class:`~crossmodal.training_data.TrainingData`); ``None``: none to compare or read.
-    :param expectation: what the samples of a run of the recipe's own length (its ``training``
-        ``steps``) look like and what a longer run gives; ``crossmodal train`` prints it as a
-        ``note:`` line when such a run ends, so that a demo says what to expect of it.
     :param needs: names (entry-point names) of other plugins whose entries the recipe names, e.g.
         ``("jukepix",)`` for a recipe that trains Jukepix's networks. A recipe may name any
         plugin's registered entries; when one of these plugins is not loaded, building the recipe
@@ -139,4 +137,3 @@ class Recipe:
     condition_descriptor: str | None = None
     sample_descriptor: str | None = None
     renderer: ComponentSpec | None = None
-    expectation: str = ""

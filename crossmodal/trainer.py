@@ -53,7 +53,7 @@ from typing import Any, Callable, Mapping, NoReturn
 import torch
 
 from . import distributed, wgan
-from .batches import DEVICE_CACHE_LIMIT_BYTES, BatchDraws, local_batch, memory_format
+from .batches import DEVICE_CACHE_LIMIT_BYTES, BatchDraws, local_batch
 from .build import Job, JobSpec, build_job, get_recipe
 from .checkpoint import checkpoint_name, load_checkpoint, plugin_version_changes, save_checkpoint
 from .config import TrainConfig, critic_updates_for, resolve_config, resolve_device, resume_config, updates_through
@@ -153,9 +153,6 @@ class Trainer:
         self.critic = job.critic.to(self.device)
         self.loss_modules = {name: module.to(self.device) for name, module in job.loss_modules.items()}
         self.draws = BatchDraws(job, config, self.device, self.generator.sample_noise, self.world_size, self.rank)
-        if config.channels_last:
-            for parameter in [*self.generator.parameters(), *self.critic.parameters()]:
-                parameter.data = memory_format(parameter.data)
         self.state = TrainingState(
             self.generator, self.critic, config, self.draws, job.spec, self.plugin_versions,
             self._terms_of(job.recipe.generator_losses), self._terms_of(job.recipe.critic_losses),
@@ -226,10 +223,6 @@ class Trainer:
     @property
     def checkpoint_dir(self) -> Path | None:
         return None if self.run_dir is None else self.run_dir / "checkpoints"
-
-    @property
-    def metrics_path(self) -> Path | None:
-        return None if self.run_dir is None else self.run_dir / "metrics.csv"
 
     # ---------------------------------------------------------------------------------------
     # The run folder

@@ -1,5 +1,5 @@
-"""The version says the plugin API, names an earlier API exported fail with their porting note,
-and a plugin written for API 2 works unchanged (``tests/frozen/palette_api2``, never edited)."""
+"""The version says the plugin API, names an earlier API exported (or retired since) fail with
+their porting note, and a plugin written for API 2 works unchanged (``tests/frozen/palette_api2``, never edited)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,11 @@ def test_shipped_plugins_pin_the_api_they_are_written_for(pyproject):
     ("RegisterComponent", "crossmodal_register_components(register)"),
     ("Job", "build_job"),
     ("JobSpec", "ComponentSpec"),
+    ("mode_seeking_term", "copy it into your plugin as a loss term"),
+    ("noise_information_term", "copy it into your plugin as a loss term"),
+    ("aligned_pairs", "copy it into your plugin as a pairing"),
 ])
-def test_a_name_of_api_1_fails_with_its_porting_note(name, says):
+def test_a_removed_name_fails_with_its_porting_note(name, says):
     namespace: dict[str, object] = {}
     with pytest.raises(ImportError) as raised:
         exec(f"from crossmodal import {name}", namespace)  # what an API-1 plugin's first line does
@@ -64,6 +67,7 @@ def frozen_palette(monkeypatch):
         del sys.modules[module]
 
 
+@pytest.mark.slow  # trains
 def test_a_plugin_written_for_api_2_trains_unchanged(frozen_palette, tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

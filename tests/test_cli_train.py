@@ -37,6 +37,7 @@ def run_dir_of(result):
     return Path(line[len("run: "):])
 
 
+@pytest.mark.slow  # trains
 def test_train_writes_a_run(invoke, tmp_path):
     result = invoke("train", "--plugin", "toy", "--steps", 3, "--out", tmp_path, "--batch-size", 4, "--seed", 7)
     assert result.exit_code == 0, result.output
@@ -72,6 +73,7 @@ def test_bad_option_syntax_is_a_usage_error(invoke, tmp_path):
     assert result.exit_code == 2 and "KEY=VALUE" in result.stderr
 
 
+@pytest.mark.slow  # trains
 def test_resume_continues_the_run(invoke, tmp_path):
     first = invoke("train", "--plugin", "toy", "--steps", 2, "--out", tmp_path)
     run = run_dir_of(first)
@@ -86,6 +88,7 @@ def test_resume_continues_the_run(invoke, tmp_path):
     assert "from step 2 to 3" in result.stderr and run_dir_of(result) == run
 
 
+@pytest.mark.slow  # trains
 def test_generate_writes_samples_and_skips_bad_files(invoke, tmp_path):
     run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path))
     good = tmp_path / "good.txt"
@@ -107,6 +110,7 @@ def test_generate_writes_samples_and_skips_bad_files(invoke, tmp_path):
     assert np.array_equal(np.load(out / "good-1.npy"), np.load(tmp_path / "b" / "good-1.npy"))
 
 
+@pytest.mark.slow  # trains
 def test_generate_with_only_bad_files_fails(invoke, tmp_path):
     run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path))
     bad = tmp_path / "bad.npy"
@@ -160,6 +164,7 @@ def test_cuda_without_cuda_is_a_one_line_error(invoke, tmp_path):
     assert not list(tmp_path.iterdir())  # refused before a run folder was made
 
 
+@pytest.mark.slow  # trains
 def test_resume_does_not_depend_on_the_working_directory(invoke, tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
@@ -189,6 +194,7 @@ def test_resume_does_not_depend_on_the_working_directory(invoke, tmp_path, monke
     (["--bf16"], "training option 'bf16'"),
     (["--out", "elsewhere"], "a resumed run continues in its own run folder"),
 ])
+@pytest.mark.slow  # trains
 def test_resume_refuses_options_that_would_change_the_run(invoke, tmp_path, args, named):
     run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path))
     args = [str(tmp_path / "other.txt") if a == "OTHER" else a for a in args]
@@ -201,6 +207,7 @@ def test_resume_refuses_options_that_would_change_the_run(invoke, tmp_path, args
     assert (run / "checkpoints" / "latest").read_text().strip() == "checkpoint-00000001.pt"  # nothing trained
 
 
+@pytest.mark.slow  # trains
 def test_resume_accepts_what_the_run_already_has_and_resumable_changes(invoke, tmp_path):
     run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path, "-c", "n=12"))
     result = invoke("train", "--resume", run, "--plugin", "toy", "-c", "n=12", "--batch-size", 8, "--steps", 3,
@@ -212,6 +219,7 @@ def test_resume_accepts_what_the_run_already_has_and_resumable_changes(invoke, t
         assert [row[0] for row in list(__import__("csv").reader(handle))[1:]] == ["1", "3"]
 
 
+@pytest.mark.slow  # trains
 def test_resume_reads_a_config_file_and_refuses_what_may_not_change_in_it(invoke, tmp_path):
     run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path))
     longer = tmp_path / "longer.toml"
@@ -257,6 +265,7 @@ def invoke_two(monkeypatch):
     return run
 
 
+@pytest.mark.slow  # trains
 def test_progress_without_a_terminal_is_one_plain_line_per_log_interval(invoke, tmp_path):
     from crossmodal.config import TrainConfig, updates_through
 
@@ -276,6 +285,7 @@ def test_progress_without_a_terminal_is_one_plain_line_per_log_interval(invoke, 
     assert (run / "metrics.csv").read_text().count("\n") == 3  # evaluations only: header + steps 2 and 4
 
 
+@pytest.mark.slow  # trains
 def test_progress_prints_a_line_during_long_runs_of_critic_updates(invoke, tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.import_module("crossmodal.cli.train"), "LOG_SECONDS", 0.0)  # a line after every update
     config = tmp_path / "slow.toml"
@@ -287,6 +297,7 @@ def test_progress_prints_a_line_during_long_runs_of_critic_updates(invoke, tmp_p
     assert any(line.startswith("step 0/2  updates 3/8") for line in lines)
 
 
+@pytest.mark.slow  # trains
 def test_resume_drops_the_progress_rows_past_its_checkpoint(invoke, tmp_path):
     run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 4, "--out", tmp_path))
     result = invoke("train", "--resume", run / "checkpoints" / "checkpoint-00000002.pt", "--steps", 3)
@@ -296,6 +307,7 @@ def test_resume_drops_the_progress_rows_past_its_checkpoint(invoke, tmp_path):
     assert "step 3/3  updates 11/11  " in result.stderr  # counted from the run's start
 
 
+@pytest.mark.slow  # trains
 def test_final_metrics_are_one_table_of_generated_and_real(invoke, tmp_path):
     result = invoke("train", "--plugin", "toy", "--steps", 2, "--out", tmp_path)
     assert result.exit_code == 0, result.output
@@ -310,6 +322,7 @@ def test_final_metrics_are_one_table_of_generated_and_real(invoke, tmp_path):
         assert float(real) == pytest.approx(float(last[f"real/{name}"]), rel=1e-5)
 
 
+@pytest.mark.slow  # trains
 def test_train_sums_up_skipped_files_in_one_line_and_lists_them_with_verbose(invoke, tmp_path):
     folder = tmp_path / "conditions"
     folder.mkdir()
@@ -329,6 +342,7 @@ def test_train_sums_up_skipped_files_in_one_line_and_lists_them_with_verbose(inv
     assert "3 file(s) skipped: 3 holds 3 numbers, expected 8; conditions" in result.stderr
 
 
+@pytest.mark.slow  # trains
 def test_recipe_alone_trains_the_recipe_of_whichever_plugin_provides_it(invoke_two, tmp_path):
     result = invoke_two("train", "--recipe", "other", "--steps", 1, "--out", tmp_path)
     assert result.exit_code == 0, result.output
@@ -366,27 +380,3 @@ def test_help_texts_show_defaults_and_plain_text(invoke):
     assert "Where to run the generator" in device.split("--", 2)[1]
     for args in ([], ["train"], ["generate"], ["list-components"]):
         assert "``" not in invoke(*args, "--help").stdout, args
-
-
-def test_a_run_of_the_recipes_own_length_ends_with_its_expectation(monkeypatch, tmp_path):
-    import dataclasses
-    import types
-
-    monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
-    expectation = "after this short run the samples are scattered dots; train 100x longer for music"
-    module = types.ModuleType("expecting_plugin")
-    module.crossmodal_api_version = toy_plugin.crossmodal_api_version
-
-    @toy_plugin.hookimpl
-    def crossmodal_register_components(register):
-        register("recipe", "expecting", lambda: dataclasses.replace(
-            toy_plugin.toy_recipe(), training={**toy_plugin.TOY_TRAINING, "steps": 2}, expectation=expectation))
-
-    module.crossmodal_register_components = crossmodal_register_components
-    cli = make_cli(extra_plugins=[("toy", toy_plugin), ("expecting", module)])
-    own_length = CliRunner().invoke(cli, ["train", "--recipe", "expecting", "--out", str(tmp_path / "a")])
-    assert own_length.exit_code == 0, own_length.output
-    assert f"note: {expectation}" in own_length.stderr
-    longer = CliRunner().invoke(cli, ["train", "--recipe", "expecting", "--steps", "3", "--out", str(tmp_path / "b")])
-    assert longer.exit_code == 0, longer.output
-    assert expectation not in longer.stderr

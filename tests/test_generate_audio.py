@@ -1,11 +1,11 @@
-"""`crossmodal generate --audio`: the recipe's sample renderer renders what the writer wrote.
+"""`crossmodal generate --render`: the recipe's sample renderer renders what the writer wrote.
 
 A toy renderer turns each toy ``.txt`` sample into a ``.sound`` file (the core knows no audio
 format; the kind only promises "files a person can listen to"). Checked here: the renderer is
 recorded with the job and named on stderr, its files share their sample's name and number, a taken
 name moves the whole group (sound included) and overwrites nothing, a recipe without a renderer is
 one ``Error:`` line before anything is written, and a checkpoint written before its recipe named a
-renderer uses the one the recipe names now.
+renderer uses the one the recipe names now. ``--audio``, its former name, still works until 0.3.
 """
 
 from __future__ import annotations
@@ -143,9 +143,9 @@ def test_generate_audio_renders_each_sample_under_its_name_and_says_with_what(in
     good = _condition(tmp_path / "good.txt")
     out = tmp_path / "out"
     result = invoke("generate", "--checkpoint", audible_run, "--condition", good, "--samples", 2, "--out", out,
-                    "--audio")
+                    "--render")
     assert result.exit_code == 0, result.output
-    assert "audio: toy tone (loudness 3)" in result.stderr.splitlines()
+    assert "renderer: toy tone (loudness 3)" in result.stderr.splitlines()
     names = ["good-0.npy", "good-0.txt", "good-1.npy", "good-1.txt", "good-0.sound", "good-1.sound"]
     assert _written(result) == names
     assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no staging folder left behind
@@ -155,12 +155,12 @@ def test_generate_audio_renders_each_sample_under_its_name_and_says_with_what(in
 def test_a_taken_name_moves_the_whole_group_sound_included_and_overwrites_nothing(invoke, audible_run, tmp_path):
     good = _condition(tmp_path / "good.txt")
     out = tmp_path / "out"
-    first = invoke("generate", "--checkpoint", audible_run, "--condition", good, "--out", out, "--audio")
+    first = invoke("generate", "--checkpoint", audible_run, "--condition", good, "--out", out, "--render")
     assert first.exit_code == 0, first.output
     (out / "good-0.npy").unlink()
     (out / "good-0.txt").unlink()  # only the sound is left: its name alone is taken
     before = (out / "good-0.sound").read_bytes()
-    second = invoke("generate", "--checkpoint", audible_run, "--condition", good, "--out", out, "--audio",
+    second = invoke("generate", "--checkpoint", audible_run, "--condition", good, "--out", out, "--render",
                     "--seed", 7)
     assert second.exit_code == 0, second.output
     assert _written(second) == ["good-0-2.npy", "good-0-2.txt", "good-0-2.sound"]
@@ -174,17 +174,17 @@ def test_without_audio_nothing_is_rendered(invoke, audible_run, tmp_path):
     result = invoke("generate", "--checkpoint", audible_run, "--condition", _condition(tmp_path / "good.txt"),
                     "--out", out)
     assert result.exit_code == 0, result.output
-    assert _written(result) == ["good-0.npy", "good-0.txt"] and "audio:" not in result.stderr
+    assert _written(result) == ["good-0.npy", "good-0.txt"] and "renderer:" not in result.stderr
 
 
 def test_a_recipe_without_a_renderer_is_one_error_line_and_writes_nothing(invoke, silent_run, tmp_path):
     out = tmp_path / "out"
     result = invoke("generate", "--checkpoint", silent_run, "--condition", _condition(tmp_path / "good.txt"),
-                    "--out", out, "--audio")
+                    "--out", out, "--render")
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith("Error: checkpoint ") and "recipe 'toy' names no sample renderer" in line
-    assert "generate without --audio" in line and "list-components --kind sample-renderer" in line
+    assert "generate without --render" in line and "list-components --kind sample-renderer" in line
     assert not out.exists()
 
 
@@ -193,10 +193,19 @@ def test_a_checkpoint_from_before_its_recipe_named_a_renderer_uses_the_recipes_r
 ):
     run = _run(tmp_path_factory, "toy-audible", names_renderer=False)  # recorded without a renderer
     good = _condition(tmp_path / "good.txt")
-    refused = invoke("generate", "--checkpoint", run, "--condition", good, "--out", tmp_path / "a", "--audio",
+    refused = invoke("generate", "--checkpoint", run, "--condition", good, "--out", tmp_path / "a", "--render",
                      names_renderer=False)
     assert refused.exit_code == 1 and "recipe 'toy-audible' names no sample renderer" in refused.stderr
-    result = invoke("generate", "--checkpoint", run, "--condition", good, "--out", tmp_path / "b", "--audio")
+    result = invoke("generate", "--checkpoint", run, "--condition", good, "--out", tmp_path / "b", "--render")
     assert result.exit_code == 0, result.output
     assert _written(result) == ["good-0.npy", "good-0.txt", "good-0.sound"]
-    assert "audio: toy tone (loudness 3)" in result.stderr
+    assert "renderer: toy tone (loudness 3)" in result.stderr
+
+
+def test_audio_is_the_former_name_of_render_and_says_so(invoke, audible_run, tmp_path):
+    result = invoke("generate", "--checkpoint", audible_run, "--condition", _condition(tmp_path / "good.txt"),
+                    "--out", tmp_path / "out", "--audio")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == "--audio is now --render; --audio goes in 0.3"
+    assert _written(result) == ["good-0.npy", "good-0.txt", "good-0.sound"]
+    assert "--audio" not in invoke("generate", "--help").stdout

@@ -1,4 +1,4 @@
-"""Pairings that see the data: aligned pairs, descriptor pairs at every temperature, the old
+"""Pairings that see the data: descriptor pairs at every temperature, the old
 four-argument functions, and how a run records and resumes its pairing."""
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ import toy_plugin  # noqa: E402
 from crossmodal import (  # noqa: E402
     API_VERSION,
     CheckpointError,
-    ComponentSpec,
     DataAwarePairing,
     Descriptor,
     RecipeError,
     TrainingData,
-    aligned_pairs,
     descriptor_pairs,
     hookimpl,
     load_plugins,
@@ -88,19 +86,6 @@ def test_rank_scores_are_standardised_ranks_with_shared_ties_and_nan_in_the_midd
     # finite ranks 1, 4, 2.5, 2.5 -> centred -1.5, 1.5, 0, 0 -> divided by their sd sqrt(4.5 / 4)
     assert scores.tolist() == pytest.approx([-1.5 / 1.125 ** 0.5, 1.5 / 1.125 ** 0.5, 0.0, 0.0, 0.0])
     assert rank_scores(torch.tensor([3.0, 3.0])).tolist() == [0.0, 0.0]
-
-
-def test_aligned_pairs_give_item_i_with_item_i():
-    data = hand_built(conditions=(0.1, 0.2, 0.3, 0.4), pitches=(1.0, 2.0, 3.0, 4.0))
-    conditions, targets = draw(prepare_pairing(aligned_pairs, data), data, 64)
-    assert torch.equal(conditions, targets) and conditions.dtype == torch.int64
-    assert set(conditions.tolist()) == {0, 1, 2, 3}
-
-
-def test_aligned_pairs_refuse_sets_of_different_sizes():
-    with pytest.raises(RecipeError, match=r"recipe 'hand' pairs item i with item i .* 3 items and the targets "
-                                          r"dataset 4"):
-        prepare_pairing(aligned_pairs, hand_built())
 
 
 def test_at_temperature_zero_the_brightest_condition_gets_the_highest_pitch():
@@ -293,17 +278,6 @@ def matched_registry(pairing=MATCHED, recipe=None):
     return load_plugins(extra=[("toy", toy_plugin), ("matched", Matched())], allow=[], strict=True).registry
 
 
-def test_aligned_pairs_in_a_recipe_of_paired_data():
-    recipe = dataclasses.replace(toy_plugin.toy_recipe(), pairing=aligned_pairs,
-                                 conditions=ComponentSpec("toy-conditions", {"n": 30}))
-    job = build_job(toy_plugin.toy_registry(), recipe)
-    conditions, targets = job.pairing(30, 30, 16, torch.Generator().manual_seed(0))
-    assert torch.equal(conditions, targets)
-    assert job.spec.to_dict()["pairing"] == {"name": "aligned_pairs", "options": {}}
-    with pytest.raises(RecipeError, match="conditions dataset holds 40 items and the targets dataset 30"):
-        build_job(toy_plugin.toy_registry(), dataclasses.replace(recipe, conditions=ComponentSpec("toy-conditions")))
-
-
 def test_a_recipe_with_descriptor_pairs_records_them_and_pairs_like_the_descriptors(tmp_path):
     job = build_job(matched_registry(), matched_recipe(descriptor_pairs([("first", "level", 1)], temperature=0)))
     assert job.spec.to_dict()["pairing"] == {
@@ -323,6 +297,7 @@ def test_a_recipe_naming_no_descriptor_is_refused_before_training():
         build_job(matched_registry(), recipe)
 
 
+@pytest.mark.slow  # trains
 def test_resume_rebuilds_the_recorded_pairing_and_continues_exactly(tmp_path):
     options = {"out_dir": str(tmp_path), "checkpoint_every": 0, "keep_checkpoints": 5}
     whole = start_training(matched_registry(), "toy-matched", overrides={**options, "steps": 4})
@@ -354,16 +329,18 @@ def test_a_pairing_of_ones_own_must_not_change_on_resume():
     assert rebuilt == MATCHED
 
 
+@pytest.mark.slow  # subprocess
 def test_naming_a_pairing_or_an_information_term_in_a_recipe_imports_no_torch():
     import subprocess
 
-    code = ("import sys; from crossmodal import Recipe, aligned_pairs, descriptor_pairs, information_term; "
+    code = ("import sys; from crossmodal import Recipe, descriptor_pairs, information_term; "
             "descriptor_pairs([('a', 'b', 1)]); information_term('pkg.heads:Head'); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # trains
 def test_the_conditioning_report_draws_its_training_pairs_with_the_runs_pairing(tmp_path):
     import numpy as np
 

@@ -33,8 +33,10 @@ __all__ = ["add_condition_alias", "generate"]
               help="Output folder (default: RUN/generated for a checkpoint, ./generated for a model).")
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda",
               help="Where to run the generator (auto: CUDA when available).")
-@click.option("--audio", is_flag=True,
-              help="Also render each sample to audio with the recipe's sample renderer, under the sample's name.")
+@click.option("--render", is_flag=True,
+              help="Also render each sample with the recipe's sample renderer into something a person can take in, "
+                   "under the sample's name.")
+@click.option("--audio", is_flag=True, hidden=True, help="The former name of --render; goes in 0.3.")
 @click.pass_context
 def generate(
     ctx: click.Context,
@@ -45,6 +47,7 @@ def generate(
     samples: int,
     out_dir: str | None,
     device: str,
+    render: bool,
     audio: bool,
 ) -> None:
     """Write SAMPLES samples for each condition file; prints the paths written.
@@ -57,26 +60,29 @@ def generate(
     files with the same name), the files of that condition are numbered NAME-2, NAME-3... (one
     number for all of them), and a line on stderr says so.
 
-    With --audio, the recipe's sample renderer also renders each sample's files to audio, named
-    like them (NAME-0.wav beside NAME-0.mid, say); stderr names the renderer used. A recipe with
-    no renderer is an error, before anything is generated.
+    With --render, the recipe's sample renderer also renders each sample's files, named like them
+    (NAME-0.wav beside NAME-0.mid, say); stderr names the renderer used. A recipe with no
+    renderer is an error, before anything is generated.
     """
     from ..checkpoint import plugin_version_changes
     from ..generation import open_generation
 
     plugins = plugins_of(ctx)
+    if audio:
+        click.echo("--audio is now --render; --audio goes in 0.3", err=True)
+        render = True
     if checkpoint is not None and model is not None:
         raise click.UsageError("give --checkpoint or --model, not both")
     try:
         generation = open_generation(plugins.registry, checkpoint=checkpoint, model=model, device=device,
-                                     audio=audio)
+                                     render=render)
     except RecipeError as err:
         raise click.ClickException(str(err)) from err
     for change in plugin_version_changes(generation.recorded_plugins, {p.name: p.version for p in plugins.loaded}):
         click.echo(f"Warning: {change}", err=True)
     click.echo(f"generator: {generation.source} (recipe {generation.recipe})", err=True)
     if generation.renderer_engine is not None:
-        click.echo(f"audio: {shown(generation.renderer_engine)}", err=True)
+        click.echo(f"renderer: {shown(generation.renderer_engine)}", err=True)
     if out_dir:
         out = Path(out_dir)
     elif generation.run_dir is not None:
@@ -88,7 +94,7 @@ def generate(
     with click.progressbar(condition_files, label="generating", file=sys.stderr) as bar:
         for file in bar:
             try:
-                written += generation.generate(file, out, samples=samples, seed=seed, audio=audio,
+                written += generation.generate(file, out, samples=samples, seed=seed, render=render,
                                                notify=lambda line: click.echo(line, err=True))
             except DataError as err:
                 click.echo(skip_line(file, err), err=True)
@@ -111,7 +117,7 @@ def add_condition_alias(cli: click.Group, alias: str) -> None:
         ``generate`` already uses it.
     """
     if not _LONG_OPTION.match(alias):
-        raise ValueError(f"condition alias {alias!r} is not a long option name such as '--image'")
+        raise ValueError(f"condition alias {alias!r} is not a long option name such as '--condition'")
     command = resolved(cli.commands["generate"])
     condition = next(param for param in command.params if param.name == "condition_files")
     if alias in condition.opts:

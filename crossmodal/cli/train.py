@@ -400,6 +400,3 @@ def train(
             click.echo(f"{shown(name)}\t{value:.6g}\t{'-' if paired is None else f'{paired:.6g}'}")
     if trainer.checkpoint_dir is not None:
         click.echo(f"checkpoint: {trainer.checkpoint_dir}")
-    recipe = trainer.job.recipe
-    if recipe.expectation and trainer.config.steps == recipe.training.get("steps"):
-        click.echo(f"note: {recipe.expectation}", err=True)

@@ -293,7 +293,7 @@ class PianoRollRenderer:
 
     Attributes: ``engine``, what renders in one line (``"fluidsynth (FluidR3_GM.sf2)"``,
     ``"builtin additive synth (no FluidSynth: pyfluidsynth is not installed)"``), which
-    ``crossmodal generate --audio`` prints; ``soundfont``, the SoundFont FluidSynth plays with
+    ``crossmodal generate --render`` prints; ``soundfont``, the SoundFont FluidSynth plays with
     (``None`` when the built-in synth renders); ``sample_rate``, in Hz.
 
     :param synthesizer: ``"auto"``: FluidSynth when it can load a SoundFont, else the built-in

@@ -1,6 +1,6 @@
 """Jukepix's shipped model, ``jukepix-default``: the default recipe trained on the embedded data.
 
-``crossmodal generate --image my.jpg --audio`` uses it when no ``--checkpoint`` is given, and
+``crossmodal generate --image my.jpg --render`` uses it when no ``--checkpoint`` is given, and
 ``crossmodal serve`` serves it. How it was made, what it gives and how to make it again:
 ``docs/model-card-jukepix-default.md``. The file is checked against :data:`MODEL_SHA256` at every
 load (:func:`crossmodal.pretrained.load_model`).

@@ -62,16 +62,6 @@ DEMO_TRAINING = {
 "Learning rate")."""
 
 
-DEMO_EXPECTATION = (
-    "after the demo's 250 steps the piano-rolls look like music but not yet like chorales: held quarter and "
-    "half notes, a line in each hand with two voices in places, notes on the beats, four bars that differ, and "
-    "phrases that depend on the picture. Still missing: the chorales' steady two voices per hand and their "
-    "cadences; no run measured so far (docs/benchmarks.md 'Time to music') kept every statistic in the real "
-    "data's band. To hear the shipped model, trained twice as long: crossmodal generate --image YOUR_PAINTING --audio"
-)
-"""What ``crossmodal train`` says at the end of a demo-length run (``Recipe.expectation``)."""
-
-
 def _recipe(
     name: str, mode: str, programs: tuple[int, int], track_names: tuple[str, str], description: str, paper: bool = False
 ) -> Recipe:
@@ -93,7 +83,6 @@ def _recipe(
         condition_descriptor="painting",
         sample_descriptor="phrase",
         needs=("evaluators",),
-        expectation="" if paper else DEMO_EXPECTATION,
         **({} if paper else {"pairing": PAIRING, "generator_losses": (INFORMATION,)}),
     )
 

@@ -4,7 +4,7 @@ Every property is checked on the built-in synth, and on FluidSynth where it is i
 cases skip, with the reason, where it is not): the WAV lasts the phrase at the file's tempo plus
 the release tail, a note's spectrum peaks at its pitch's frequency, each note starts sounding at
 its start, an empty phrase is silence, and nothing is overwritten. Then ``crossmodal generate
---audio`` end to end on a tiny trained checkpoint.
+--render`` end to end on a tiny trained checkpoint.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def test_bad_options_are_refused_naming_them(tmp_path, monkeypatch):
 
 
 # -------------------------------------------------------------------------------------------
-# crossmodal generate --audio, end to end
+# crossmodal generate --render, end to end
 
 
 class AudiblePlugin:
@@ -232,6 +232,7 @@ def audible_run(shared_data, tmp_path_factory):
     return trainer.run_dir
 
 
+@pytest.mark.slow  # trains a Jukepix run (module fixture) then generates
 def test_generate_audio_writes_mid_png_and_wav_under_one_name(audible_run, shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "jukepix,evaluators")
     out = tmp_path / "generated"
@@ -239,10 +240,10 @@ def test_generate_audio_writes_mid_png_and_wav_under_one_name(audible_run, share
     def generate(seed: int):
         result = CliRunner().invoke(make_cli(extra_plugins=[("audible", AudiblePlugin())]), [
             "generate", "--checkpoint", str(audible_run), "--image", str(shared_data / "paintings" / PAINTINGS[0]),
-            "--samples", "2", "--out", str(out), "--seed", str(seed), "--audio",
+            "--samples", "2", "--out", str(out), "--seed", str(seed), "--render",
         ])
         assert result.exit_code == 0, result.output
-        assert f"audio: {_auto().engine}" in result.stderr.splitlines()
+        assert f"renderer: {_auto().engine}" in result.stderr.splitlines()
         return [Path(line) for line in result.stdout.splitlines()]
 
     def names(number: str) -> list[str]:

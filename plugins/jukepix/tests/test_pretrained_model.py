@@ -1,5 +1,5 @@
 """The shipped model ``jukepix-default``: registered, intact, of the current default recipe, and
-``crossmodal generate --image PAINTING --audio`` writes MIDI, PNG and WAV with no training."""
+``crossmodal generate --image PAINTING --render`` writes MIDI, PNG and WAV with no training."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_the_model_is_of_the_default_recipes_networks():
 def test_generate_with_no_checkpoint_writes_midi_png_and_wav(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the model's default output folder is ./generated
     painting = default_image_files()[0]
-    result = CliRunner().invoke(make_cli(), ["generate", "--image", str(painting), "--audio", "--samples", "2"])
+    result = CliRunner().invoke(make_cli(), ["generate", "--image", str(painting), "--render", "--samples", "2"])
     assert result.exit_code == 0, result.output
     assert "generator: model 'jukepix-default' (recipe jukepix)" in result.stderr
     written = sorted(Path(line).name for line in result.stdout.splitlines())
