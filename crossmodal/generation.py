@@ -75,19 +75,17 @@ class Generation:
         return data
 
     def generate(self, condition_file: str | Path, out: str | Path, *, samples: int = 1, seed: int = 0,
-                 render: bool = False, notify: Callable[[str], None] | None = None,
-                 audio: bool = False) -> list[Path]:
+                 render: bool = False, notify: Callable[[str], None] | None = None) -> list[Path]:
         """Write ``samples`` samples for each condition in ``condition_file`` into ``out``:
         :meth:`write_samples` of :meth:`conditions`, named after the file.
 
         :raises DataError: the condition file cannot be used.
         """
         return self.write_samples(self.conditions(condition_file), Path(condition_file).stem, out, samples=samples,
-                                  seed=seed, render=render or audio, notify=notify)
+                                  seed=seed, render=render, notify=notify)
 
     def write_samples(self, data: Any, stem: str, out: str | Path, *, samples: int = 1, seed: int = 0,
-                      render: bool = False, notify: Callable[[str], None] | None = None,
-                      audio: bool = False) -> list[Path]:
+                      render: bool = False, notify: Callable[[str], None] | None = None) -> list[Path]:
         """Write ``samples`` samples for each condition of ``data`` (from :meth:`conditions`) into
         ``out``, named ``stem``, ``stem-0``...
 
@@ -98,14 +96,12 @@ class Generation:
         :param seed: seeds the noise: the same file, seed and count give the same samples.
         :param notify: called with one line when a name in ``out`` was taken and the files were
             numbered instead.
-        :param audio: the former name of ``render``, until 0.3.
         :returns: the paths written, in order.
         :raises RecipeError: ``render`` without a renderer (see :func:`open_generation`).
         :raises OutputError: a file could not be written.
         """
         import torch
 
-        render = render or audio
         if render and self.renderer is None:
             raise RecipeError(f"{self.source}: opened without its sample renderer; open it with render=True")
         out = Path(out)
@@ -152,7 +148,7 @@ def default_model_name(registry: Registry) -> str:
 
 
 def open_generation(registry: Registry, *, checkpoint: str | Path | None = None, model: str | None = None,
-                    device: Any = "auto", render: bool = False, audio: bool = False) -> Generation:
+                    device: Any = "auto", render: bool = False) -> Generation:
     """Load a generator and the components its job records, checking every recorded option first.
 
     :param checkpoint: a run folder (its latest checkpoint) or a checkpoint file.
@@ -161,7 +157,6 @@ def open_generation(registry: Registry, *, checkpoint: str | Path | None = None,
     :param device: ``"auto"``, ``"cpu"``, ``"cuda"``... (:func:`crossmodal.config.resolve_device`).
     :param render: also build the sample renderer (the recorded one, or for an older checkpoint
         the one its recipe names now).
-    :param audio: the former name of ``render``, until 0.3.
     :raises CheckpointError: the file cannot be read, is refused, or records what cannot be built.
     :raises RecipeError: both ``checkpoint`` and ``model`` given, an unknown model, or ``render``
         for a recipe with no renderer.
@@ -192,7 +187,7 @@ def open_generation(registry: Registry, *, checkpoint: str | Path | None = None,
         raise CheckpointError(f"{source}: the recorded job names no conditions dataset")
     label = f"conditions dataset {conditions_spec.name!r}"
     check_options(registry, "sample-writer", writer_spec, source, error=CheckpointError)
-    renderer_spec = _renderer_spec(registry, document, source) if render or audio else None
+    renderer_spec = _renderer_spec(registry, document, source) if render else None
     if renderer_spec is not None:
         check_options(registry, "sample-renderer", renderer_spec, source, error=CheckpointError)
     check_options(registry, "sample-set", conditions_spec, source, extra=("source",), label=label,

@@ -294,23 +294,24 @@ class SampleWriter(Protocol):
 
 @runtime_checkable
 class SampleRenderer(Protocol):
-    """Renders the files a :class:`SampleWriter` wrote to audio a person can listen to.
+    """Renders the files a :class:`SampleWriter` wrote into something a person can take in (a
+    music plugin: sound; another plugin: a video, a preview...).
 
     ``render(files)`` takes the paths one ``write`` call returned (one folder) and, for each file
     it can render (a music plugin's renderer takes the MIDI files and leaves the pictures), writes
-    one audio file beside it under the same name with its own suffix (``NAME-0.mid`` ->
+    one rendered file beside it under the same name with its own suffix (``NAME-0.mid`` ->
     ``NAME-0.wav``). Each is written atomically and never over an existing file
     (:func:`crossmodal.outputs.write_new`). It returns the paths written, in the order of
     ``files``.
 
     ``engine`` is one line, set when the renderer is built, naming what renders and, for a
     fallback, why: ``"fluidsynth (FluidR3_GM.sf2)"``, ``"builtin additive synth (no FluidSynth
-    found)"``. ``crossmodal generate --audio`` prints it as ``audio: <engine>`` on stderr.
+    found)"``. ``crossmodal generate --render`` prints it as ``renderer: <engine>`` on stderr.
 
     A recipe names its renderer (:attr:`crossmodal.Recipe.renderer`). ``crossmodal generate
-    --audio`` calls ``render`` on each condition's files in its private staging folder, then
-    names the audio files together with the files they were rendered from, so a renamed group
-    (``NAME-0-2.mid``) keeps its audio (``NAME-0-2.wav``).
+    --render`` calls ``render`` on each condition's files in its private staging folder, then
+    names the rendered files together with the files they were rendered from, so a renamed group
+    (``NAME-0-2.mid``) keeps its rendering (``NAME-0-2.wav``).
     """
 
     engine: str

@@ -397,7 +397,7 @@ def test_serve_prints_its_url_answers_there_and_deletes_its_files_on_ctrl_c(toy_
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert stderr.splitlines()[-1] == "stopped"
-    assert "generator: checkpoint " in stderr and "audio: none (the recipe names no sample renderer)" in stderr
+    assert "generator: checkpoint " in stderr and "renderer: none (the recipe names no sample renderer)" in stderr
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".crossmodal-serve.tmp-")]
 
 

@@ -77,7 +77,7 @@ def generation(shared_data):
     plugins = load_plugins(allow=["jukepix", "evaluators"])
     if "jukepix-default" not in plugins.registry.names("pretrained-model"):
         pytest.skip("the Jukepix plugin is not installed (pip install -e plugins/jukepix)")
-    return open_generation(plugins.registry, model="jukepix-default", device="cpu", audio=True)
+    return open_generation(plugins.registry, model="jukepix-default", device="cpu", render=True)
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +191,7 @@ def _save_figure(screenshot: Path) -> None:
         image.save(FIGURE, pnginfo=info, optimize=True)
 
 
+@pytest.mark.slow  # figure check: docs/figures/serve-page.png records the shipped model
 def test_the_figure_of_the_page_shows_the_shipped_model():
     from PIL import Image
 

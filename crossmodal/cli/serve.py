@@ -78,7 +78,7 @@ def _serve_on(ctx: click.Context, listener: socket.socket, host: str, checkpoint
     for change in plugin_version_changes(generation.recorded_plugins, {p.name: p.version for p in plugins.loaded}):
         click.echo(f"Warning: {change}", err=True)
     click.echo(f"generator: {generation.source} (recipe {generation.recipe})", err=True)
-    click.echo(f"audio: {shown(generation.renderer_engine or 'none (the recipe names no sample renderer)')}", err=True)
+    click.echo(f"renderer: {shown(generation.renderer_engine or 'none (the recipe names no sample renderer)')}", err=True)
     if allow_remote:
         click.echo(f"Warning: serving on {shown(host)} with --allow-remote: anyone who can reach it can upload "
                    "files and run the generator", err=True)
@@ -97,11 +97,11 @@ def _serve_on(ctx: click.Context, listener: socket.socket, host: str, checkpoint
 
 
 def _open(registry, checkpoint: str | None, model: str | None, device: str):
-    """The generation, with audio when its recipe names a sample renderer."""
+    """The generation, with its sample renderer when its recipe names one."""
     from ..generation import open_generation
 
     try:
-        return open_generation(registry, checkpoint=checkpoint, model=model, device=device, audio=True)
+        return open_generation(registry, checkpoint=checkpoint, model=model, device=device, render=True)
     except RecipeError:  # no renderer; any other recipe problem is raised again just below
         return open_generation(registry, checkpoint=checkpoint, model=model, device=device)
 

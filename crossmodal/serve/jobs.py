@@ -118,7 +118,7 @@ class JobQueue:
     temporary directory, private to the user) and starts the worker; closing drops the jobs still
     waiting, waits for the running one, and deletes the folder with every job's files.
 
-    :param generation: what generates; its ``generate`` is called with ``audio=True`` when it
+    :param generation: what generates; its ``generate`` is called with ``render=True`` when it
         has a sample renderer (``generation.renderer_engine`` is not None).
     """
 
@@ -227,13 +227,13 @@ class JobQueue:
 
     def _generate(self, job: Job) -> tuple[dict[str, Path], str | None, str | None]:
         """Run the generation of one job: ``(served name -> file, preview's served name, error)``."""
-        audio = self.generation.renderer_engine is not None
+        render = self.generation.renderer_engine is not None
         try:
             with upload_being_read():
                 data = self.generation.conditions(job.condition)  # read once, for the samples and the preview
             stem = job.condition.stem
             written = self.generation.write_samples(data, stem, job.folder / "out", samples=job.samples,
-                                                    seed=job.seed, audio=audio)
+                                                    seed=job.seed, render=render)
             preview = self.generation.condition_preview(data, stem, job.folder / "preview")
         except DataError as err:
             return {}, None, self._message(job, str(err))

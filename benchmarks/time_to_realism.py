@@ -1,0 +1,197 @@
+"""Time-to-realism: CPU-seconds until a recipe's phrases reach a realism goal against held-out music, and stay.
+
+Trains a recipe (default ``jukepix``) on the *train* part of its phrases (``split=train``: whole
+source files held out, :func:`jukepix.datasets.split_by_source`) and, every ``--eval-every``
+generator updates, generates ``--seeds`` phrases for each condition and measures their realism
+against the *validation* part (:func:`crossmodal_evaluators.realism.realism`: the mean overlap of
+per-phrase feature distributions, with the ceiling from two halves of the held-out music, split by
+source file). Prints one JSON document: training CPU-seconds (this process, all threads,
+evaluations excluded) at the first evaluation from which every later one is at or above
+``--goal``, and every evaluation's realism and per-feature overlaps. A figure of realism and each
+feature over CPU-seconds is written next to it (``--out``).
+
+Run from the repository root (the embedded default data needs no preparation)::
+
+    python benchmarks/time_to_realism.py --budget 1200 --out benchmarks/out/time-to-realism
+    python benchmarks/time_to_realism.py --decoder voice-bar --budget 1200 --out benchmarks/out/voices
+
+``--decoder NAME`` swaps the bar decoder (``voice-bar``: :class:`jukepix.voices.VoiceBarDecoder`,
+registered here while it is under trial), ``--option decoder.KEY=VALUE`` and ``--set KEY=VALUE``
+vary one lever at a time, as in ``time_to_music.py``; each is recorded in the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from crossmodal import hookimpl, load_plugins
+from crossmodal.recipe import ComponentSpec
+from crossmodal.trainer import start_training
+from crossmodal_evaluators.realism import phrase_features, compare_features
+from jukepix.datasets import phrase_dataset
+from jukepix.voices import VoiceBarDecoder
+from time_to_music import _variant
+
+TRIAL_DECODERS = {"voice-bar": VoiceBarDecoder}
+"""Decoders under trial, registered by this benchmark only (a shipped recipe names none of them)."""
+
+
+@torch.no_grad()
+def generate(trainer, conditions: torch.Tensor, seeds: int) -> torch.Tensor:
+    """``seeds`` phrases for each condition, noise from seeds ``0..seeds-1``: float ``(C * seeds, ...)``."""
+    generator = trainer.generator
+    was_training = generator.training
+    generator.eval()
+    phrases = []
+    for seed in range(seeds):
+        noise = generator.sample_noise(len(conditions), torch.Generator().manual_seed(seed))
+        phrases.append(generator(conditions.to(trainer.device), noise.to(trainer.device)).float().cpu())
+    generator.train(was_training)
+    return torch.cat(phrases)
+
+
+def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
+    """The first evaluation from which every later one has realism >= ``goal`` (None: never)."""
+    for index in range(len(evaluations)):
+        if all(e["realism"] >= goal for e in evaluations[index:]):
+            return evaluations[index]
+    return None
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="jukepix")
+    parser.add_argument("--decoder", choices=sorted(TRIAL_DECODERS), help="a bar decoder under trial")
+    parser.add_argument("--budget", type=float, default=1200.0, help="training CPU-seconds to spend")
+    parser.add_argument("--max-steps", type=int, default=100_000)
+    parser.add_argument("--eval-every", type=int, default=25, help="generator updates between evaluations")
+    parser.add_argument("--seeds", type=int, default=16, help="phrases generated per condition")
+    parser.add_argument("--goal", type=float, default=0.6)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--option", action="append", default=[], metavar="KIND.KEY=VALUE")
+    parser.add_argument("--set", dest="training", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    plugins = load_plugins()
+    variant = _variant(plugins.registry, args.recipe, args.option, args.training)
+    targets = ComponentSpec(variant.targets.name, {**variant.targets.options, "split": "train"})
+    variant = dataclasses.replace(variant, targets=targets)
+    if args.decoder:
+        variant = dataclasses.replace(variant, decoder=ComponentSpec(args.decoder, {
+            k: v for k, v in variant.decoder.options.items() if k in ("feature_dim", "temporal_dim")}))
+
+    @hookimpl
+    def crossmodal_register_components(register):
+        register("recipe", "time-to-realism", lambda: variant, "the recipe under test, with the benchmark's overrides")
+        for name, decoder in TRIAL_DECODERS.items():
+            register("decoder", name, decoder, "a bar decoder under trial in benchmarks/time_to_realism.py")
+
+    bench_plugin = types.ModuleType("time_to_realism_recipe")
+    bench_plugin.crossmodal_register_components = crossmodal_register_components
+    plugins = load_plugins(extra=[("time-to-realism-bench", bench_plugin)])
+    if plugins.broken:
+        raise SystemExit(plugins.broken[0].message)
+    overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
+                 "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
+    trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
+    held_out = phrase_dataset(mode=targets.options.get("mode", "piano-hands"), split="validation")
+    real = held_out.batch(torch.arange(len(held_out))).numpy()
+    real_features = phrase_features(real)
+    real_groups = [row["source"] for row in held_out.manifest]
+    conditions = trainer.job.conditions.batch(torch.arange(len(trainer.job.conditions)))
+
+    evaluations: list[dict[str, Any]] = []
+    cpu = 0.0
+    while cpu < args.budget and trainer.step < args.max_steps:
+        start = time.process_time()
+        trainer.train(steps=trainer.step + args.eval_every)
+        cpu += time.process_time() - start
+        report = compare_features(phrase_features(generate(trainer, conditions, args.seeds).numpy()),
+                                  real_features, groups=real_groups)
+        features = {f"{row.feature}/track{row.track}": round(row.overlap, 3) for row in report.rows}
+        evaluations.append({"step": trainer.step, "cpu_seconds": round(cpu, 1), "realism": round(report.realism, 4),
+                            "ceiling": round(report.ceiling, 4), "features": features})
+        print(json.dumps({k: v for k, v in evaluations[-1].items() if k != "features"}), file=sys.stderr, flush=True)
+    trainer.save_checkpoint()
+    trainer.close()
+
+    first = reached(evaluations, args.goal)
+    result = {
+        "benchmark": "time-to-realism",
+        "recipe": args.recipe,
+        "decoder": args.decoder,
+        "options": args.option,
+        "training": args.training,
+        "threads": args.threads,
+        "goal": args.goal,
+        "generated_per_evaluation": len(conditions) * args.seeds,
+        "held_out_phrases": len(held_out),
+        "budget_cpu_seconds": args.budget,
+        "steps": trainer.step,
+        "cpu_seconds": round(cpu, 1),
+        "time_to_realism_cpu_seconds": None if first is None else first["cpu_seconds"],
+        "time_to_realism_step": None if first is None else first["step"],
+        "best": max(evaluations, key=lambda e: e["realism"]) if evaluations else None,
+        "final": evaluations[-1] if evaluations else None,
+        "run": str(trainer.run_dir),
+        "evaluations": evaluations,
+    }
+    (args.out / "result.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    _plot(evaluations, args.goal, args.out / "time-to-realism.png")
+    print(json.dumps({k: v for k, v in result.items() if k != "evaluations"}, indent=1))
+    return result
+
+
+def _plot(evaluations: list[dict[str, Any]], goal: float, path: Path) -> None:
+    """Realism (with its ceiling and the goal) and every feature's overlap over training CPU-seconds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not evaluations:
+        return
+    cpu = [e["cpu_seconds"] for e in evaluations]
+    names = list(evaluations[0]["features"])
+    columns = 4
+    rows = 1 + math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.6 * rows), squeeze=False)
+    top = axes[0, 0]
+    top.plot(cpu, [e["realism"] for e in evaluations], label="realism")
+    top.plot(cpu, [e["ceiling"] for e in evaluations], "--", label="ceiling (real vs real)")
+    top.axhline(goal, color="grey", linewidth=0.8, label=f"goal {goal}")
+    top.set_ylim(0, 1)
+    top.set_title("realism (mean overlap)")
+    top.legend(fontsize=7)
+    for axis in axes[0, 1:]:
+        axis.axis("off")
+    for index, name in enumerate(names):
+        axis = axes[1 + index // columns, index % columns]
+        axis.plot(cpu, [e["features"][name] for e in evaluations])
+        axis.set_ylim(0, 1)
+        axis.set_title(name, fontsize=8)
+    for index in range(len(names), (rows - 1) * columns):
+        axes[1 + index // columns, index % columns].axis("off")
+    for axis in axes[-1]:
+        axis.set_xlabel("training CPU-seconds")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
