@@ -13,11 +13,11 @@ feature over CPU-seconds is written next to it (``--out``).
 Run from the repository root (the embedded default data needs no preparation)::
 
     python benchmarks/time_to_realism.py --budget 1200 --out benchmarks/out/time-to-realism
-    python benchmarks/time_to_realism.py --decoder voice-bar --budget 1200 --out benchmarks/out/voices
+    python benchmarks/time_to_realism.py --decoder-from jukepix-folk --budget 1200 --out benchmarks/out/roll
 
-``--decoder NAME`` swaps the bar decoder (``voice-bar``: :class:`jukepix.voices.VoiceBarDecoder`,
-registered here while it is under trial), ``--option decoder.KEY=VALUE`` and ``--set KEY=VALUE``
-vary one lever at a time, as in ``time_to_music.py``; each is recorded in the JSON.
+``--decoder-from RECIPE`` takes another recipe's bar decoder (``jukepix-folk``: the multi-hot
+roll, ``pianoroll-bar``, with the music options), ``--option decoder.KEY=VALUE`` and ``--set
+KEY=VALUE`` vary one lever at a time, as in ``time_to_music.py``; each is recorded in the JSON.
 """
 
 from __future__ import annotations
@@ -36,15 +36,12 @@ import numpy as np
 import torch
 
 from crossmodal import hookimpl, load_plugins
+from crossmodal.build import get_recipe
 from crossmodal.recipe import ComponentSpec
 from crossmodal.trainer import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
-from jukepix.voices import VoiceBarDecoder
 from time_to_music import _variant
-
-TRIAL_DECODERS = {"voice-bar": VoiceBarDecoder}
-"""Decoders under trial, registered by this benchmark only (a shipped recipe names none of them)."""
 
 
 @torch.no_grad()
@@ -72,7 +69,8 @@ def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="jukepix")
-    parser.add_argument("--decoder", choices=sorted(TRIAL_DECODERS), help="a bar decoder under trial")
+    parser.add_argument("--decoder-from", metavar="RECIPE",
+                        help="take the bar decoder (name and options) of another recipe, e.g. jukepix-folk's multi-hot roll")
     parser.add_argument("--budget", type=float, default=1200.0, help="training CPU-seconds to spend")
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=25, help="generator updates between evaluations")
@@ -90,15 +88,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
     targets = ComponentSpec(variant.targets.name, {**variant.targets.options, "split": "train"})
     variant = dataclasses.replace(variant, targets=targets)
-    if args.decoder:
-        variant = dataclasses.replace(variant, decoder=ComponentSpec(args.decoder, {
-            k: v for k, v in variant.decoder.options.items() if k in ("feature_dim", "temporal_dim")}))
+    if args.decoder_from:
+        variant = dataclasses.replace(variant, decoder=get_recipe(plugins.registry, args.decoder_from).decoder)
 
     @hookimpl
     def crossmodal_register_components(register):
         register("recipe", "time-to-realism", lambda: variant, "the recipe under test, with the benchmark's overrides")
-        for name, decoder in TRIAL_DECODERS.items():
-            register("decoder", name, decoder, "a bar decoder under trial in benchmarks/time_to_realism.py")
 
     bench_plugin = types.ModuleType("time_to_realism_recipe")
     bench_plugin.crossmodal_register_components = crossmodal_register_components
@@ -133,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {
         "benchmark": "time-to-realism",
         "recipe": args.recipe,
-        "decoder": args.decoder,
+        "decoder": {"name": variant.decoder.name, "options": dict(variant.decoder.options)},
         "options": args.option,
         "training": args.training,
         "threads": args.threads,

@@ -53,6 +53,7 @@ ROLE_KINDS = {
     "critic": "critic",
     "conditions": "sample-set",
     "targets": "sample-set",
+    "validation": "sample-set",
     "writer": "sample-writer",
     "renderer": "sample-renderer",
 }
@@ -88,10 +89,11 @@ class JobSpec:
 
     :param recipe: the recipe's registered name.
     :param components: role (``encoder``, ``temporal``, ``decoder``, ``critic``, ``conditions``,
-        ``targets`` and, if any, ``writer`` and ``renderer``; see :data:`ROLE_KINDS` for the kind
+        ``targets`` and, if any, ``validation``, ``writer`` and ``renderer``; see :data:`ROLE_KINDS` for the kind
         each names) -> ``{"name": ..., "options": {...}}``; the sample-set options include those
         given on the command line.
-    :param sources: ``{"conditions": path or None, "targets": path or None}``.
+    :param sources: ``{"conditions": path or None, "targets": path or None}`` (and
+        ``"validation"``, the targets' source, when the recipe holds samples out).
     :param pairing: the recipe's pairing (:func:`~crossmodal.pairing.pairing_record`), ``{}`` in
         checkpoints written before pairings were recorded.
     :param descriptors: ``{"condition_descriptor": name or None, "sample_descriptor": name or
@@ -160,6 +162,7 @@ class Job:
     pairing: Pairing | None = None
     loss_modules: dict[str, nn.Module] = field(default_factory=dict)
     data: TrainingData | None = None
+    validation: SampleSet | None = None
 
     def __post_init__(self) -> None:
         if self.data is None:
@@ -483,6 +486,8 @@ def build_job(
             "conditions": cond_spec,
             "targets": target_spec,
         }
+        if recipe.validation is not None:
+            specs["validation"] = ComponentSpec(target_spec.name, {**target_spec.options, **recipe.validation})
         if recipe.writer is not None:
             specs["writer"] = recipe.writer
         if recipe.renderer is not None:
@@ -492,7 +497,8 @@ def build_job(
             n_tracks=recipe.n_tracks,
             components={k: {"name": s.name, "options": _plain(dict(s.options))} for k, s in specs.items()},
             evaluators=tuple(recipe.evaluators),
-            sources={"conditions": condition_source, "targets": target_source},
+            sources={"conditions": condition_source, "targets": target_source,
+                     **({"validation": target_source} if recipe.validation is not None else {})},
             pairing=pairing_record(recipe.pairing),
             descriptors={"condition_descriptor": recipe.condition_descriptor,
                          "sample_descriptor": recipe.sample_descriptor},
@@ -512,7 +518,9 @@ def build_job(
     for role in ("encoder", "temporal", "decoder", "critic", "writer", "renderer"):
         if get(role) is not None:
             check_options(registry, ROLE_KINDS[role], get(role), where, error=error)
-    for role in ("conditions", "targets"):
+    data_roles = ("conditions", "targets", "validation") if get("validation") is not None else ("conditions", "targets")
+    command_line["validation"] = command_line["targets"]
+    for role in data_roles:
         check_options(registry, ROLE_KINDS[role], get(role), where, extra=("source",), command_line=command_line[role],
                       label=f"{role} dataset {get(role).name!r}", error=error)
     generator = build_generator(
@@ -534,15 +542,19 @@ def build_job(
             f"{tuple(critic.condition_shape)}, but encoder {get('encoder').name!r} takes "
             f"{generator.condition_shape}"
         )
-    conditions, targets = (
+    conditions, targets, *held_out = (
         create_component(registry, ROLE_KINDS[role], get(role), where, label=f"{role} dataset {get(role).name!r}",
                          error=error, command_line=command_line[role], source=spec.sources.get(role))
-        for role in ("conditions", "targets")
+        for role in data_roles
     )
-    for role, data, expected, consumer in (
+    validation = held_out[0] if held_out else None
+    checked = [
         ("conditions", conditions, generator.condition_shape, f"encoder {get('encoder').name!r}"),
         ("targets", targets, generator.sample_shape, f"the generator ({what}) and critic {critic_spec.name!r}"),
-    ):
+    ]
+    if validation is not None:
+        checked.append(("validation", validation, generator.sample_shape, f"the generator ({what})"))
+    for role, data, expected, consumer in checked:
         dataset_name = get(role).name
         if not isinstance(data, SampleSet):
             raise RecipeError(
@@ -579,7 +591,7 @@ def build_job(
     prepared = prepare_pairing(pairing, training_data)
     loss_modules = _loss_modules(recipe, training_data, f"recipe {name!r}")  # last: every other weight is drawn
     return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer, prepared, loss_modules,
-               training_data)
+               training_data, validation)
 
 
 def _loss_modules(recipe: Recipe, data: TrainingData, origin: str) -> dict[str, nn.Module]:

@@ -186,6 +186,7 @@ class CheckpointSets:
     :ivar conditions: the recorded training conditions the samples are generated from.
     :ivar spec: the checkpoint's job record.
     :ivar path: the checkpoint file read.
+    :ivar validation: the recorded held-out samples (``None`` when the job held none out).
     """
 
     generated: GeneratedSet
@@ -193,6 +194,7 @@ class CheckpointSets:
     conditions: SampleSet
     spec: JobSpec
     path: Path
+    validation: SampleSet | None = None
 
 
 def checkpoint_sets(
@@ -205,7 +207,8 @@ def checkpoint_sets(
     """The generated and the real samples that compare a checkpoint with its training data.
 
     Rebuilds the generator (:func:`crossmodal.build.load_generator`) and the conditions and
-    targets datasets recorded in the checkpoint's job, with their recorded options and sources.
+    targets datasets recorded in the checkpoint's job, with their recorded options and sources,
+    and its validation dataset when it recorded one.
 
     :param document: from :func:`crossmodal.checkpoint.load_checkpoint`.
     :param count: samples to generate; ``None``: as many as the targets hold.
@@ -228,7 +231,14 @@ def checkpoint_sets(
     conditions, real = training_sets(registry, spec, origin, generator)
     generated = GeneratedSet(generator, conditions, len(real) if count is None else count, seed,
                              real.sample_kind, device)
-    return CheckpointSets(generated, real, conditions, spec, path)
+    validation = None
+    if spec.component("validation") is not None:
+        validation = create_component(registry, "sample-set", spec.component("validation"), origin,
+                                      label="validation dataset", error=CheckpointError,
+                                      source=spec.sources.get("validation"))
+        check_dataset(validation, generator.sample_shape, f"{origin}: the validation dataset", "the generator",
+                      CheckpointError)
+    return CheckpointSets(generated, real, conditions, spec, path, validation)
 
 
 def training_sets(

@@ -12,6 +12,7 @@ from .batches import DeviceItems
 from .build import Job
 from .config import TrainConfig
 from .errors import ShapeError
+from .evaluation import set_features
 from .generator import ConditionalGenerator
 from .interfaces import Evaluator, ratios
 from .run_folder import RunFolder
@@ -40,6 +41,7 @@ class FixedSamples:
         self.batch_size = config.batch_size
         self.eval_samples, self.write_samples = config.eval_samples, config.write_samples
         self.real_metrics: dict[str, float] | None = None  # ``real/<metric>``, once evaluated
+        self._reference_features: dict[str, dict[str, torch.Tensor]] = {}  # evaluator -> validation features
 
     @torch.no_grad()
     def generate(self, count: int) -> torch.Tensor:
@@ -69,7 +71,8 @@ class FixedSamples:
         if not evaluators:
             return {}
         conditions = self.condition_batches(count)
-        metrics = metric_values(evaluators, self.generate(count), conditions, self.batch_size)
+        generated = self.generate(count)
+        metrics = {**metric_values(evaluators, generated, conditions, self.batch_size), **self.compared(generated)}
         if self.real_metrics is None:
             real = torch.cat([
                 self.job.targets.batch(self.target_indices[start:min(start + self.batch_size, count)])
@@ -80,6 +83,21 @@ class FixedSamples:
                 for name, value in metric_values(evaluators, real, conditions, self.batch_size).items()
             }
         return metrics
+
+    def compared(self, generated: torch.Tensor) -> dict[str, float]:
+        """The set-comparing evaluators' metrics of ``generated`` against the job's validation set
+        (empty without one); each evaluator's features of the validation set are computed once."""
+        if self.job.validation is None:
+            return {}
+        values: dict[str, float] = {}
+        for name, evaluator in self.job.evaluators.items():
+            if not getattr(evaluator, "compares_sets", False):
+                continue
+            if name not in self._reference_features:
+                self._reference_features[name] = set_features(self.job.validation, evaluator, self.batch_size)
+            features = set_features(_Tensors(generated), evaluator, self.batch_size)
+            values.update(flat_metrics(name, evaluator.compare(features, self._reference_features[name])))
+        return values
 
     def condition_batches(self, count: int) -> Callable[[int, int], torch.Tensor]:
         """``fetch(start, stop)``: the conditions ``(stop - start, *condition_shape)`` of fixed pairs
@@ -133,26 +151,52 @@ def metric_values(
     :param samples: ``(N, *sample_shape)``.
     :param conditions: ``conditions(start, stop)`` gives the conditions of ``samples[start:stop]``;
         evaluators with ``needs_conditions`` get them ``batch_size`` at a time (see
-        :func:`conditioned_values`) and are left out when it is ``None``.
+        :func:`conditioned_values`) and are left out when it is ``None``. Set-comparing
+        evaluators (``compares_sets``) are left out: :meth:`FixedSamples.compared` runs them.
     :raises ShapeError: when a metric has another shape.
     """
     values: dict[str, float] = {}
     for evaluator_name, evaluator in evaluators.items():
+        if getattr(evaluator, "compares_sets", False):  # against a reference: FixedSamples.compared
+            continue
         if getattr(evaluator, "needs_conditions", False):
             if conditions is None:
                 continue
             metrics = conditioned_values(evaluator, samples, conditions, batch_size)
         else:
             metrics = evaluator(samples)
-        for name, value in metrics.items():
-            value = torch.as_tensor(value).detach().double().cpu()
-            if value.dim() == 0:
-                values[name] = value.item()
-            elif value.dim() == 1:
-                values.update({f"{name}/track{k}": v for k, v in enumerate(value.tolist())})
-            else:
-                raise ShapeError(
-                    f"evaluator {evaluator_name!r}: metric {name!r} has shape {tuple(value.shape)}; "
-                    "expected () or (n_tracks,)"
-                )
+        values.update(flat_metrics(evaluator_name, metrics))
     return values
+
+
+def flat_metrics(evaluator_name: str, metrics: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """An evaluator's metrics as floats: ``name/trackK`` for shape ``(n_tracks,)``, ``name`` for ``()``.
+
+    :raises ShapeError: when a metric has another shape.
+    """
+    values: dict[str, float] = {}
+    for name, value in metrics.items():
+        value = torch.as_tensor(value).detach().double().cpu()
+        if value.dim() == 0:
+            values[name] = value.item()
+        elif value.dim() == 1:
+            values.update({f"{name}/track{k}": v for k, v in enumerate(value.tolist())})
+        else:
+            raise ShapeError(
+                f"evaluator {evaluator_name!r}: metric {name!r} has shape {tuple(value.shape)}; "
+                "expected () or (n_tracks,)"
+            )
+    return values
+
+
+class _Tensors:
+    """Samples already in memory ``(N, ...)``, read in batches like a sample set."""
+
+    def __init__(self, samples: torch.Tensor) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def batch(self, indices: torch.Tensor) -> torch.Tensor:
+        return self.samples[indices]

@@ -97,6 +97,11 @@ class Recipe:
         passed to the factory together with the source path given on the command line (``None`` =
         the plugin's embedded default).
     :param evaluators: names of registered evaluators (``evaluator``) run during training.
+    :param validation: options that, applied over the targets' options (the command line's
+        included), make the targets sample set give held-out samples of the same data from the
+        same source, e.g. ``{"split": "validation"}`` where the targets say ``{"split": "train"}``.
+        Set-comparing evaluators (``compares_sets``) among ``evaluators`` compare the generated
+        samples with them at each evaluation; ``None``: no held-out set, and those do not run.
     :param writer: a registered ``sample-writer`` for samples during training and ``generate``.
     :param renderer: a registered ``sample-renderer`` that renders the writer's files into
         something a person can take in, for ``crossmodal generate --render``; ``None``:
@@ -137,3 +142,4 @@ class Recipe:
     condition_descriptor: str | None = None
     sample_descriptor: str | None = None
     renderer: ComponentSpec | None = None
+    validation: Mapping[str, Any] | None = None

@@ -205,6 +205,7 @@ def _saved_toy(tmp_path):
     ({"steps": -3}, r"^checkpoint \S+ \(recipe 'toy'\): decoder 'toy-decoder' from toy could not be built with "
                     r"steps=-3 \(RuntimeError: "),
 ], ids=["unknown", "absurd-size", "negative"])
+@pytest.mark.slow  # trains a toy run for its checkpoint
 def test_load_generator_refuses_bad_recorded_options_naming_the_checkpoint(registry, tmp_path, options, expected):
     from crossmodal import CheckpointError
     from crossmodal.build import load_generator
@@ -215,6 +216,7 @@ def test_load_generator_refuses_bad_recorded_options_naming_the_checkpoint(regis
         load_generator(registry, document)
 
 
+@pytest.mark.slow  # trains a toy run for its checkpoint
 def test_load_generator_refuses_non_finite_weights_naming_the_tensor(registry, tmp_path):
     from crossmodal import CheckpointError
     from crossmodal.build import load_generator

@@ -83,6 +83,7 @@ def train_toy(out, steps, **overrides):
     return trainer
 
 
+@pytest.mark.slow  # trains
 def test_resume_continues_bitwise_like_an_uninterrupted_run(tmp_path):
     # The warm-up ends at step 2 and evaluations/samples run every 2 steps, so both cross the cut.
     whole = train_toy(tmp_path / "a", steps=6)
@@ -105,6 +106,7 @@ def test_resume_continues_bitwise_like_an_uninterrupted_run(tmp_path):
     assert whole.last_metrics == resumed.last_metrics
 
 
+@pytest.mark.slow  # trains
 def test_checkpoint_records_recipe_components_config_and_plugins(tmp_path):
     trainer = train_toy(tmp_path, steps=1)
     document = ckpt.load_checkpoint(trainer.run_dir)
@@ -253,6 +255,7 @@ def _dead_pid():
     return child.pid
 
 
+@pytest.mark.slow  # subprocess (for a dead pid)
 def test_leftovers_of_killed_saves_are_removed_at_the_next_save(tmp_path):
     dead = _dead_pid()
     old_style = ["checkpoint-00000001.pt.tmp", "latest.tmp"]
@@ -264,6 +267,7 @@ def test_leftovers_of_killed_saves_are_removed_at_the_next_save(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["checkpoint-00000005.pt", "latest"])
 
 
+@pytest.mark.slow  # trains
 def test_generate_refuses_a_checkpoint_with_non_finite_generator_weights(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
@@ -287,6 +291,7 @@ def test_generate_refuses_a_checkpoint_with_non_finite_generator_weights(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # trains
 def test_resume_refuses_bad_recorded_options_naming_the_checkpoint(tmp_path):
     registry = toy_plugin.toy_registry()
     trainer = start_training(registry, "toy", overrides={"steps": 1, "out_dir": str(tmp_path)})

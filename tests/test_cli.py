@@ -93,6 +93,7 @@ def test_prepare_is_hidden_when_no_plugin_fills_it(runner, monkeypatch):
     assert "list-components" in result.stdout and "prepare" not in result.stdout
 
 
+@pytest.mark.slow  # subprocess
 def test_python_dash_m_runs_the_cli():
     import subprocess
     import sys
@@ -160,6 +161,7 @@ assert not heavy, f"imported {heavy}"
 
 
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["-h"]])
+@pytest.mark.slow  # subprocess
 def test_version_and_top_level_help_import_no_torch(args):
     """The cold start of ``crossmodal --version`` / ``--help`` (not timed: benchmarks/run_all.py's ``cli``)."""
     import subprocess
@@ -171,6 +173,7 @@ def test_version_and_top_level_help_import_no_torch(args):
     assert "list-components" in result.stdout or "version" in result.stdout
 
 
+@pytest.mark.slow  # subprocess
 def test_import_crossmodal_imports_no_torch_and_exports_lazily():
     import subprocess
     import sys

@@ -262,6 +262,7 @@ def test_conditioned_totals_are_summed_over_batches_exactly():
     assert metric_values({"toy-weighted": ConditionWeightedLevel()}, samples) == {}  # no conditions: left out
 
 
+@pytest.mark.slow  # trains
 def test_training_reports_the_conditioned_metric_with_each_samples_condition(registry, tmp_path):
     seed_everything(0)
     recipe = described_recipe()
@@ -283,6 +284,7 @@ def test_training_reports_the_conditioned_metric_with_each_samples_condition(reg
     assert (tmp_path / "run" / "curves" / "weighted.png").exists()
 
 
+@pytest.mark.slow  # trains
 def test_evaluate_leaves_out_evaluators_that_need_conditions(registry, invoke, tmp_path):
     assert "toy-weighted" not in [e.name for e in matching_evaluators(registry, "sequence")]
     with pytest.raises(RecipeError, match="needs_conditions"):
@@ -335,6 +337,7 @@ def held_out(tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # trains
 def test_conditioning_report_json(invoke, tmp_path, held_out):
     run = _train(invoke, tmp_path / "runs", "toy-described")
     result = invoke("evaluate", "--checkpoint", run, "--conditioning", held_out, "--seeds", 4,
@@ -362,6 +365,7 @@ def test_conditioning_report_json(invoke, tmp_path, held_out):
     assert json.loads(again.stdout) == report
 
 
+@pytest.mark.slow  # trains
 def test_conditioning_report_table(invoke, tmp_path, held_out):
     run = _train(invoke, tmp_path / "runs", "toy-described")
     result = invoke("evaluate", "--checkpoint", run, "--conditioning", held_out, "--seeds", 3, "--permutations", 10)
@@ -374,6 +378,7 @@ def test_conditioning_report_table(invoke, tmp_path, held_out):
     assert any("5 items of toy-conditions" in line and "x 3 noise seeds" in line for line in lines)
 
 
+@pytest.mark.slow  # trains
 def test_without_descriptors_the_report_uses_the_raw_samples(invoke, tmp_path, held_out):
     run = _train(invoke, tmp_path / "runs", "toy")
     result = invoke("evaluate", "--checkpoint", run, "--conditioning", held_out, "--seeds", 3,
@@ -388,6 +393,7 @@ def test_without_descriptors_the_report_uses_the_raw_samples(invoke, tmp_path, h
     assert "descriptors: no descriptors" in table.stdout
 
 
+@pytest.mark.slow  # trains
 def test_a_column_whose_samples_all_look_the_same_says_so(invoke, tmp_path, held_out):
     run = _train(invoke, tmp_path / "runs", "toy-flat")
     arguments = ["evaluate", "--checkpoint", run, "--conditioning", held_out, "--seeds", 3, "--permutations", 10]
@@ -401,6 +407,7 @@ def test_a_column_whose_samples_all_look_the_same_says_so(invoke, tmp_path, held
     assert "checkpoint: every sample has the same features" in table
 
 
+@pytest.mark.slow  # trains
 def test_conditioning_usage_errors(invoke, tmp_path, held_out):
     result = invoke("evaluate", held_out, "--conditioning", held_out)
     assert result.exit_code == 2 and "--conditioning only apply with --checkpoint" in result.stderr

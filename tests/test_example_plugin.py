@@ -22,6 +22,8 @@ from plugin_factory import GOOD_PLUGIN, write_distribution
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "crossmodal-palette"
 
+pytestmark = pytest.mark.slow  # pip-installs the example and drives it in subprocesses (train included)
+
 
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory) -> Path:

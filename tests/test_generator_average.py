@@ -80,6 +80,7 @@ def train_toy(out, steps, **overrides):
     return trainer
 
 
+@pytest.mark.slow  # trains
 def test_checkpoints_keep_the_average_and_resuming_continues_it_exactly(tmp_path):
     whole = train_toy(tmp_path / "a", steps=6)
     first_half = train_toy(tmp_path / "b", steps=3)
@@ -93,6 +94,7 @@ def test_checkpoints_keep_the_average_and_resuming_continues_it_exactly(tmp_path
     assert whole.last_metrics == resumed.last_metrics
 
 
+@pytest.mark.slow  # trains
 def test_load_generator_gives_the_averaged_weights(tmp_path):
     trainer = train_toy(tmp_path, steps=3)
     document = load_checkpoint(trainer.run_dir)
@@ -104,6 +106,7 @@ def test_load_generator_gives_the_averaged_weights(tmp_path):
                for k in document["generator"])
 
 
+@pytest.mark.slow  # trains
 def test_the_decay_cannot_change_when_resuming(tmp_path):
     trainer = train_toy(tmp_path, steps=2)
     with pytest.raises(RecipeError, match="generator_average"):

@@ -132,6 +132,7 @@ def test_unknown_descriptors_and_wrong_heads_are_refused():
         build_job(matched_registry(), dataclasses.replace(informed_recipe(), generator_losses=(bad,)))
 
 
+@pytest.mark.slow  # trains
 def test_the_head_is_saved_and_a_run_resumes_exactly(tmp_path):
     registry = matched_registry(recipe=informed_recipe)
     options = {"out_dir": str(tmp_path), "checkpoint_every": 0, "keep_checkpoints": 5}
@@ -183,6 +184,7 @@ def _ddp_worker(rank: int, tmp: str) -> None:
         distributed.teardown()
 
 
+@pytest.mark.slow  # spawns two processes that train
 def test_two_processes_keep_identical_heads(tmp_path):
     import torch.multiprocessing as mp
 

@@ -216,6 +216,7 @@ print("IMPORTED", ",".join(heavy))
         (["train", "--help"], "jukepix (from jukepix): steps"),
     ],
 )
+@pytest.mark.slow  # subprocess
 def test_commands_that_only_list_import_no_torch_with_the_shipped_plugins(args, shows):
     env = {k: v for k, v in os.environ.items() if k not in ("CROSSMODAL_LOAD_PLUGINS", "CROSSMODAL_STRICT_PLUGINS")}
     result = subprocess.run([sys.executable, "-c", _IMPORTS_AFTER, *args], capture_output=True, text=True, env=env)

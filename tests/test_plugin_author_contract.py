@@ -142,6 +142,7 @@ def test_crossmodal_train_says_which_needed_plugin_is_missing(tmp_path):
     assert "no encoder named" not in result.stderr and not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow  # trains
 def test_resuming_without_a_needed_plugin_says_which(tmp_path):
     result = invoke("train", "--recipe", "musegan-tutorial", "--steps", 1, "--out", tmp_path,
                     plugins=[("toy", toy_plugin), ("tutorial", tutorial(needs=("toy",)))])
@@ -177,6 +178,7 @@ def test_an_unknown_evaluator_is_refused_before_the_data_is_read():
     assert built == []
 
 
+@pytest.mark.slow  # trains
 def test_a_checkpoints_component_whose_plugin_is_missing_names_the_checkpoint(tmp_path):
     run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 1, "--out", tmp_path, plugins=[("toy", toy_plugin)]))
     condition = tmp_path / "c.txt"
@@ -289,6 +291,7 @@ def test_evaluation_and_written_samples_run_in_evaluation_mode(tmp_path):
         trainer.close()
 
 
+@pytest.mark.slow  # trains
 def test_generate_and_evaluate_checkpoint_run_in_evaluation_mode(tmp_path):
     result = invoke("train", "--plugin", "probe", "--steps", 2, "--out", tmp_path / "runs", plugins=PLUGINS)
     assert result.exit_code == 0, result.output

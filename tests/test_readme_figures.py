@@ -11,6 +11,10 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # README-figure checks: the recorded demo measurement, not the code
+
 ROOT = Path(__file__).resolve().parents[1]
 
 STATED = re.compile(

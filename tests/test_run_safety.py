@@ -89,6 +89,7 @@ def launch(tmp_path: Path, *args) -> subprocess.Popen:
 
 
 @pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.slow  # subprocess: trains in a child and signals it
 def test_a_signal_before_the_first_checkpoint_saves_one_and_prints_how_to_resume(
     tmp_path, invoke, signal_number, exit_code
 ):
@@ -121,6 +122,7 @@ def test_a_signal_before_the_first_checkpoint_saves_one_and_prints_how_to_resume
     assert f"from step {step} to {step + 1}" in result.stderr
 
 
+@pytest.mark.slow  # trains
 def test_a_signal_stops_at_the_step_boundary_and_resuming_continues_exactly(tmp_path):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     trainer = train_toy(tmp_path / "cut", 5, checkpoint_every=0, sample_every=0)
@@ -184,6 +186,7 @@ def _signalled_worker(rank: int, tmp: str) -> None:
         distributed.teardown()
 
 
+@pytest.mark.slow  # spawns two processes that train
 def test_every_process_of_a_distributed_run_stops_at_the_same_step(tmp_path):
     mp.spawn(_signalled_worker, args=(str(tmp_path),), nprocs=WORLD_SIZE, join=True)
     zero, one = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD_SIZE))
@@ -196,6 +199,7 @@ def test_every_process_of_a_distributed_run_stops_at_the_same_step(tmp_path):
 # One training per run folder
 
 
+@pytest.mark.slow  # trains
 def test_a_run_in_use_is_refused_with_one_line(invoke, tmp_path):
     run = run_dir_of(invoke("train", "--plugin", "toy", "--steps", 2, "--out", tmp_path))
     metrics = (run / "metrics.csv").read_text()
@@ -217,6 +221,7 @@ def test_a_run_in_use_is_refused_with_one_line(invoke, tmp_path):
     assert again.exit_code == 0, again.output
 
 
+@pytest.mark.slow  # trains
 def test_the_run_folder_is_locked_while_training_and_free_after(tmp_path):
     trainer = train_toy(tmp_path, 2)
     seen = []
@@ -239,6 +244,7 @@ def test_the_run_folder_is_locked_while_training_and_free_after(tmp_path):
 # Leftovers and failed writes
 
 
+@pytest.mark.slow  # trains; subprocess for a dead pid
 def test_leftovers_of_killed_runs_are_removed_when_a_run_resumes(tmp_path):
     trainer = train_toy(tmp_path, 2)
     trainer.train()

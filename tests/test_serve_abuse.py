@@ -158,6 +158,7 @@ def _closed_by_the_server(conn: socket.socket) -> bool:
 # -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # subprocesses (for dead pids)
 def test_a_starting_server_deletes_only_the_folders_of_servers_no_longer_running(generation, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     killed = tmp_path / f"{LEFTOVER_PREFIX}{_dead_pid()}-0123abcd"

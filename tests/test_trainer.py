@@ -98,6 +98,7 @@ def test_extra_loss_terms_are_called_weighted_and_logged(tmp_path):
     assert "generator/mean_fake" in header and "critic/zero" in header
 
 
+@pytest.mark.slow  # trains
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer = None
 
@@ -127,6 +128,7 @@ def test_single_steps_raise_on_a_non_finite_loss():
         make_trainer(recipe=recipe).critic_step()
 
 
+@pytest.mark.slow  # trains
 def test_run_writes_config_metrics_curves_samples_and_checkpoints(tmp_path):
     run = tmp_path / "run"
     reports = []
@@ -163,6 +165,7 @@ def test_run_writes_config_metrics_curves_samples_and_checkpoints(tmp_path):
         "checkpoint-00000002.pt", "checkpoint-00000004.pt"]
 
 
+@pytest.mark.slow  # trains
 def test_written_samples_use_fixed_conditions_and_noise(tmp_path):
     import numpy as np
 
@@ -222,6 +225,7 @@ def test_tensorboard_gets_losses_and_metrics_when_it_imports(tmp_path, monkeypat
     assert scalars[-1] == ("closed", None)
 
 
+@pytest.mark.slow  # trains
 def test_an_exploding_loss_stops_training_like_a_nan(tmp_path):
     trainer = None
 
@@ -250,6 +254,7 @@ def test_an_exploding_gradient_penalty_stops_training_at_once(tmp_path):
         make_trainer(steps=1, gp_weight=1e12).critic_step()
 
 
+@pytest.mark.slow  # trains
 def test_a_checkpoint_with_nan_weights_is_never_resumed_from_or_called_good(tmp_path):
     from crossmodal import CheckpointError
     from crossmodal.checkpoint import save_checkpoint
@@ -269,6 +274,7 @@ def test_a_checkpoint_with_nan_weights_is_never_resumed_from_or_called_good(tmp_
     assert "checkpoint-00000002.pt" in resumed._last_good()
 
 
+@pytest.mark.slow  # trains
 def test_resuming_on_another_kind_of_device_warns_instead_of_failing(tmp_path):
     """A CPU checkpoint's generator state does not fit a CUDA generator (simulated here on the CPU
     with a separate device generator and a state of a CUDA generator's size)."""
@@ -284,6 +290,7 @@ def test_resuming_on_another_kind_of_device_warns_instead_of_failing(tmp_path):
     other.train()
 
 
+@pytest.mark.slow  # trains
 def test_every_update_is_reported_and_steps_are_timed(tmp_path):
     from crossmodal.config import updates_through
 

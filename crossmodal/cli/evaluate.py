@@ -243,8 +243,9 @@ def evaluate(ctx, source, dataset, plugin, options, reference, checkpoint, n_sam
     if conditioning is not None:
         _conditioning(plugins, checkpoint, conditioning, seeds, permutations, seed, device, batch_size, as_json)
         return
+    reference_set = None  # what set-comparing evaluators compare the first column with
     if checkpoint is not None:
-        columns, document = _checkpoint_columns(plugins, checkpoint, n_samples, seed, device)
+        columns, document, reference_set = _checkpoint_columns(plugins, checkpoint, n_samples, seed, device)
     else:
         dataset = dataset or _default_dataset(registry, plugin)
         dataset_options = parse_key_values(options, "--option")
@@ -253,25 +254,26 @@ def evaluate(ctx, source, dataset, plugin, options, reference, checkpoint, n_sam
         if reference is not None:
             columns.append(_Column("reference", "ref ", _load(registry, dataset, reference, dataset_options),
                                    f"{dataset} read from {shown(reference)}", f"evaluating {shown(reference)}"))
+            reference_set = columns[1].samples
         document = {
             "dataset": dataset,
             "options": dataset_options,
             "sources": {"value": str(source), **({"reference": str(reference)} if reference else {})},
         }
     first = columns[0].key
-    reference_column = columns[1] if len(columns) > 1 and checkpoint is None else None
     guarded = _guarded_evaluators(registry, columns[0].samples.sample_kind, evaluator_names, debug,
-                                  with_reference=reference_column is not None)
+                                  with_reference=reference_set is not None)
     running = [g for g in guarded if g.error is None]
     results = {}
     for column in columns:
         with click.progressbar(length=len(column.samples), label=column.progress, file=sys.stderr) as bar:
             results[column.key] = evaluate_set(column.samples, running, batch_size, progress=bar.update)
     for g in running:
-        if g.compares_sets and reference_column is not None:  # SOURCE against REF; the REF column has none
-            compared = g.compared(columns[0].samples, reference_column.samples, batch_size)
+        if g.compares_sets and reference_set is not None:  # the first column against the reference: one value
+            compared = g.compared(columns[0].samples, reference_set, batch_size)
             results[first].update(compared)
-            results[reference_column.key].update({m: torch.full_like(v, float("nan")) for m, v in compared.items()})
+            for column in columns[1:]:
+                results[column.key].update({m: torch.full_like(v, float("nan")) for m, v in compared.items()})
     failed = [g for g in guarded if g.error is not None]
     for g in failed:
         click.echo(f"Warning: {g.warning()}", err=True)
@@ -302,6 +304,9 @@ def evaluate(ctx, source, dataset, plugin, options, reference, checkpoint, n_sam
         click.echo(json.dumps(document, indent=2))
         return
     _print_table(results, columns)
+    if checkpoint is not None and reference_set is not None and any(g.compares_sets and g.error is None for g in guarded):
+        click.echo(f"set comparisons (compares_sets): the generated samples against the {len(reference_set)} "
+                   "held-out samples of the recorded validation dataset")
 
 
 def _check_usage(ctx: click.Context, source: Path | None, checkpoint: Path | None) -> None:
@@ -340,7 +345,9 @@ def _check_usage(ctx: click.Context, source: Path | None, checkpoint: Path | Non
 
 
 def _checkpoint_columns(plugins, checkpoint: Path, count: int | None, seed: int, device: str):
-    """The generated and real columns of ``--checkpoint``, and the JSON fields that describe them."""
+    """The generated and real columns of ``--checkpoint``, the JSON fields that describe them, and
+    the recorded validation set (``None`` when the job held none out), which set-comparing
+    evaluators compare the generated samples with."""
     registry = plugins.registry
     document = load_checkpoint(checkpoint)
     sets = checkpoint_sets(registry, document, count, seed, resolve_device(device))
@@ -370,7 +377,7 @@ def _checkpoint_columns(plugins, checkpoint: Path, count: int | None, seed: int,
         "sources": {"generated": str(sets.path), "real": target_source},
         "conditions": {"dataset": conditions.name, "options": dict(conditions.options), "source": condition_source},
     }
-    return columns, described
+    return columns, described, sets.validation
 
 
 def _conditioning(plugins, checkpoint: Path, conditions: Path, seeds: int, permutations: int, seed: int,

@@ -67,6 +67,7 @@ def test_music_command_rejects_unknown_mode(prepare_group, tmp_path):
     assert result.exit_code == 2 and "piano-hands" in result.stderr
 
 
+@pytest.mark.slow  # subprocesses: a pool of 2 worker processes (--jobs 2)
 def test_images_command(prepare_group, tmp_path, shared_data):
     (tmp_path / "in").mkdir()
     for path in sorted((shared_data / "paintings").glob("*.jpg"))[:3]:

@@ -142,6 +142,7 @@ def test_replacement_swaps_in_one_step_and_never_deletes_a_stray_file(tmp_path, 
 # --- 2. leftovers of killed runs ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # subprocesses (a dead and a live pid)
 def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(prepare_group, midi_in, tmp_path):
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()

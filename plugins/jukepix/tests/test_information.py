@@ -58,6 +58,7 @@ def test_the_head_predicts_one_value_per_descriptor_and_passes_the_gradient_back
         PhraseInformationHead(sample_shape=(4, 96, 128, 3))
 
 
+@pytest.mark.slow  # trains a real Jukepix step
 def test_both_methods_in_a_jukepix_recipe_train_a_real_step(shared_data):
     registry = load_plugins(allow=["jukepix", "evaluators"], strict=True).registry
     recipe = dataclasses.replace(

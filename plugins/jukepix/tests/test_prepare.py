@@ -59,6 +59,7 @@ def test_bad_files_are_skipped_with_reasons_and_good_ones_kept(midi_folder):
     assert {row["source"].rsplit("/", 1)[-1] for row in phrases.manifest} == set(REAL_MIDI[:3])
 
 
+@pytest.mark.slow  # subprocesses: a pool of 2 worker processes (jobs=2)
 def test_parallel_run_equals_serial_run(midi_folder):
     serial = build_phrase_set([midi_folder], "melody-chords", "structural", jobs=1)
     parallel = build_phrase_set([midi_folder], "melody-chords", "structural", jobs=2)
@@ -79,6 +80,7 @@ def test_missing_source_is_a_skip_not_a_crash(midi_folder, tmp_path):
     assert phrases.skipped == [(str(tmp_path / "nope.mid"), "unreadable: no such file or folder")]
 
 
+@pytest.mark.slow  # subprocesses: a pool of 2 worker processes (jobs=2)
 def test_prepare_music_writes_a_loadable_dataset(midi_folder, tmp_path):
     out = tmp_path / "phrases"
     result = prepare_music([midi_folder], out, "piano-strings", "bars", jobs=2)
@@ -89,6 +91,7 @@ def test_prepare_music_writes_a_loadable_dataset(midi_folder, tmp_path):
     assert reopened.batch(torch.tensor([0])).shape == (1, 4, 96, 128, 2)
 
 
+@pytest.mark.slow  # subprocesses: a pool of 2 worker processes (jobs=2)
 def test_prepare_images_keeps_the_most_colourful(tmp_path, shared_data):
     folder = tmp_path / "imgs"
     folder.mkdir()

@@ -143,6 +143,7 @@ store.write_dataset(
 """
 
 
+@pytest.mark.slow  # subprocess (a writer killed mid-write)
 def test_killed_run_leaves_the_old_dataset_untouched(tmp_path):
     target = write_dataset(tmp_path / "ds", phrase_set(random_phrases(2)), {})
     child = subprocess.Popen(

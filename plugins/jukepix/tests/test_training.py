@@ -35,6 +35,8 @@ PIANO_FILE = "midi/pianomidide__Beethoven__beethoven_les_adieux_2.mid"
 STRINGS_FILE = "midi/mutopia__Handel_HWV361_mvt1_violin-piano.mid"
 PAINTING = "paintings/gallery__monet-impression-sunrise.jpg"
 
+pytestmark = pytest.mark.slow  # every test trains Jukepix on real files
+
 
 @pytest.fixture(scope="module")
 def registry():
