@@ -35,16 +35,18 @@ def split_by_source(phrases: PhraseSet, split: str) -> PhraseSet:
     A file's phrases all go to one part: to validation when the CRC-32 of its manifest name is a
     multiple of :data:`VALIDATION_ONE_IN`, so the split depends on the file alone (adding files
     to a folder never moves another file across) and about a fifth of the files are held out.
+    A set of two or more files where no name qualifies holds out the one with the smallest CRC-32.
 
-    :raises DataError: ``split`` is not one of :data:`SPLITS`, or the part is empty.
+    :raises DataError: ``split`` is not one of :data:`SPLITS`, or the set has one file only.
     """
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    held_out = [zlib.crc32(row["source"].encode("utf-8")) % VALIDATION_ONE_IN == 0 for row in phrases.manifest]
-    part = [i for i, held in enumerate(held_out) if held == (split == "validation")]
-    if not part:
-        raise DataError(f"the {split} part of {len(phrases)} phrases from {len(set(r['source'] for r in phrases.manifest))} "
-                        f"file(s) is empty (one file in {VALIDATION_ONE_IN} is held out): give more files")
+    codes = {name: zlib.crc32(name.encode("utf-8")) for name in {row["source"] for row in phrases.manifest}}
+    if len(codes) < 2:
+        raise DataError(f"{len(phrases)} phrases from one file cannot be split into training and validation "
+                        "music by file: give two files or more")
+    held_out = {name for name, code in codes.items() if code % VALIDATION_ONE_IN == 0} or {min(codes, key=codes.get)}
+    part = [i for i, row in enumerate(phrases.manifest) if (row["source"] in held_out) == (split == "validation")]
     return phrases.subset(part)
 
 

@@ -26,6 +26,8 @@ COMPONENTS: tuple[tuple[str, str, str, str], ...] = (
      "Temporal source: 32-d noise -> one 64-d vector per bar of a 4-bar phrase (~0.03 M params)."),
     ("decoder", "pianoroll-bar", "jukepix.models:PianoRollBarDecoder",
      "Bar generator: [feature, bar vector] (128) -> one bar of one track, 96 steps x 128 pitches."),
+    ("decoder", "voice-bar", "jukepix.voices:VoiceBarDecoder",
+     "Voice decoder: [feature, bar vector] -> one bar of one track as 2 monophonic voices on an 8th-note grid."),
     ("critic", "phrase-critic", "jukepix.models:PhraseCritic",
      "Phrase critic: (painting, 4-bar 2-track phrase) -> WGAN score; reduces pitch, time, then bars."),
     ("sample-set", "paintings", "jukepix.datasets:painting_dataset",

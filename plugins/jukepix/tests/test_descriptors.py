@@ -183,7 +183,8 @@ def test_conditioning_report_on_real_paintings(tmp_path, shared_data, monkeypatc
         folder.mkdir()
         for path in chosen:
             shutil.copy(path, folder)
-    shutil.copy(shared_data / "midi" / "pianomidide__Beethoven__beethoven_les_adieux_2.mid", music)
+    for name in ("pianomidide__Beethoven__beethoven_les_adieux_2.mid", "pianomidide__Beethoven__beethoven_hammerklavier_4.mid"):
+        shutil.copy(shared_data / "midi" / name, music)  # two files: one trains, one is held out
     plugins = load_plugins(allow=["jukepix", "evaluators"], strict=True)
     trainer = start_training(
         plugins.registry, "jukepix", condition_source=str(training), target_source=str(music),

@@ -8,13 +8,14 @@ import pytest
 from crossmodal.cli import LazyCommand
 from crossmodal.plugins import load_plugins
 from crossmodal.registry import Registry
-from jukepix import audio, commands, datasets, descriptors, models, pretrained, recipes, writer
+from jukepix import audio, commands, datasets, descriptors, models, pretrained, recipes, voices, writer
 from jukepix import plugin
 
 FACTORIES = {
     "painting-encoder": models.PaintingEncoder,
     "bar-temporal": models.BarTemporalSource,
     "pianoroll-bar": models.PianoRollBarDecoder,
+    "voice-bar": voices.VoiceBarDecoder,
     "phrase-critic": models.PhraseCritic,
     "paintings": datasets.painting_dataset,
     "phrases": datasets.phrase_dataset,
