@@ -46,8 +46,9 @@ from time_to_music import _variant
 
 @torch.no_grad()
 def generate(trainer, conditions: torch.Tensor, seeds: int) -> torch.Tensor:
-    """``seeds`` phrases for each condition, noise from seeds ``0..seeds-1``: float ``(C * seeds, ...)``."""
-    generator = trainer.generator
+    """``seeds`` phrases for each condition, noise from seeds ``0..seeds-1``: float ``(C * seeds, ...)``,
+    from the generator that evaluations use (the weight average when ``generator_average`` is on)."""
+    generator = trainer.state.sampling_generator
     was_training = generator.training
     generator.eval()
     phrases = []
