@@ -94,6 +94,11 @@ VOICE_DECODER = ComponentSpec("voice-bar")
 (:class:`jukepix.voices.VoiceBarDecoder`), the shape of a chorale hand (docs/benchmarks.md,
 "Time to realism": realism 0.63 against 0.38 for the multi-hot roll after ~500 CPU-seconds)."""
 
+VOICE_TRAINING = {"generator_average": 0.99}
+"""The ``jukepix`` recipe evaluates, writes and ships an exponential moving average of the
+generator's weights (decay 0.99): realism 0.62-0.67 from step 125 to 225 where the trained weights
+drifted to 0.54-0.57 (docs/benchmarks.md, "Time to realism", E45)."""
+
 HELD_OUT = {"split": "validation"}
 """The ``jukepix`` recipe trains on the ``train`` part of its phrases and measures ``realism``
 against the held-out ``validation`` part (whole source files: :func:`jukepix.datasets.split_by_source`)."""
@@ -104,7 +109,7 @@ def piano_hands() -> Recipe:
     recipe = _recipe("jukepix", "piano-hands", PIANO_PROGRAMS_PAIR, ("Piano right", "Piano left"), piano_hands.__doc__)
     return dataclasses.replace(
         recipe, decoder=VOICE_DECODER, targets=ComponentSpec("phrases", {"mode": "piano-hands", "split": "train"}),
-        validation=HELD_OUT, evaluators=(*EVALUATORS, "realism"),
+        validation=HELD_OUT, evaluators=(*EVALUATORS, "realism"), training={**DEMO_TRAINING, **VOICE_TRAINING},
     )
 
 
