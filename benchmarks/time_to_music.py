@@ -101,6 +101,20 @@ def _variant(registry, recipe_name: str, options: list[str], training: list[str]
     return dataclasses.replace(recipe, **changes, training={**recipe.training, **_key_values(training)})
 
 
+def with_recipe(name: str, recipe):
+    """Every installed plugin, plus a benchmark plugin that registers ``recipe`` as ``name``."""
+    @hookimpl
+    def crossmodal_register_components(register):
+        register("recipe", name, lambda: recipe, "the recipe under test, with the benchmark's overrides")
+
+    bench_plugin = types.ModuleType(f"{name}-bench")
+    bench_plugin.crossmodal_register_components = crossmodal_register_components
+    plugins = load_plugins(extra=[(f"{name}-bench", bench_plugin)])
+    if plugins.broken:
+        raise SystemExit(plugins.broken[0].message)
+    return plugins
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="jukepix")
@@ -129,15 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raise SystemExit(f"--information-weight: recipe {args.recipe!r} has no information term")
         variant = dataclasses.replace(variant, generator_losses=terms)
 
-    @hookimpl
-    def crossmodal_register_components(register):
-        register("recipe", "time-to-music", lambda: variant, "the recipe under test, with the benchmark's overrides")
-
-    bench_plugin = types.ModuleType("time_to_music_recipe")
-    bench_plugin.crossmodal_register_components = crossmodal_register_components
-    plugins = load_plugins(extra=[("time-to-music-bench", bench_plugin)])
-    if plugins.broken:
-        raise SystemExit(plugins.broken[0].message)
+    plugins = with_recipe("time-to-music", variant)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "eval_samples": args.eval_samples, "write_samples": 4, "log_every": 1,
                  "out_dir": str(args.out / "runs")}

@@ -28,20 +28,18 @@ import json
 import math
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from crossmodal import hookimpl, load_plugins
+from crossmodal import load_plugins
 from crossmodal.build import get_recipe
 from crossmodal.recipe import ComponentSpec
 from crossmodal.trainer import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
-from time_to_music import _variant
+from time_to_music import _variant, with_recipe
 
 
 @torch.no_grad()
@@ -92,15 +90,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.decoder_from:
         variant = dataclasses.replace(variant, decoder=get_recipe(plugins.registry, args.decoder_from).decoder)
 
-    @hookimpl
-    def crossmodal_register_components(register):
-        register("recipe", "time-to-realism", lambda: variant, "the recipe under test, with the benchmark's overrides")
-
-    bench_plugin = types.ModuleType("time_to_realism_recipe")
-    bench_plugin.crossmodal_register_components = crossmodal_register_components
-    plugins = load_plugins(extra=[("time-to-realism-bench", bench_plugin)])
-    if plugins.broken:
-        raise SystemExit(plugins.broken[0].message)
+    plugins = with_recipe("time-to-realism", variant)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
     trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from dataclasses import dataclass
 
@@ -94,30 +94,13 @@ class _Guarded(Evaluator):
             checked[metric] = pair
         return checked
 
-    def totals(self, samples: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def _guarded(self, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``compute()``, or ``{}`` once this evaluator has failed: its error is recorded (re-raised
+        under ``--debug``), and the metrics it returned are remembered so they can be dropped."""
         if self.error is not None:
             return {}
         try:
-            totals = self._checked(self.inner.totals(samples))
-        except KeyboardInterrupt:
-            raise
-        except BaseException as err:  # noqa: BLE001 - recorded, reported and its metrics dropped
-            if self.raise_errors:
-                raise
-            self.error = err
-            return {}
-        self.metrics.update(totals)
-        return totals
-
-    def compared(self, samples: Any, reference: Any, batch_size: int) -> dict[str, torch.Tensor]:
-        """A set-comparing evaluator's metrics of ``samples`` against ``reference`` (both sample
-        sets), or ``{}`` once it has failed (recorded as :meth:`totals` records it)."""
-        if self.error is not None:
-            return {}
-        try:
-            values = self.inner.compare(set_features(samples, self.inner, batch_size),
-                                        set_features(reference, self.inner, batch_size))
-            values = {metric: torch.as_tensor(value, dtype=torch.float64) for metric, value in values.items()}
+            values = compute()
         except KeyboardInterrupt:
             raise
         except BaseException as err:  # noqa: BLE001 - recorded, reported and its metrics dropped
@@ -127,6 +110,19 @@ class _Guarded(Evaluator):
             return {}
         self.metrics.update(values)
         return values
+
+    def totals(self, samples: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        return self._guarded(lambda: self._checked(self.inner.totals(samples)))
+
+    def compared(self, samples: Any, reference: Any, batch_size: int) -> dict[str, torch.Tensor]:
+        """A set-comparing evaluator's metrics of ``samples`` against ``reference`` (both sample
+        sets), or ``{}`` once it has failed."""
+        def compare() -> dict[str, torch.Tensor]:
+            values = self.inner.compare(set_features(samples, self.inner, batch_size),
+                                        set_features(reference, self.inner, batch_size))
+            return {metric: torch.as_tensor(value, dtype=torch.float64) for metric, value in values.items()}
+
+        return self._guarded(compare)
 
     def warning(self) -> str:
         error = " ".join(f"{type(self.error).__name__}: {self.error}".split())
