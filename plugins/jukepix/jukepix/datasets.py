@@ -36,18 +36,25 @@ def split_by_source(phrases: PhraseSet, split: str) -> PhraseSet:
     multiple of :data:`VALIDATION_ONE_IN`, so the split depends on the file alone (adding files
     to a folder never moves another file across) and about a fifth of the files are held out.
     A set of two or more files where no name qualifies holds out the one with the smallest CRC-32.
+    A single file cannot be split by file: its phrases are split instead, every
+    :data:`VALIDATION_ONE_IN`-th held out (so a one-file run still trains and measures, though
+    against music of the same piece).
 
-    :raises DataError: ``split`` is not one of :data:`SPLITS`, or the set has one file only.
+    :raises DataError: ``split`` is not one of :data:`SPLITS`, or the set holds one phrase only.
     """
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if len(phrases) < 2:
+        raise DataError(f"{len(phrases)} phrase cannot be split into training and validation music: give more music")
     codes = {name: zlib.crc32(name.encode("utf-8")) for name in {row["source"] for row in phrases.manifest}}
-    if len(codes) < 2:
-        raise DataError(f"{len(phrases)} phrases from one file cannot be split into training and validation "
-                        "music by file: give two files or more")
-    held_out = {name for name, code in codes.items() if code % VALIDATION_ONE_IN == 0} or {min(codes, key=codes.get)}
-    part = [i for i, row in enumerate(phrases.manifest) if (row["source"] in held_out) == (split == "validation")]
-    return phrases.subset(part)
+    if len(codes) == 1:  # one file: by phrase
+        held = [i % VALIDATION_ONE_IN == VALIDATION_ONE_IN - 1 or i == len(phrases) - 1 < VALIDATION_ONE_IN - 1
+                for i in range(len(phrases))]
+    else:
+        held_out = {name for name, code in codes.items() if code % VALIDATION_ONE_IN == 0}
+        held_out = held_out or {min(codes, key=codes.get)}
+        held = [row["source"] in held_out for row in phrases.manifest]
+    return phrases.subset([i for i, h in enumerate(held) if h == (split == "validation")])
 
 
 def _prepared(source: Path, expected: type) -> PhraseSet | PaintingSet | None:

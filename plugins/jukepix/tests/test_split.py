@@ -46,13 +46,17 @@ def test_adding_files_moves_no_file_across():
     assert {r["source"] for r in before.manifest} <= {r["source"] for r in after.manifest}
 
 
-def test_a_small_set_holds_out_one_file_and_a_single_file_is_one_error():
+def test_a_small_set_holds_out_one_file_and_a_single_file_is_split_by_phrase():
     names = [n for n in (f"piece-{i}.mid" for i in range(20)) if not held_out(n)][:3]
     validation = split_by_source(phrases_from(names), "validation")
     smallest = min(names, key=lambda n: zlib.crc32(n.encode("utf-8")))
     assert {r["source"] for r in validation.manifest} == {smallest}
     assert {r["source"] for r in split_by_source(phrases_from(names), "train").manifest} == set(names) - {smallest}
-    with pytest.raises(DataError, match="3 phrases from one file cannot be split .* give two files or more"):
-        split_by_source(phrases_from(["only.mid"] * 3), "train")
+    one_file = phrases_from(["only.mid"] * 12)  # one file: every fifth phrase is held out
+    assert [int(r["first_bar"]) for r in split_by_source(one_file, "validation").manifest] == [4, 9]
+    assert len(split_by_source(one_file, "train")) == 10
+    assert [int(r["first_bar"]) for r in split_by_source(phrases_from(["only.mid"] * 3), "validation").manifest] == [2]
+    with pytest.raises(DataError, match="1 phrase cannot be split"):
+        split_by_source(phrases_from(["only.mid"]), "train")
     with pytest.raises(DataError, match="split must be one of train, validation"):
         split_by_source(phrases_from(names), "test")
