@@ -87,18 +87,19 @@ def _undo(claimed: list[tuple[Path, Path, bool]]) -> None:
             target.unlink(missing_ok=True)
 
 
-def claim_new(pairs: Sequence[tuple[Path, Path]]) -> list[Path]:
+def claim_new(pairs: Sequence[tuple[Path, Path]], renumber: bool = True) -> list[Path]:
     """Give each finished file its wanted name, numbered together when any name is taken.
 
     :param pairs: ``(finished file, wanted path)``; each finished file must be on the same file
         system as its wanted path (a temporary file beside it, or in a sub-folder of its folder).
+    :param renumber: ``False``: the wanted names only; a taken one is refused instead of numbered.
     :returns: the paths used, in order; the finished files are gone afterwards.
     :raises OutputError: a name could not be claimed (naming it); nothing claimed is left behind.
     """
     pairs = [(Path(source), Path(wanted)) for source, wanted in pairs]
     if not pairs:
         return []
-    for number in range(1, MAX_NUMBER + 1):
+    for number in range(1, (MAX_NUMBER if renumber else 1) + 1):
         claimed: list[tuple[Path, Path, bool]] = []
         try:
             for source, wanted in pairs:
@@ -116,27 +117,32 @@ def claim_new(pairs: Sequence[tuple[Path, Path]]) -> list[Path]:
         for folder in {target.parent for _, target, _ in claimed}:
             fsync_dir(folder)
         return [target for _, target, _ in claimed]
+    if not renumber:
+        raise _taken(pairs[0][1])
     raise OutputError(
         f"{shown(pairs[0][1])}: could not be written, every numbered name up to -{MAX_NUMBER} is taken"
     )
 
 
-def write_new_group(items: Iterable[tuple[str | os.PathLike[str], Callable[[BinaryIO], object]]]) -> list[Path]:
+def write_new_group(items: Iterable[tuple[str | os.PathLike[str], Callable[[BinaryIO], object]]],
+                    renumber: bool = True) -> list[Path]:
     """Write files that belong together, each atomically, under names that did not exist.
 
     Each ``write(file)`` is called on a temporary file beside its path; when all are written
     they are given their names (or the first common number, see the module docstring).
 
+    :param renumber: ``False``: exactly the names asked for, refused when one is taken.
     :returns: the paths written, in order.
-    :raises OutputError: a write failed (a full disk...): it names the file, and no file of the
-        group is left behind, neither a temporary one nor a finished one.
+    :raises OutputError: a write failed (a full disk...) or, without ``renumber``, a name is
+        taken: it names the file, and no file of the group is left behind, neither a temporary
+        one nor a finished one.
     """
     finished: list[tuple[Path, Path]] = []
     try:
         for path, write in items:
             path = Path(path)
             finished.append((_write_temporary(path, write), path))
-        return claim_new(finished)
+        return claim_new(finished, renumber)
     finally:
         for tmp, _ in finished:
             tmp.unlink(missing_ok=True)
@@ -168,23 +174,12 @@ def check_free(path: str | os.PathLike[str]) -> None:
 def write_once(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     """Write ``path`` atomically under exactly that name, never a numbered one.
 
-    The finished temporary file is claimed as :func:`claim_new` claims names (``os.link``, which
-    fails when the name exists), so a file, a folder or a symbolic link (even a dangling one) at
-    ``path``, or another process that claimed it first, makes it refuse; nothing is replaced.
+    The finished temporary file is claimed as every output is (:func:`claim_new`: ``os.link``,
+    which fails when the name exists), so a file, a folder or a symbolic link (even a dangling
+    one) at ``path``, or another process that claimed it first, makes it refuse; nothing is replaced.
 
     :returns: ``path``.
     :raises OutputError: the name is taken, or the write failed (naming the file); nothing is
         left behind.
     """
-    path = Path(path)
-    tmp = _write_temporary(path, write)
-    try:
-        _link_new(tmp, path)
-    except FileExistsError:
-        raise _taken(path) from None
-    except OSError as err:
-        raise OutputError(f"{shown(path)}: could not be written ({failure_reason(err)})") from err
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-    return path
+    return write_new_group([(path, write)], renumber=False)[0]
