@@ -173,7 +173,6 @@ class TrainConfig:
         return (base or cls()).merged(_read_options(path), f"config file {path}")
 
 
-
 def _read_options(path: Path) -> dict[str, Any]:
     """The options of a ``.json`` or ``.toml`` file (a TOML file's ``[training]`` table if it has one).
 

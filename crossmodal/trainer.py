@@ -17,8 +17,8 @@ finishes, a checkpoint is written and :class:`TrainingInterrupted` is raised (a 
 stops at once, without a checkpoint). One process stops between two critic updates too: its
 checkpoint then holds the step's critic updates so far (counted in its ``critic_step``; the RNG
 states are those after them) and is named after the last whole generator step, and resuming
-runs only the step's remaining updates, so the run continues bit for bit as if never stopped. Several processes stop at the next step boundary,
-where they agree (one all-reduce per step).
+runs only the step's remaining updates, so the run continues bit for bit as if never stopped.
+Several processes stop at the next step boundary, where they agree (one all-reduce per step).
 
 The run folder's files (:mod:`crossmodal.run_folder`) are written by the main process only
 (``is_main_process``). Making a :class:`Trainer` writes nothing; :meth:`Trainer.open` (which
