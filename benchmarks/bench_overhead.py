@@ -6,9 +6,9 @@ penalty, backward, Adam step), alternating the two in one process so that load o
 machine hits both alike. Three measurements per pair of networks:
 
 * ``critic_update``, ``generator_update``: one update, through
-  :meth:`~crossmodal.trainer.Trainer.critic_step` / :meth:`~crossmodal.trainer.Trainer.generator_step`
+  :meth:`~crossmodal.training.trainer.Trainer.critic_step` / :meth:`~crossmodal.training.trainer.Trainer.generator_step`
   (which also copy the losses to the host and check them) against ``BareLoop``'s;
-* ``loop_step``: one step of :meth:`~crossmodal.trainer.Trainer.train` (one critic update, one
+* ``loop_step``: one step of :meth:`~crossmodal.training.trainer.Trainer.train` (one critic update, one
   generator update, logging every ``log_every`` = 10 steps; blocks of ``--loop-steps`` steps per
   ``train`` call) against a critic and a generator update of ``BareLoop``.
 
@@ -46,11 +46,11 @@ for folder in (ROOT / "tests", ROOT / "plugins" / "jukepix"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from crossmodal.build import Job, JobSpec, build_job  # noqa: E402
-from crossmodal.config import TrainConfig  # noqa: E402
-from crossmodal.generator import ConditionalGenerator  # noqa: E402
-from crossmodal.recipe import ComponentSpec, Recipe  # noqa: E402
-from crossmodal.trainer import Trainer, seed_everything  # noqa: E402
+from crossmodal.job.build import Job, JobSpec, build_job  # noqa: E402
+from crossmodal.training.config import TrainConfig  # noqa: E402
+from crossmodal.job.generator import ConditionalGenerator  # noqa: E402
+from crossmodal.contract.recipe import ComponentSpec, Recipe  # noqa: E402
+from crossmodal.training.trainer import Trainer, seed_everything  # noqa: E402
 
 GP_WEIGHT = 10.0  # lambda, as the trainer's default
 
@@ -106,7 +106,7 @@ class BareLoop:
 
 
 class TensorSet:
-    """A :class:`~crossmodal.interfaces.SampleSet` over a tensor ``(n, *sample_shape)``."""
+    """A :class:`~crossmodal.contract.interfaces.SampleSet` over a tensor ``(n, *sample_shape)``."""
 
     sample_kind = "tensor"
 

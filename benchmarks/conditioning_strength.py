@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from crossmodal import hookimpl, load_plugins, random_pairs
-from crossmodal.build import get_recipe
+from crossmodal.job.build import get_recipe
 from crossmodal.cli import make_cli
-from crossmodal.trainer import start_training
+from crossmodal.training.trainer import start_training
 
 
 def _plugin(recipe):

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from crossmodal import load_plugins
-from crossmodal.generation import open_generation
+from crossmodal.generation.session import open_generation
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 

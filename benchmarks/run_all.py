@@ -53,7 +53,7 @@ import torch
 import bench_metrics
 import bench_models
 import bench_prepare
-from crossmodal.config import TrainConfig, critic_updates_for
+from crossmodal.training.config import TrainConfig, critic_updates_for
 
 BATCH = 64
 """Batch size of every model measurement (the paper's)."""

@@ -34,9 +34,9 @@ from typing import Any
 import torch
 
 from crossmodal import load_plugins
-from crossmodal.build import get_recipe
-from crossmodal.recipe import ComponentSpec
-from crossmodal.trainer import start_training
+from crossmodal.job.build import get_recipe
+from crossmodal.contract.recipe import ComponentSpec
+from crossmodal.training.trainer import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
 from time_to_music import _variant, with_recipe

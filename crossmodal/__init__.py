@@ -2,24 +2,28 @@
 
 Everything a plugin author needs is importable from here: the four network interfaces and the
 evaluator/data protocols, the hook markers and the ``Register`` callback type, recipes, the
-registry, the errors, and the helpers for files (:mod:`crossmodal.files`) and skipped inputs
-(:mod:`crossmodal.skips`). See ``crossmodal.hookspecs`` for the plugin contract.
+registry, the errors, and the helpers for files (:mod:`crossmodal.storage.files`) and skipped inputs
+(:mod:`crossmodal.storage.skips`). See ``crossmodal.contract.hookspecs`` for the plugin contract.
 
 Importing the package is cheap: it imports no torch. The names above are exported lazily (PEP 562,
 :func:`__getattr__` over :data:`_EXPORTS`): ``from crossmodal import Encoder`` imports
-:mod:`crossmodal.interfaces` (and torch) on first use, and ``crossmodal --version`` or
+:mod:`crossmodal.contract.interfaces` (and torch) on first use, and ``crossmodal --version`` or
 ``crossmodal --help`` never pay for it.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
-from .version import __version__
+from crossmodal.version import __version__
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ below
-    from .errors import (
+    from crossmodal.errors import (
         CheckpointError,
         CrossmodalError,
         DataError,
@@ -33,8 +37,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
         TrainingInterrupted,
         UnknownComponentError,
     )
-    from .hookspecs import Register, hookimpl, hookspec
-    from .interfaces import (
+    from crossmodal.contract.hookspecs import Register, hookimpl, hookspec
+    from crossmodal.contract.interfaces import (
         Critic,
         Decoder,
         Descriptor,
@@ -46,44 +50,44 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
         TemporalSource,
         check_shape,
     )
-    from .plugins import API_VERSION, Plugins, load_plugins
-    from .recipe import ComponentSpec, LossTerm, Recipe, random_pairs
-    from .pairing import DataAwarePairing, descriptor_pairs
-    from .training_data import TrainingData
-    from .information import information_term
-    from .pretrained import PretrainedModel
-    from .registry import KINDS, ComponentInfo, Registry
-    from .generator import ConditionalGenerator
-    from .losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
-    from .config import TrainConfig, critic_updates_for, resolve_config
-    from .build import build_job
-    from .checkpoint import load_checkpoint, save_checkpoint
-    from .files import atomic_write, atomic_write_text, remove_leftovers, shown
-    from .skips import SkipFile, report_skipped, skip_counts, skip_line
-    from .trainer import Trainer, resume_training, start_training
+    from crossmodal.contract.plugins import API_VERSION, Plugins, load_plugins
+    from crossmodal.contract.recipe import ComponentSpec, LossTerm, Recipe, random_pairs
+    from crossmodal.data.pairing import DataAwarePairing, descriptor_pairs
+    from crossmodal.data.training_data import TrainingData
+    from crossmodal.losses.information import information_term
+    from crossmodal.storage.model_file import PretrainedModel
+    from crossmodal.contract.registry import KINDS, ComponentInfo, Registry
+    from crossmodal.job.generator import ConditionalGenerator
+    from crossmodal.losses.wasserstein import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
+    from crossmodal.training.config import TrainConfig, critic_updates_for, resolve_config
+    from crossmodal.job.build import build_job
+    from crossmodal.storage.checkpoint import load_checkpoint, save_checkpoint
+    from crossmodal.storage.files import atomic_write, atomic_write_text, remove_leftovers, shown
+    from crossmodal.storage.skips import SkipFile, report_skipped, skip_counts, skip_line
+    from crossmodal.training.trainer import Trainer, resume_training, start_training
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("CheckpointError", "CrossmodalError", "DataError", "DuplicateComponentError", "OutputError",
                      "PluginLoadError", "RecipeError", "RunInUseError", "ShapeError", "TrainingDivergedError",
                      "TrainingInterrupted", "UnknownComponentError"), "errors"),
-    **dict.fromkeys(("Register", "hookimpl", "hookspec"), "hookspecs"),
+    **dict.fromkeys(("Register", "hookimpl", "hookspec"), "contract.hookspecs"),
     **dict.fromkeys(("Critic", "Decoder", "Descriptor", "Encoder", "Evaluator", "SampleRenderer", "SampleSet",
-                     "SampleWriter", "TemporalSource", "check_shape"), "interfaces"),
-    **dict.fromkeys(("API_VERSION", "Plugins", "load_plugins"), "plugins"),
-    **dict.fromkeys(("ComponentSpec", "LossTerm", "Recipe", "random_pairs"), "recipe"),
-    **dict.fromkeys(("DataAwarePairing", "descriptor_pairs"), "pairing"),
-    "TrainingData": "training_data",
-    "information_term": "information",
-    "PretrainedModel": "pretrained",
-    **dict.fromkeys(("KINDS", "ComponentInfo", "Registry"), "registry"),
-    "ConditionalGenerator": "generator",
-    **dict.fromkeys(("gradient_penalty", "wasserstein_critic_loss", "wasserstein_generator_loss"), "losses"),
-    **dict.fromkeys(("TrainConfig", "critic_updates_for", "resolve_config"), "config"),
-    "build_job": "build",
-    **dict.fromkeys(("load_checkpoint", "save_checkpoint"), "checkpoint"),
-    **dict.fromkeys(("atomic_write", "atomic_write_text", "remove_leftovers", "shown"), "files"),
-    **dict.fromkeys(("SkipFile", "report_skipped", "skip_counts", "skip_line"), "skips"),
-    **dict.fromkeys(("Trainer", "resume_training", "start_training"), "trainer"),
+                     "SampleWriter", "TemporalSource", "check_shape"), "contract.interfaces"),
+    **dict.fromkeys(("API_VERSION", "Plugins", "load_plugins"), "contract.plugins"),
+    **dict.fromkeys(("ComponentSpec", "LossTerm", "Recipe", "random_pairs"), "contract.recipe"),
+    **dict.fromkeys(("DataAwarePairing", "descriptor_pairs"), "data.pairing"),
+    "TrainingData": "data.training_data",
+    "information_term": "losses.information",
+    "PretrainedModel": "storage.model_file",
+    **dict.fromkeys(("KINDS", "ComponentInfo", "Registry"), "contract.registry"),
+    "ConditionalGenerator": "job.generator",
+    **dict.fromkeys(("gradient_penalty", "wasserstein_critic_loss", "wasserstein_generator_loss"), "losses.wasserstein"),
+    **dict.fromkeys(("TrainConfig", "critic_updates_for", "resolve_config"), "training.config"),
+    "build_job": "job.build",
+    **dict.fromkeys(("load_checkpoint", "save_checkpoint"), "storage.checkpoint"),
+    **dict.fromkeys(("atomic_write", "atomic_write_text", "remove_leftovers", "shown"), "storage.files"),
+    **dict.fromkeys(("SkipFile", "report_skipped", "skip_counts", "skip_line"), "storage.skips"),
+    **dict.fromkeys(("Trainer", "resume_training", "start_training"), "training.trainer"),
 }
 """Exported name -> the submodule of :mod:`crossmodal` that defines it (imported on first access)."""
 
@@ -110,13 +114,73 @@ _REMOVED: dict[str, str] = {
 import error gives."""
 
 
+_MOVED: dict[str, str] = {
+    **{f"crossmodal.{name}": f"crossmodal.contract.{name}"
+       for name in ("interfaces", "hookspecs", "recipe", "registry", "plugins", "discovery")},
+    **{f"crossmodal.{name}": f"crossmodal.data.{name}" for name in ("training_data", "pairing", "batches")},
+    "crossmodal.build": "crossmodal.job.build",
+    "crossmodal.generator": "crossmodal.job.generator",
+    **{f"crossmodal.{name}": f"crossmodal.training.{name}"
+       for name in ("trainer", "config", "distributed", "stop_signals")},
+    "crossmodal.wgan": "crossmodal.training.updates",
+    "crossmodal.training_state": "crossmodal.training.state",
+    **{f"crossmodal.{name}": f"crossmodal.callbacks.{name}" for name in ("curves", "fixed_samples", "divergence")},
+    "crossmodal.losses": "crossmodal.losses.wasserstein",
+    "crossmodal.information": "crossmodal.losses.information",
+    "crossmodal.evaluation": "crossmodal.evaluation.sets",
+    "crossmodal.conditioning": "crossmodal.evaluation.conditioning",
+    **{f"crossmodal.{name}": f"crossmodal.storage.{name}"
+       for name in ("files", "outputs", "checkpoint", "run_folder", "runlock", "runs", "skips")},
+    "crossmodal.pretrained": "crossmodal.storage.model_file",
+    "crossmodal.generation": "crossmodal.generation.session",
+    "crossmodal.serve": "crossmodal.generation.uploads",
+}
+"""A module of crossmodal 0.2.0 -> where it lives since 0.2.1 (docs/concepts.md, The tree). The old path
+still imports, with a DeprecationWarning, until crossmodal 0.4."""
+
+
+def _moved_note(old: str) -> str:
+    return (f"{old} moved to {_MOVED[old]} in crossmodal 0.2.1: import from {_MOVED[old]} (or from crossmodal, "
+            "for the names it exports); the old path is removed in crossmodal 0.4")
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import hook that answers an old module path (:data:`_MOVED`) with the module at its new one."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in _MOVED:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: Any) -> Any:
+        warnings.warn(_moved_note(spec.name), DeprecationWarning, stacklevel=2)
+        return importlib.import_module(_MOVED[spec.name])
+
+    def exec_module(self, module: Any) -> None:
+        """The module at the new path is already executed."""
+
+
+sys.meta_path.append(_MovedModules())
+
+
+def moved_attribute(package: str, name: str) -> Any:
+    """``name`` of the 0.2.0 module that a package of the same path replaced (crossmodal.losses,
+    .evaluation, .generation), with a DeprecationWarning; for the packages' ``__getattr__``."""
+    if name.startswith("__"):
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MOVED[package]), name)
+    setattr(sys.modules[package], name, value)
+    warnings.warn(_moved_note(package), DeprecationWarning, stacklevel=3)
+    return value
+
+
 def __getattr__(name: str) -> Any:
     """Import the submodule that defines ``name`` on first access (PEP 562) and cache the value.
 
     :raises ImportError: for a name that was removed (:data:`_REMOVED`), with its porting note.
     """
     if name in _REMOVED:
-        from .plugins import API_VERSION
+        from crossmodal.contract.plugins import API_VERSION
 
         raise ImportError(f"crossmodal {__version__} (plugin API {API_VERSION}) has no {name!r}: {_REMOVED[name]}",
                           name=__name__)

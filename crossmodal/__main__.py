@@ -1,6 +1,6 @@
 """``python -m crossmodal`` runs the command line (also under ``torchrun -m crossmodal``)."""
 
-from .cli import main
+from crossmodal.cli import main
 
 if __name__ == "__main__":
     main()

@@ -72,7 +72,7 @@ class TrainingInterrupted(CrossmodalError):
 
     def __init__(self, signal_number: int, step: int, checkpoint: Path | None, run_dir: Path | None,
                  world_size: int = 1) -> None:
-        from .files import shown  # files.py imports this module
+        from crossmodal.storage.files import shown  # files.py imports this module
 
         self.signal_number = signal_number
         self.step = step

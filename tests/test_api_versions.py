@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 
 import crossmodal
 from crossmodal import build_job, load_plugins, start_training
-from crossmodal.plugins import API_VERSION
+from crossmodal.contract.plugins import API_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 PINNED = ("plugins/evaluators/pyproject.toml", "plugins/jukepix/pyproject.toml",
@@ -57,6 +57,26 @@ def test_a_removed_name_fails_with_its_porting_note(name, says):
 def test_an_unknown_name_is_still_an_attribute_error():
     with pytest.raises(AttributeError):
         crossmodal.no_such_name  # noqa: B018
+
+
+_NOW_PACKAGES = ("crossmodal.losses", "crossmodal.evaluation", "crossmodal.generation")
+
+
+@pytest.mark.parametrize("old", sorted(set(crossmodal._MOVED) - set(_NOW_PACKAGES)))
+def test_a_module_path_of_0_2_0_still_imports_with_its_porting_note(old):
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {crossmodal._MOVED[old]} in crossmodal 0.2.1"):
+        assert importlib.import_module(old) is importlib.import_module(crossmodal._MOVED[old])
+
+
+@pytest.mark.parametrize("old", _NOW_PACKAGES)
+def test_a_name_of_a_0_2_0_module_that_is_now_a_package_still_imports(old):
+    new = importlib.import_module(crossmodal._MOVED[old])
+    name = next(name for name, value in vars(new).items()
+                if not name.startswith("_") and getattr(value, "__module__", None) == new.__name__)
+    vars(importlib.import_module(old)).pop(name, None)
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {new.__name__} in crossmodal 0.2.1"):
+        assert getattr(importlib.import_module(old), name) is getattr(new, name)
 
 
 @pytest.fixture()

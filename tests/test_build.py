@@ -12,7 +12,7 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import ComponentSpec, RecipeError, UnknownComponentError  # noqa: E402
-from crossmodal.build import JobSpec, build_job  # noqa: E402
+from crossmodal.job.build import JobSpec, build_job  # noqa: E402
 
 
 @pytest.fixture
@@ -186,8 +186,8 @@ def test_a_factory_that_fails_on_absurd_values_is_one_line(registry):
 
 
 def _saved_toy(tmp_path):
-    from crossmodal.checkpoint import load_checkpoint
-    from crossmodal.trainer import start_training
+    from crossmodal.storage.checkpoint import load_checkpoint
+    from crossmodal.training.trainer import start_training
 
     trainer = start_training(toy_plugin.toy_registry(), "toy",
                              overrides={"steps": 1, "out_dir": str(tmp_path), "checkpoint_every": 1})
@@ -208,7 +208,7 @@ def _saved_toy(tmp_path):
 @pytest.mark.slow  # trains a toy run for its checkpoint
 def test_load_generator_refuses_bad_recorded_options_naming_the_checkpoint(registry, tmp_path, options, expected):
     from crossmodal import CheckpointError
-    from crossmodal.build import load_generator
+    from crossmodal.job.build import load_generator
 
     document = _saved_toy(tmp_path)
     document["job"]["components"]["decoder"]["options"] = options
@@ -219,7 +219,7 @@ def test_load_generator_refuses_bad_recorded_options_naming_the_checkpoint(regis
 @pytest.mark.slow  # trains a toy run for its checkpoint
 def test_load_generator_refuses_non_finite_weights_naming_the_tensor(registry, tmp_path):
     from crossmodal import CheckpointError
-    from crossmodal.build import load_generator
+    from crossmodal.job.build import load_generator
 
     document = _saved_toy(tmp_path)
     document["generator"]["decoders.1.net.0.bias"][3] = float("inf")

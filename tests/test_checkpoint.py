@@ -18,8 +18,8 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import CheckpointError, CrossmodalError, OutputError  # noqa: E402
-from crossmodal import checkpoint as ckpt  # noqa: E402
-from crossmodal.trainer import resume_training, start_training  # noqa: E402
+from crossmodal.storage import checkpoint as ckpt  # noqa: E402
+from crossmodal.training.trainer import resume_training, start_training  # noqa: E402
 
 
 def minimal_state(step):

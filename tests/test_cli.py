@@ -155,7 +155,7 @@ try:
     main(sys.argv[1:])
 except SystemExit as exit:
     assert not exit.code, exit.code
-heavy = sorted(m for m in ("torch", "numpy", "crossmodal.interfaces", "crossmodal.trainer") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "numpy", "crossmodal.contract.interfaces", "crossmodal.training.trainer") if m in sys.modules)
 assert not heavy, f"imported {heavy}"
 """
 

@@ -267,7 +267,7 @@ def invoke_two(monkeypatch):
 
 @pytest.mark.slow  # trains
 def test_progress_without_a_terminal_is_one_plain_line_per_log_interval(invoke, tmp_path):
-    from crossmodal.config import TrainConfig, updates_through
+    from crossmodal.training.config import TrainConfig, updates_through
 
     result = invoke("train", "--plugin", "toy", "--steps", 4, "--out", tmp_path)  # CliRunner: not a terminal
     assert result.exit_code == 0, result.output
@@ -371,7 +371,7 @@ def test_help_texts_show_defaults_and_plain_text(invoke):
     result = invoke("train", "--help")
     assert result.exit_code == 0, result.output
     assert "default: the recipe's" in result.stdout and "--verbose" in result.stdout
-    from crossmodal.config import TrainConfig
+    from crossmodal.training.config import TrainConfig
 
     config = TrainConfig().merged(toy_plugin.TOY_TRAINING, "toy")
     assert f"toy (from toy): steps {config.steps}, batch size {config.batch_size}" in result.stdout

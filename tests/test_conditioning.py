@@ -1,4 +1,4 @@
-"""How much the condition matters: the statistics of ``crossmodal.conditioning`` on hand-built cases
+"""How much the condition matters: the statistics of ``crossmodal.evaluation.conditioning`` on hand-built cases
 with known answers, evaluators that see the conditions during training, and ``crossmodal evaluate
 --checkpoint RUN --conditioning FOLDER`` on a trained toy run."""
 
@@ -21,9 +21,9 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import API_VERSION, Descriptor, Evaluator, RecipeError, hookimpl, load_plugins  # noqa: E402
-from crossmodal.build import build_job  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.conditioning import (  # noqa: E402
+from crossmodal.evaluation.conditioning import (  # noqa: E402
     critical_rho,
     descriptor_agreement,
     distance_ratio,
@@ -31,10 +31,10 @@ from crossmodal.conditioning import (  # noqa: E402
     spearman,
     standardize,
 )
-from crossmodal.config import TrainConfig  # noqa: E402
-from crossmodal.evaluation import matching_evaluators  # noqa: E402
-from crossmodal.fixed_samples import metric_values  # noqa: E402
-from crossmodal.trainer import Trainer, seed_everything  # noqa: E402
+from crossmodal.training.config import TrainConfig  # noqa: E402
+from crossmodal.evaluation.sets import matching_evaluators  # noqa: E402
+from crossmodal.callbacks.fixed_samples import metric_values  # noqa: E402
+from crossmodal.training.trainer import Trainer, seed_everything  # noqa: E402
 
 P, S = 6, 8  # conditions, seeds
 

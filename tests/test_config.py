@@ -13,9 +13,9 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import DataError, RecipeError  # noqa: E402
-from crossmodal.build import build_job  # noqa: E402
-from crossmodal.config import TrainConfig, critic_updates_for, resolve_config, resolve_device  # noqa: E402
-from crossmodal.trainer import Trainer  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
+from crossmodal.training.config import TrainConfig, critic_updates_for, resolve_config, resolve_device  # noqa: E402
+from crossmodal.training.trainer import Trainer  # noqa: E402
 
 
 def test_defaults_follow_the_paper():
@@ -142,7 +142,7 @@ def test_divergence_bound_is_a_positive_number_and_inf_turns_it_off(tmp_path):
 
 
 def test_resume_config_lets_only_resumable_options_change(tmp_path):
-    from crossmodal.config import RESUMABLE_OPTIONS, resume_config
+    from crossmodal.training.config import RESUMABLE_OPTIONS, resume_config
 
     recorded = TrainConfig(steps=10, batch_size=8, device="cpu")
     later = resume_config(recorded, None, {"steps": 20, "eval_every": 5, "keep_checkpoints": 1,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crossmodal.discovery import find_entry_points
-from crossmodal.plugins import load_plugins
+from crossmodal.contract.discovery import find_entry_points
+from crossmodal.contract.plugins import load_plugins
 
 from plugin_factory import GOOD_PLUGIN, write_distribution
 

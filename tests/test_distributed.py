@@ -20,10 +20,12 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
     sys.path.insert(0, str(Path(__file__).parent))
 import toy_plugin  # noqa: E402
 
-from crossmodal import RecipeError, distributed  # noqa: E402
-from crossmodal.build import build_job  # noqa: E402
-from crossmodal.config import TrainConfig  # noqa: E402
-from crossmodal.trainer import Trainer, resume_training, start_training  # noqa: E402
+from crossmodal import RecipeError  # noqa: E402
+from crossmodal.training import distributed  # noqa: E402
+from crossmodal.training import distributed  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
+from crossmodal.training.config import TrainConfig  # noqa: E402
+from crossmodal.training.trainer import Trainer, resume_training, start_training  # noqa: E402
 
 WORLD_SIZE = 2
 GLOBAL_BATCH = 8  # 4 pairs per process

@@ -1,6 +1,6 @@
 """The documentation under docs/ agrees with the code.
 
-* docs/hooks.md documents every hook in ``crossmodal.hookspecs``, and names no hook that is not there;
+* docs/hooks.md documents every hook in ``crossmodal.contract.hookspecs``, and names no hook that is not there;
 * docs/cli.md has a section for every command of ``make_cli()`` (with the installed plugins
   loaded, so their commands count too), listing each of its long options;
 * every name in ``crossmodal.__all__`` has a docstring;
@@ -23,7 +23,7 @@ import click
 import pytest
 
 import crossmodal
-from crossmodal import hookspecs
+from crossmodal.contract import hookspecs
 from crossmodal.cli import make_cli
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -48,7 +48,7 @@ def test_every_hook_has_a_section_in_hooks_md(hook):
 
 def test_hooks_md_names_only_real_hooks():
     mentioned = set(re.findall(r"\bcrossmodal_[a-z_]+", (DOCS / "hooks.md").read_text(encoding="utf-8")))
-    assert mentioned - set(HOOKS) == set(), "docs/hooks.md mentions hooks that crossmodal.hookspecs lacks"
+    assert mentioned - set(HOOKS) == set(), "docs/hooks.md mentions hooks that crossmodal.contract.hookspecs lacks"
 
 
 def test_hook_parameters_in_hooks_md_match_the_specs():
@@ -153,7 +153,7 @@ def _attribute_docstrings(module_path: Path) -> dict[str, str]:
 def _defining_module(name: str) -> Path:
     """The crossmodal module that ``crossmodal/__init__.py`` exports ``name`` from (or itself)."""
     module = {**crossmodal._EXPORTS, "__version__": "version"}.get(name)  # the lazy export table (PEP 562)
-    return PACKAGE / f"{module}.py" if module else PACKAGE / "__init__.py"
+    return PACKAGE / f"{module.replace('.', '/')}.py" if module else PACKAGE / "__init__.py"
 
 
 _BUILTIN_VALUES = (str, int, float, tuple, list, dict, frozenset, set, type(None))

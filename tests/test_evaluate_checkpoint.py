@@ -12,10 +12,10 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
     sys.path.insert(0, str(Path(__file__).parent))
 import toy_plugin  # noqa: E402
 
-from crossmodal.build import load_generator  # noqa: E402
-from crossmodal.checkpoint import load_checkpoint  # noqa: E402
+from crossmodal.job.build import load_generator  # noqa: E402
+from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.evaluation import GeneratedSet, checkpoint_sets  # noqa: E402
+from crossmodal.evaluation.sets import GeneratedSet, checkpoint_sets  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from crossmodal import DataError, Evaluator, hookimpl, load_plugins
 from crossmodal.cli import make_cli
-from crossmodal.evaluation import evaluate_set, matching_evaluators
+from crossmodal.evaluation.sets import evaluate_set, matching_evaluators
 from crossmodal.errors import RecipeError
 
 

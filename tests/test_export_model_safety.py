@@ -23,10 +23,10 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import API_VERSION, CheckpointError, ComponentSpec, hookimpl  # noqa: E402
-from crossmodal.build import build_job  # noqa: E402
-from crossmodal.checkpoint import save_checkpoint  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
+from crossmodal.storage.checkpoint import save_checkpoint  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.pretrained import MODEL_FORMAT, PretrainedModel, file_sha256, load_model  # noqa: E402
+from crossmodal.storage.model_file import MODEL_FORMAT, PretrainedModel, file_sha256, load_model  # noqa: E402
 
 RIVAL_FILE = b"the model file another export wrote"
 RIVAL_OUT: list[Path] = []

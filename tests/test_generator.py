@@ -11,7 +11,7 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import RecipeError  # noqa: E402
-from crossmodal.generator import ConditionalGenerator  # noqa: E402
+from crossmodal.job.generator import ConditionalGenerator  # noqa: E402
 
 
 def make(n_tracks=2, **decoder_options):

@@ -9,11 +9,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import toy_plugin  # noqa: E402
 
-from crossmodal.build import build_job, load_generator  # noqa: E402
-from crossmodal.checkpoint import load_checkpoint  # noqa: E402
-from crossmodal.config import TrainConfig  # noqa: E402
+from crossmodal.job.build import build_job, load_generator  # noqa: E402
+from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
+from crossmodal.training.config import TrainConfig  # noqa: E402
 from crossmodal.errors import RecipeError  # noqa: E402
-from crossmodal.trainer import Trainer, resume_training, seed_everything, start_training  # noqa: E402
+from crossmodal.training.trainer import Trainer, resume_training, seed_everything, start_training  # noqa: E402
 
 DECAY = 0.2  # small, so that the cap min(decay, (1 + t) / (10 + t)) applies from the second update on
 
@@ -116,7 +116,7 @@ def test_the_decay_cannot_change_when_resuming(tmp_path):
 def test_batchnorm_statistics_are_averaged_with_the_weights_and_counters_copied():
     from torch.optim.swa_utils import AveragedModel
 
-    from crossmodal.training_state import _moving_average
+    from crossmodal.training.state import _moving_average
 
     torch.manual_seed(0)
     network = torch.nn.BatchNorm1d(3)

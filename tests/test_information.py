@@ -27,10 +27,10 @@ from crossmodal import (  # noqa: E402
     information_term,
     random_pairs,
 )
-from crossmodal.build import build_job  # noqa: E402
-from crossmodal.checkpoint import load_checkpoint  # noqa: E402
-from crossmodal.losses import InformationLoss  # noqa: E402
-from crossmodal.trainer import resume_training, seed_everything, start_training  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
+from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
+from crossmodal.losses.wasserstein import InformationLoss  # noqa: E402
+from crossmodal.training.trainer import resume_training, seed_everything, start_training  # noqa: E402
 
 INFORMATION = information_term(weight=0.5)
 
@@ -169,7 +169,7 @@ def test_a_constant_descriptor_gives_zero_targets():
 
 def _ddp_worker(rank: int, tmp: str) -> None:
     """One of two gloo processes training the informed toy recipe; saves its replicas."""
-    from crossmodal import distributed
+    from crossmodal.training import distributed
 
     tmp_path = Path(tmp)
     distributed.init("cpu", init_method=f"file://{tmp_path / 'store'}", world_size=2, rank=rank)

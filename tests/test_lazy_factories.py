@@ -22,9 +22,9 @@ from click.testing import CliRunner
 
 from crossmodal import API_VERSION, hookimpl
 from crossmodal.errors import PluginLoadError, RecipeError
-from crossmodal.plugins import load_plugins
-from crossmodal.recipe import ComponentSpec
-from crossmodal.registry import Registry
+from crossmodal.contract.plugins import load_plugins
+from crossmodal.contract.recipe import ComponentSpec
+from crossmodal.contract.registry import Registry
 
 WRITER_MODULE = '''
 class LazyWriter:
@@ -88,7 +88,7 @@ def test_a_path_without_description_is_listed_under_its_path_without_importing(l
 
 
 def test_the_imported_signature_feeds_option_checking(lazy_module):
-    from crossmodal.build import check_options, create_component
+    from crossmodal.job.build import check_options, create_component
 
     registry = Registry()
     registry.add("sample-writer", "lazy", f"{lazy_module}:LazyWriter", "Writes nothing.", plugin="p")
@@ -201,7 +201,7 @@ try:
     main(sys.argv[1:])
 except SystemExit as exit:
     assert not exit.code, exit.code
-heavy = sorted(m for m in ("torch", "numpy", "crossmodal.interfaces", "crossmodal.trainer") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "numpy", "crossmodal.contract.interfaces", "crossmodal.training.trainer") if m in sys.modules)
 print("IMPORTED", ",".join(heavy))
 """
 

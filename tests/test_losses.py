@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from crossmodal.losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
+from crossmodal.losses.wasserstein import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
 
 
 class LinearCritic(nn.Module):

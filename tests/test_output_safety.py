@@ -15,8 +15,8 @@ import toy_plugin  # noqa: E402
 
 from crossmodal import OutputError  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.skips import report_skipped  # noqa: E402
-from crossmodal.trainer import start_training  # noqa: E402
+from crossmodal.storage.skips import report_skipped  # noqa: E402
+from crossmodal.training.trainer import start_training  # noqa: E402
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_two_condition_files_with_the_same_stem_in_one_run_keep_both(invoke, run
 
 
 def test_write_new_numbers_taken_names_and_keeps_a_group_on_one_number(tmp_path):
-    from crossmodal.outputs import write_new, write_new_group
+    from crossmodal.storage.outputs import write_new, write_new_group
 
     (tmp_path / "x.mid").write_bytes(b"old")
     assert write_new(tmp_path / "x.mid", lambda h: h.write(b"new")) == tmp_path / "x-2.mid"
@@ -118,7 +118,7 @@ def test_write_new_numbers_taken_names_and_keeps_a_group_on_one_number(tmp_path)
 
 
 def test_concurrent_writers_of_one_name_never_collide(tmp_path):
-    from crossmodal.outputs import write_new
+    from crossmodal.storage.outputs import write_new
 
     results, start = [], threading.Barrier(8)
 
@@ -138,7 +138,7 @@ def test_concurrent_writers_of_one_name_never_collide(tmp_path):
 
 
 def test_a_full_disk_in_write_new_is_one_output_error_and_leaves_nothing(tmp_path):
-    from crossmodal.outputs import write_new_group
+    from crossmodal.storage.outputs import write_new_group
 
     def full(handle):
         handle.write(b"partial")
@@ -183,7 +183,7 @@ def test_report_skipped_escapes_names_and_names_each_file_once(capsys):
 def test_a_full_disk_while_drawing_curves_is_one_output_error(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
-    from crossmodal.curves import plot_curves
+    from crossmodal.callbacks.curves import plot_curves
 
     csv = tmp_path / "metrics.csv"
     csv.write_text("step,wall_time,critic/loss,toy/track0,real/toy/track0\n1,0,0.5,0.2,0.3\n2,1,0.4,0.25,0.3\n")

@@ -27,9 +27,9 @@ from crossmodal import (  # noqa: E402
     load_plugins,
     random_pairs,
 )
-from crossmodal.build import build_job  # noqa: E402
-from crossmodal.pairing import pairing_record, prepare_pairing, rank_scores, recorded_pairing  # noqa: E402
-from crossmodal.trainer import resume_training, start_training  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
+from crossmodal.data.pairing import pairing_record, prepare_pairing, rank_scores, recorded_pairing  # noqa: E402
+from crossmodal.training.trainer import resume_training, start_training  # noqa: E402
 
 
 # -------------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def test_without_the_table_the_draws_are_the_same(monkeypatch, temperature):
     data = hand_built(conditions=(0.1, 0.9, 0.5, 0.7), pitches=tuple(float(v % 7) for v in range(30)))
     pairing = descriptor_pairs([("brightness", "mean-pitch", 1)], temperature=temperature)
     with_table = prepare_pairing(pairing, data)
-    monkeypatch.setattr("crossmodal.pairing.TABLE_LIMIT", 0)
+    monkeypatch.setattr("crossmodal.data.pairing.TABLE_LIMIT", 0)
     without = prepare_pairing(pairing, data)
     assert with_table.table is not None and without.table is None
     for a, b in zip(draw(with_table, data, 500, seed=5), draw(without, data, 500, seed=5)):
@@ -286,7 +286,7 @@ def test_a_recipe_with_descriptor_pairs_records_them_and_pairs_like_the_descript
     conditions, targets = job.pairing(len(job.conditions), len(job.targets), 400, torch.Generator().manual_seed(0))
     first = job.data.condition_descriptors["first"][conditions]
     level = job.data.target_descriptors["level"][targets]
-    from crossmodal.conditioning import spearman
+    from crossmodal.evaluation.conditioning import spearman
 
     assert spearman(first, level) > 0.9
 
@@ -344,8 +344,8 @@ def test_naming_a_pairing_or_an_information_term_in_a_recipe_imports_no_torch():
 def test_the_conditioning_report_draws_its_training_pairs_with_the_runs_pairing(tmp_path):
     import numpy as np
 
-    from crossmodal.checkpoint import load_checkpoint
-    from crossmodal.conditioning import conditioning_report
+    from crossmodal.storage.checkpoint import load_checkpoint
+    from crossmodal.evaluation.conditioning import conditioning_report
 
     strict = descriptor_pairs([("first", "level", +1)], temperature=0)
     trainer = start_training(matched_registry(strict), "toy-matched",

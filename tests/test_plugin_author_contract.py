@@ -31,10 +31,10 @@ from crossmodal import (  # noqa: E402
     hookimpl,
     load_plugins,
 )
-from crossmodal.build import build_job  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.generator import ConditionalGenerator  # noqa: E402
-from crossmodal.trainer import seed_everything  # noqa: E402
+from crossmodal.job.generator import ConditionalGenerator  # noqa: E402
+from crossmodal.training.trainer import seed_everything  # noqa: E402
 
 
 def tutorial_recipe(**changes) -> Recipe:
@@ -430,7 +430,7 @@ def test_the_range_check_changes_no_weight_buffer_mode_or_random_stream():
     job = build_job(registry, probe_recipe())
     after_build = torch.rand(4)
     torch.manual_seed(3)
-    from crossmodal import build as build_module
+    from crossmodal.job import build as build_module
 
     real = build_module.check_sample_range
     try:

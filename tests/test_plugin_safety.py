@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from crossmodal.errors import DuplicateComponentError, PluginLoadError
-from crossmodal.plugins import load_plugins
+from crossmodal.contract.plugins import load_plugins
 
 from plugin_factory import GOOD_PLUGIN, encoder_plugin, unique_module, write_distribution
 

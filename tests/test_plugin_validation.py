@@ -1,9 +1,9 @@
 """Malformed plugins are reported at load or recipe-build time, naming the plugin and the fault.
 
-Load time (``crossmodal.plugins``): a registration hook that returns a value, one that takes no
+Load time (``crossmodal.contract.plugins``): a registration hook that returns a value, one that takes no
 ``register`` argument, ``register()`` called with missing or extra arguments (refused by Python's
 own binding, a ``TypeError``), and with a bad name, factory or description.
-Recipe-build time (``crossmodal.build``): a recipe factory that returns no ``Recipe``, a
+Recipe-build time (``crossmodal.job.build``): a recipe factory that returns no ``Recipe``, a
 component factory that builds the wrong type, and components whose sizes do not fit.
 (Bad API versions, API-1 plugins, classes as entry points, unknown hooks and kinds, extra hook
 arguments and duplicate names are covered in ``test_plugins.py``.)
@@ -18,8 +18,8 @@ import pytest
 
 import toy_plugin
 from crossmodal import ComponentSpec, PluginLoadError, RecipeError, hookimpl
-from crossmodal.build import build_job, get_recipe
-from crossmodal.plugins import load_plugins
+from crossmodal.job.build import build_job, get_recipe
+from crossmodal.contract.plugins import load_plugins
 
 from plugin_factory import write_distribution
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crossmodal.errors import PluginLoadError
-from crossmodal.plugins import load_plugins
+from crossmodal.contract.plugins import load_plugins
 
 from plugin_factory import API_1_PLUGIN, GOOD_PLUGIN, unique_module, write_distribution
 
@@ -78,7 +78,7 @@ def test_unknown_hook_is_refused(site):
     write_distribution(site, "typo", "1.0", {"typo": "typo_plugin"}, {"typo_plugin": source})
     (broken,) = _load(site).broken
     assert "unknown hook 'crossmodal_register_modles'" in str(broken.error)  # pluggy's check_pending()
-    assert str(broken.error).endswith("; the hooks are listed in crossmodal.hookspecs")
+    assert str(broken.error).endswith("; the hooks are listed in crossmodal.contract.hookspecs")
 
 
 def test_incompatible_api_version_is_refused(site):

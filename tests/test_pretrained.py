@@ -21,11 +21,11 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import API_VERSION, CheckpointError, RecipeError, hookimpl, load_plugins  # noqa: E402
-from crossmodal.checkpoint import load_checkpoint  # noqa: E402
+from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.generation import default_model_name, open_generation  # noqa: E402
-from crossmodal.pretrained import MODEL_FORMAT, PretrainedModel, file_sha256, load_model  # noqa: E402
-from crossmodal.trainer import start_training  # noqa: E402
+from crossmodal.generation.session import default_model_name, open_generation  # noqa: E402
+from crossmodal.storage.model_file import MODEL_FORMAT, PretrainedModel, file_sha256, load_model  # noqa: E402
+from crossmodal.training.trainer import start_training  # noqa: E402
 
 
 class ShippedModels:

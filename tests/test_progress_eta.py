@@ -21,7 +21,7 @@ import toy_plugin  # noqa: E402
 
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.cli.train import RecentRates  # noqa: E402
-from crossmodal.config import TrainConfig, updates_through  # noqa: E402
+from crossmodal.training.config import TrainConfig, updates_through  # noqa: E402
 
 # The jukepix demo's schedule: 10 warm-up steps of 20 critic updates and one generator update
 # (21 updates), then 240 of 5 and one (6 updates).

@@ -63,7 +63,7 @@ def test_only_readme_states_the_demo_time():
 
 
 def test_quickstart_uses_only_what_a_clone_has_and_lists_every_recipe():
-    from crossmodal.plugins import load_plugins
+    from crossmodal.contract.plugins import load_plugins
 
     text = (ROOT / "docs" / "quickstart.md").read_text(encoding="utf-8")
     for absent in ("../shared", "shared/paper", "PITFALLS"):

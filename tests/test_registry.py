@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crossmodal.errors import DuplicateComponentError, UnknownComponentError
-from crossmodal.registry import Registry
+from crossmodal.contract.registry import Registry
 
 
 def _factory():

@@ -25,10 +25,11 @@ if str(TESTS) not in sys.path:  # toy_plugin lives beside the tests
     sys.path.insert(0, str(TESTS))
 import toy_plugin  # noqa: E402
 
-from crossmodal import OutputError, RunInUseError, TrainingInterrupted, distributed  # noqa: E402
+from crossmodal import OutputError, RunInUseError, TrainingInterrupted  # noqa: E402
+from crossmodal.training import distributed  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.files import leftover_name  # noqa: E402
-from crossmodal.trainer import resume_training, start_training  # noqa: E402
+from crossmodal.storage.files import leftover_name  # noqa: E402
+from crossmodal.training.trainer import resume_training, start_training  # noqa: E402
 
 LAUNCHER = """
 import sys
@@ -260,11 +261,11 @@ def test_leftovers_of_killed_runs_are_removed_when_a_run_resumes(tmp_path):
 
 
 def test_config_json_is_written_atomically_under_a_pid_name(tmp_path, monkeypatch):
-    import crossmodal.files
+    import crossmodal.storage.files
 
     replaced = []
     real_replace = os.replace
-    monkeypatch.setattr(crossmodal.files.os, "replace", lambda a, b: (replaced.append(Path(a)), real_replace(a, b)))
+    monkeypatch.setattr(crossmodal.storage.files.os, "replace", lambda a, b: (replaced.append(Path(a)), real_replace(a, b)))
     trainer = train_toy(tmp_path, 1)
     config = trainer.run_dir / "config.json"
     assert leftover_name(config) in replaced and config.exists()
@@ -272,7 +273,7 @@ def test_config_json_is_written_atomically_under_a_pid_name(tmp_path, monkeypatc
     def full_disk(a, b):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(crossmodal.files.os, "replace", full_disk)
+    monkeypatch.setattr(crossmodal.storage.files.os, "replace", full_disk)
     with pytest.raises(OutputError, match=r"config\.json: could not be written \(No space left on device\)"):
         trainer.write_run_config()
 

@@ -36,10 +36,10 @@ from starlette.testclient import TestClient  # noqa: E402
 
 import toy_plugin  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal.generation import open_generation  # noqa: E402
-from crossmodal.serve.app import MAX_SAMPLES, REQUEST_HEADER, STATIC, UPLOAD_LIMIT_BYTES, create_app  # noqa: E402
-from crossmodal.serve.jobs import clean_name  # noqa: E402
-from crossmodal.trainer import start_training  # noqa: E402
+from crossmodal.generation.session import open_generation  # noqa: E402
+from crossmodal.generation.web_app import MAX_SAMPLES, REQUEST_HEADER, STATIC, UPLOAD_LIMIT_BYTES, create_app  # noqa: E402
+from crossmodal.generation.web_jobs import clean_name  # noqa: E402
+from crossmodal.training.trainer import start_training  # noqa: E402
 
 HEADERS = {REQUEST_HEADER: "1"}
 """What the page's script sends with every upload."""

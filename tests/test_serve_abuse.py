@@ -31,8 +31,8 @@ import pytest
 for _module in ("starlette", "uvicorn", "python_multipart"):
     pytest.importorskip(_module, reason="crossmodal serve needs the serve extra: pip install 'crossmodal[serve]'")
 
-from crossmodal.serve.app import REQUEST_HEADER, create_app  # noqa: E402
-from crossmodal.serve.jobs import JobQueue  # noqa: E402
+from crossmodal.generation.web_app import REQUEST_HEADER, create_app  # noqa: E402
+from crossmodal.generation.web_jobs import JobQueue  # noqa: E402
 from test_serve import _SERVE, HEADERS, WAIT_SECONDS, Served, _vector, generation, toy_run  # noqa: E402,F401
 
 LEFTOVER_PREFIX = ".crossmodal-serve.tmp-"
@@ -218,7 +218,7 @@ def _serving(run: Path, tmp: Path, log: Path) -> Iterator[tuple[subprocess.Popen
 
 def test_a_leftover_of_another_user_is_left_and_does_not_stop_the_clean_up(tmp_path, monkeypatch):
     """In a shared sticky /tmp another user's planted leftover cannot be unlinked; it is skipped."""
-    from crossmodal.files import remove_leftovers
+    from crossmodal.storage.files import remove_leftovers
 
     theirs = tmp_path / ".crossmodal-serve.tmp-999999999-abcd"  # a dead pid, a file we may not delete
     ours = tmp_path / ".other.tmp-999999998"

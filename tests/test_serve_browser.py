@@ -34,8 +34,8 @@ for _module in ("starlette", "uvicorn", "python_multipart"):
 from starlette.testclient import TestClient  # noqa: E402
 
 from crossmodal import load_plugins  # noqa: E402
-from crossmodal.generation import open_generation  # noqa: E402
-from crossmodal.serve.app import create_app  # noqa: E402
+from crossmodal.generation.session import open_generation  # noqa: E402
+from crossmodal.generation.web_app import create_app  # noqa: E402
 from test_serve import HEADERS, Served, finished_status  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import CheckpointError, ComponentSpec  # noqa: E402
-from crossmodal.build import MAX_UNCHECKED_SIZE, build_job, load_generator  # noqa: E402
+from crossmodal.job.build import MAX_UNCHECKED_SIZE, build_job, load_generator  # noqa: E402
 
 HUGE = 2 ** 17
 """A recorded ``feature_dim`` above MAX_UNCHECKED_SIZE, yet small enough (a 4 MB layer) that the

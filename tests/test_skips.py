@@ -1,4 +1,4 @@
-"""crossmodal.skips: one line per skipped file, counts by category, the same text everywhere."""
+"""crossmodal.storage.skips: one line per skipped file, counts by category, the same text everywhere."""
 
 from __future__ import annotations
 

@@ -20,12 +20,12 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import CheckpointError, OutputError  # noqa: E402
-from crossmodal import checkpoint as ckpt  # noqa: E402
+from crossmodal.storage import checkpoint as ckpt  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
-from crossmodal import curves  # noqa: E402
-from crossmodal.files import atomic_write_text, leftover_name  # noqa: E402
-from crossmodal.run_folder import RunFolder  # noqa: E402
-from crossmodal.runlock import RunLock  # noqa: E402
+from crossmodal.callbacks import curves  # noqa: E402
+from crossmodal.storage.files import atomic_write_text, leftover_name  # noqa: E402
+from crossmodal.storage.run_folder import RunFolder  # noqa: E402
+from crossmodal.storage.runlock import RunLock  # noqa: E402
 
 LINK = "is a symbolic link; crossmodal never follows links"
 
@@ -161,7 +161,7 @@ BOUNDED_FORGET = """
 import resource, sys
 from pathlib import Path
 from crossmodal.errors import OutputError
-from crossmodal.run_folder import RunFolder
+from crossmodal.storage.run_folder import RunFolder
 
 status = Path("/proc/self/status").read_text().splitlines()
 size = int(next(line for line in status if line.startswith("VmSize:")).split()[1]) * 1024

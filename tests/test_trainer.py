@@ -15,10 +15,10 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import LossTerm, TrainingDivergedError  # noqa: E402
-from crossmodal.build import build_job  # noqa: E402
-from crossmodal.checkpoint import list_checkpoints  # noqa: E402
-from crossmodal.config import TrainConfig  # noqa: E402
-from crossmodal.trainer import Trainer, seed_everything  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
+from crossmodal.storage.checkpoint import list_checkpoints  # noqa: E402
+from crossmodal.training.config import TrainConfig  # noqa: E402
+from crossmodal.training.trainer import Trainer, seed_everything  # noqa: E402
 
 
 def make_trainer(run_dir=None, recipe=None, **changes):
@@ -257,8 +257,8 @@ def test_an_exploding_gradient_penalty_stops_training_at_once(tmp_path):
 @pytest.mark.slow  # trains
 def test_a_checkpoint_with_nan_weights_is_never_resumed_from_or_called_good(tmp_path):
     from crossmodal import CheckpointError
-    from crossmodal.checkpoint import save_checkpoint
-    from crossmodal.trainer import resume_training
+    from crossmodal.storage.checkpoint import save_checkpoint
+    from crossmodal.training.trainer import resume_training
 
     trainer = make_trainer(tmp_path / "run", steps=2)
     trainer.train()
@@ -292,7 +292,7 @@ def test_resuming_on_another_kind_of_device_warns_instead_of_failing(tmp_path):
 
 @pytest.mark.slow  # trains
 def test_every_update_is_reported_and_steps_are_timed(tmp_path):
-    from crossmodal.config import updates_through
+    from crossmodal.training.config import updates_through
 
     trainer = make_trainer(tmp_path / "run", steps=3, log_every=3)
     seen = []

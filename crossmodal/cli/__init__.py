@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import click
 
-from ..version import __version__
-from ._group import CrossmodalGroup, LazyCommand, LazyGroup
-from .prepare import make_prepare_group
+from crossmodal.version import __version__
+from crossmodal.cli._group import CrossmodalGroup, LazyCommand, LazyGroup
+from crossmodal.cli.prepare import make_prepare_group
 
 __all__ = ["LazyCommand", "LazyGroup", "add_condition_alias", "make_cli", "main"]
 
@@ -42,7 +42,7 @@ the command is resolved; the summary (the first paragraph of the command's help)
 def __getattr__(name: str) -> Any:
     """``add_condition_alias`` lives in :mod:`crossmodal.cli.generate` (imported on first use)."""
     if name == "add_condition_alias":
-        from .generate import add_condition_alias
+        from crossmodal.cli.generate import add_condition_alias
 
         return add_condition_alias
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,7 @@
 :func:`plugins_of`, through which a command reaches the loaded plugins.
 
 Each plugin's ``crossmodal_register_commands`` runs alone, through pluggy
-(:func:`crossmodal.plugins.call_plugin_hook`). A plugin whose implementation raises (or calls
+(:func:`crossmodal.contract.plugins.call_plugin_hook`). A plugin whose implementation raises (or calls
 ``sys.exit()``), or which replaces or removes a command it does not own (a core command such as
 ``train``, or another plugin's), is reported broken like one that fails to import: the commands
 it added are taken back, its registrations dropped, and the other plugins keep working.
@@ -28,9 +28,9 @@ from typing import Any, Iterator, Sequence
 
 import click
 
-from ..errors import CrossmodalError, PluginLoadError
-from ..files import shown
-from ..plugins import LOAD_PLUGINS_ENV, SLOW_PLUGIN_ENV, Plugins, call_plugin_hook, load_plugins, slow_plugin_seconds
+from crossmodal.errors import CrossmodalError, PluginLoadError
+from crossmodal.storage.files import shown
+from crossmodal.contract.plugins import LOAD_PLUGINS_ENV, SLOW_PLUGIN_ENV, Plugins, call_plugin_hook, load_plugins, slow_plugin_seconds
 
 CORE_OWNER = "the crossmodal core"
 """Owner shown for the commands the core defines (``list-components``, ``train``...)."""

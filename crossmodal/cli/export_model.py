@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..files import shown
+from crossmodal.storage.files import shown
 
 __all__ = ["export_model"]
 
@@ -28,11 +28,11 @@ def export_model(checkpoint: str, out_file: str) -> None:
     """
     import torch
 
-    from ..build import load_generator
-    from ..checkpoint import load_checkpoint
-    from ..outputs import check_free, write_once
-    from ..pretrained import file_sha256, model_document
-    from ._group import plugins_of
+    from crossmodal.job.build import load_generator
+    from crossmodal.storage.checkpoint import load_checkpoint
+    from crossmodal.storage.outputs import check_free, write_once
+    from crossmodal.storage.model_file import file_sha256, model_document
+    from crossmodal.cli._group import plugins_of
 
     out = Path(out_file)
     check_free(out)  # before the checkpoint is read; write_once refuses a name taken meanwhile

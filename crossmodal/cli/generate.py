@@ -13,11 +13,11 @@ from pathlib import Path
 
 import click
 
-from ..errors import DataError, RecipeError
-from ..files import check_folder, shown
-from ..skips import skip_line
-from ._group import plugins_of, resolved
-from ._options import generator_source_options
+from crossmodal.errors import DataError, RecipeError
+from crossmodal.storage.files import check_folder, shown
+from crossmodal.storage.skips import skip_line
+from crossmodal.cli._group import plugins_of, resolved
+from crossmodal.cli._options import generator_source_options
 
 __all__ = ["add_condition_alias", "generate"]
 
@@ -64,8 +64,8 @@ def generate(
     (NAME-0.wav beside NAME-0.mid, say); stderr names the renderer used. A recipe with no
     renderer is an error, before anything is generated.
     """
-    from ..checkpoint import plugin_version_changes
-    from ..generation import open_generation
+    from crossmodal.storage.checkpoint import plugin_version_changes
+    from crossmodal.generation.session import open_generation
 
     plugins = plugins_of(ctx)
     if audio:

@@ -12,9 +12,9 @@ import json
 
 import click
 
-from ..files import shown
-from ..registry import KINDS
-from ._group import plugins_of
+from crossmodal.storage.files import shown
+from crossmodal.contract.registry import KINDS
+from crossmodal.cli._group import plugins_of
 
 
 @click.command("list-components")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._group import LazyGroup
+from crossmodal.cli._group import LazyGroup
 
 
 def make_prepare_group() -> click.Group:

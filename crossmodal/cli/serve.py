@@ -12,10 +12,10 @@ import socket
 
 import click
 
-from ..errors import RecipeError
-from ..files import shown
-from ._group import plugins_of
-from ._options import generator_source_options
+from crossmodal.errors import RecipeError
+from crossmodal.storage.files import shown
+from crossmodal.cli._group import plugins_of
+from crossmodal.cli._options import generator_source_options
 
 __all__ = ["serve"]
 
@@ -70,8 +70,8 @@ def _serve_on(ctx: click.Context, listener: socket.socket, host: str, checkpoint
     """Load the generator, print the URL, serve until Ctrl-C."""
     import uvicorn
 
-    from ..checkpoint import plugin_version_changes
-    from ..serve.app import LOOPBACK_HOSTS, create_app
+    from crossmodal.storage.checkpoint import plugin_version_changes
+    from crossmodal.generation.web_app import LOOPBACK_HOSTS, create_app
 
     plugins = plugins_of(ctx)
     generation = _open(plugins.registry, checkpoint, model, device)
@@ -98,7 +98,7 @@ def _serve_on(ctx: click.Context, listener: socket.socket, host: str, checkpoint
 
 def _open(registry, checkpoint: str | None, model: str | None, device: str):
     """The generation, with its sample renderer when its recipe names one."""
-    from ..generation import open_generation
+    from crossmodal.generation.session import open_generation
 
     try:
         return open_generation(registry, checkpoint=checkpoint, model=model, device=device, render=True)

@@ -1,15 +1,15 @@
 """``crossmodal train``: train a plugin's recipe, or resume a run.
 
 Under ``torchrun --nproc-per-node N -m crossmodal train ...`` every process runs this command;
-the trainer joins the process group (see :mod:`crossmodal.distributed`) and only rank 0 prints.
+the trainer joins the process group (see :mod:`crossmodal.training.distributed`) and only rank 0 prints.
 
 SIGINT (Ctrl-C) or SIGTERM is answered at once with one line, stops training after the current
-update (see :mod:`crossmodal.trainer`) and writes a checkpoint; the command then prints the
+update (see :mod:`crossmodal.training.trainer`) and writes a checkpoint; the command then prints the
 resume command on stderr and exits with 130 or 143 (128 + the signal). A second signal stops at
 once without saving and exits with 130, as Ctrl-C before training does (:mod:`._group`).
 
 Progress (:class:`_Progress`) counts every update, critic and generator
-(:func:`~crossmodal.config.updates_through`): a bar on a terminal, else one plain line per
+(:func:`~crossmodal.training.config.updates_through`): a bar on a terminal, else one plain line per
 logging interval and at least every :data:`LOG_SECONDS` seconds. Its seconds per step and ETA
 come from the recent rate of each kind of step (:class:`RecentRates`).
 
@@ -26,16 +26,16 @@ from typing import IO, TYPE_CHECKING, Any, Mapping, NoReturn
 
 import click
 
-from ..config import TrainConfig, critic_updates_for, resolve_config, updates_through
-from ..errors import CrossmodalError, TrainingInterrupted
-from ..files import shown
-from ..recipe import Recipe
-from ..skips import report_skipped
-from ._group import INTERRUPTED_EXIT, plugins_of
-from ._options import parse_key_values
+from crossmodal.training.config import TrainConfig, critic_updates_for, resolve_config, updates_through
+from crossmodal.errors import CrossmodalError, TrainingInterrupted
+from crossmodal.storage.files import shown
+from crossmodal.contract.recipe import Recipe
+from crossmodal.storage.skips import report_skipped
+from crossmodal.cli._group import INTERRUPTED_EXIT, plugins_of
+from crossmodal.cli._options import parse_key_values
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..trainer import Trainer
+    from crossmodal.training.trainer import Trainer
 
 __all__ = ["RecentRates", "train"]
 
@@ -90,7 +90,7 @@ class RecentRates:
 
     def remaining(self, done: int, last: int) -> float | None:
         """Seconds until generator step ``last`` is done, with ``done`` updates (critic and
-        generator, :func:`~crossmodal.config.updates_through`) done (``None`` before any step
+        generator, :func:`~crossmodal.training.config.updates_through`) done (``None`` before any step
         was observed)."""
         if not self.per_update:
             return None
@@ -321,8 +321,8 @@ def train(
     ...": --batch-size is then the global batch, split evenly over the N processes.
     """
 
-    from .. import distributed
-    from ..trainer import resume_training, start_training
+    from crossmodal.training import distributed
+    from crossmodal.training.trainer import resume_training, start_training
 
     ctx.call_on_close(distributed.teardown)  # leave the process group however the command ends
     plugins = plugins_of(ctx)

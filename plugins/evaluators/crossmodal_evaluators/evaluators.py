@@ -6,7 +6,7 @@ tracks), bool or probabilities (a cell is on when ``> threshold``, 0.5 by defaul
 batch, float64 tensors ``(K,)`` per track, or scalars ``()`` for ``td``; calling the evaluator
 divides them (NaN where the denominator is 0). Values are therefore *pooled* over the batch --
 UPC averages over every non-empty bar of the batch, QN over every note -- and summing totals over
-chunks of a data set gives the exact value of the whole set (``crossmodal.evaluation.evaluate_set``
+chunks of a data set gives the exact value of the whole set (``crossmodal.evaluation.sets.evaluate_set``
 does that). :meth:`~PianoRollEvaluator.ratio` keeps the per-sample numerators and denominators,
 for distributions over samples. Definitions: :mod:`crossmodal_evaluators.metrics` and
 ``docs/evaluators.md``.
@@ -26,7 +26,7 @@ from typing import Any, Callable, ClassVar, NamedTuple
 from torch import Tensor
 
 from crossmodal.errors import ShapeError
-from crossmodal.interfaces import Evaluator
+from crossmodal.contract.interfaces import Evaluator
 
 from . import metrics
 from .metrics import (

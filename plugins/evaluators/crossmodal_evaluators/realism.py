@@ -32,7 +32,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
-from crossmodal.interfaces import Evaluator
+from crossmodal.contract.interfaces import Evaluator
 
 from .metrics import (
     DEFAULT_LOWEST_PITCH,

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 import crossmodal
-from crossmodal.build import check_options
+from crossmodal.job.build import check_options
 from crossmodal.errors import RecipeError, ShapeError
-from crossmodal.evaluation import evaluate_set
-from crossmodal.plugins import load_plugins
-from crossmodal.recipe import ComponentSpec
+from crossmodal.evaluation.sets import evaluate_set
+from crossmodal.contract.plugins import load_plugins
+from crossmodal.contract.recipe import ComponentSpec
 from crossmodal_evaluators import plugin
 from crossmodal_evaluators.evaluators import EVALUATORS, METRIC_TABLE, PianoRollEvaluator
 from crossmodal_evaluators.metrics import METRICS

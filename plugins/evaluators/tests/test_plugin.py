@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 
-from crossmodal.plugins import load_plugins
+from crossmodal.contract.plugins import load_plugins
 from crossmodal_evaluators import evaluators, plugin
 
 

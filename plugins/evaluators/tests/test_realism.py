@@ -302,7 +302,7 @@ def test_format_table_lists_every_row_and_the_figures():
 
 
 def test_the_evaluator_compares_two_sets_from_their_batched_features():
-    from crossmodal.evaluation import set_features
+    from crossmodal.evaluation.sets import set_features
     from crossmodal_evaluators.realism import RealismEvaluator
 
     class Phrases:  # a sample set of hand-built phrases, read in batches
@@ -332,7 +332,7 @@ def test_the_evaluator_compares_two_sets_from_their_batched_features():
 
 
 def test_the_registered_realism_evaluator_is_the_class_with_its_description():
-    from crossmodal.plugins import load_plugins
+    from crossmodal.contract.plugins import load_plugins
     from crossmodal_evaluators import plugin
     from crossmodal_evaluators.realism import RealismEvaluator
 

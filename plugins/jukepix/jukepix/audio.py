@@ -40,8 +40,8 @@ import numpy as np
 import pretty_midi
 
 from crossmodal import OutputError
-from crossmodal.files import shown
-from crossmodal.outputs import write_new
+from crossmodal.storage.files import shown
+from crossmodal.storage.outputs import write_new
 
 from .constants import BARS_PER_PHRASE, BEATS_PER_BAR, MIDI_MAX_VALUE, SEMITONES_PER_OCTAVE
 
@@ -289,7 +289,7 @@ class PianoRollRenderer:
 
     Plays each track with its GM program at the file's tempo; 16-bit mono WAV, the phrase plus
     :data:`RELEASE_SECONDS` long. :meth:`render` never overwrites a file: when ``NAME.wav``
-    exists it writes ``NAME-2.wav`` (see :mod:`crossmodal.outputs`).
+    exists it writes ``NAME-2.wav`` (see :mod:`crossmodal.storage.outputs`).
 
     Attributes: ``engine``, what renders in one line (``"fluidsynth (FluidR3_GM.sf2)"``,
     ``"builtin additive synth (no FluidSynth: pyfluidsynth is not installed)"``), which

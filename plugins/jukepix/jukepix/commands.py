@@ -3,8 +3,8 @@
 Public: :func:`music`, :func:`images`, :func:`add_prepare_commands`.
 
 Thin wrappers over :mod:`jukepix.prepare`: a progress bar and one line per skipped file on
-stderr (:func:`crossmodal.skips.report_skipped`), the summary on stdout (skips counted by
-:func:`crossmodal.skips.skip_counts`), exit status 1 (a :class:`click.ClickException`, one ``Error:`` line) when
+stderr (:func:`crossmodal.storage.skips.report_skipped`), the summary on stdout (skips counted by
+:func:`crossmodal.storage.skips.skip_counts`), exit status 1 (a :class:`click.ClickException`, one ``Error:`` line) when
 nothing usable was produced, when ``--out`` may not be written (it holds anything but one of our
 datasets, or a dataset and ``--force`` is missing) or when writing failed (a full disk).
 """
@@ -18,8 +18,8 @@ from typing import Callable
 import click
 
 from crossmodal.errors import CrossmodalError
-from crossmodal.files import shown
-from crossmodal.skips import report_skipped, skip_counts
+from crossmodal.storage.files import shown
+from crossmodal.storage.skips import report_skipped, skip_counts
 
 from .images import IMAGE_SUFFIXES, MAX_PIXELS
 from .phrases import SEGMENTATIONS

@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 
 from crossmodal.errors import DataError
-from crossmodal.files import shown
+from crossmodal.storage.files import shown
 
 from .default_data import default_painting_set, default_phrase_set
 from .images import MAX_PIXELS

@@ -29,7 +29,7 @@ from crossmodal.errors import DataError
 from .constants import ACOUSTIC_GRAND_PIANO, BEAT_NOTE_VALUE, BEATS_PER_BAR, NOTE_FIELDS, NOTE_OFFSET, STEPS_PER_BAR, STEPS_PER_BEAT
 from .midi_reader import Bar
 from .prepare import build_painting_set, collect_phrases, notes_to_phrases
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 from .store import FORMAT_VERSION, PaintingSet, PhraseSet, load_dataset, write_dataset
 
 __all__ = [

@@ -6,7 +6,7 @@ Public: :func:`read_image`, :func:`header_size`, :func:`crop_border`, :func:`cen
 
 Every array here is uint8 RGB ``(height, width, 3)`` unless stated; OpenCV's BGR order is
 converted in :func:`read_image` and nowhere else. Failures raise
-:class:`~crossmodal.skips.SkipFile` with a one-line reason that does not repeat the file's name.
+:class:`~crossmodal.storage.skips.SkipFile` with a one-line reason that does not repeat the file's name.
 
 A file is never decoded before its header's size is checked against :data:`MAX_PIXELS` (a tiny
 PNG can claim 30000 x 30000 pixels, 2.7 GB once decoded), and every decoder failure (OpenCV's
@@ -29,8 +29,8 @@ import numpy as np
 from PIL import Image
 
 from .constants import IMAGE_SIZE
-from crossmodal.serve import reading_upload
-from crossmodal.skips import SkipFile
+from crossmodal.generation.uploads import reading_upload
+from crossmodal.storage.skips import SkipFile
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -152,7 +152,7 @@ def header_size(handle: BinaryIO, max_pixels: int | None = None) -> tuple[int, i
 
 def pixel_limit(max_pixels: int | None) -> int | None:
     """The pixel limit that applies now: ``max_pixels``, or at most :data:`UPLOAD_MAX_PIXELS` while
-    ``crossmodal serve`` reads an upload (:func:`crossmodal.serve.reading_upload`)."""
+    ``crossmodal serve`` reads an upload (:func:`crossmodal.generation.uploads.reading_upload`)."""
     if not reading_upload():
         return max_pixels
     return UPLOAD_MAX_PIXELS if max_pixels is None else min(max_pixels, UPLOAD_MAX_PIXELS)

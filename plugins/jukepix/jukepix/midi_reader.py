@@ -31,7 +31,7 @@ from .constants import (
     STEPS_PER_BAR,
     STEPS_PER_BEAT,
 )
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 
 __all__ = [
     "DRUM_CHANNEL",

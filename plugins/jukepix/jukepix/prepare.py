@@ -21,14 +21,14 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from crossmodal.errors import DataError
-from crossmodal.files import shown
+from crossmodal.storage.files import shown
 
 from .constants import BARS_PER_PHRASE
 from .images import IMAGE_SUFFIXES, MAX_PIXELS, prepare_painting
 from .midi_reader import Bar, open_midi, read_midi
 from .phrases import SEGMENTATIONS, cut_phrases, notes_to_roll
 from .segmentation import structural_windows
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 from .store import PaintingSet, PhraseSet, check_target, load_dataset, pack_phrases, write_dataset
 from .tracks import TRACK_MODES, assign_tracks
 from .written import written_phrases
@@ -60,7 +60,7 @@ Progress = Callable[[str], None]
 
 PhraseReader = Callable[[Path, str, str], tuple[np.ndarray, list[int]]]
 """``read(path, mode, segmentation)``: one file's bool phrases ``(n, 4, 96, 128, 2)`` and each
-phrase's first bar; raises :class:`~crossmodal.skips.SkipFile` for a file that gives none. A
+phrase's first bar; raises :class:`~crossmodal.storage.skips.SkipFile` for a file that gives none. A
 module-level function, so that worker processes can receive it."""
 
 Skipped = list[tuple[str, str]]

@@ -3,14 +3,14 @@
 ``crossmodal generate --image my.jpg --render`` uses it when no ``--checkpoint`` is given, and
 ``crossmodal serve`` serves it. How it was made, what it gives and how to make it again:
 ``docs/model-card-jukepix-default.md``. The file is checked against :data:`MODEL_SHA256` at every
-load (:func:`crossmodal.pretrained.load_model`).
+load (:func:`crossmodal.storage.model_file.load_model`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from crossmodal.pretrained import PretrainedModel
+from crossmodal.storage.model_file import PretrainedModel
 
 __all__ = ["MODEL_CARD", "MODEL_FILE", "MODEL_SHA256", "default_model"]
 

@@ -16,7 +16,7 @@ A dataset is a directory of three files:
 ``metadata.json``
     ``format`` (``"jukepix-phrases"`` / ``"jukepix-paintings"``), ``format_version``, ``shape`` of
     one item, ``count``, the preparation options, ``files_used``, ``skip_summary`` (skips per
-    category, :func:`crossmodal.skips.skip_counts`) and ``skipped`` (``[path, reason]`` pairs).
+    category, :func:`crossmodal.storage.skips.skip_counts`) and ``skipped`` (``[path, reason]`` pairs).
 
 :func:`write_dataset` builds the directory under a temporary name beside the target and renames
 it into place only when complete: an interrupted run leaves no half-written dataset and the
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from crossmodal.errors import DataError, OutputError
-from crossmodal.files import (
+from crossmodal.storage.files import (
     atomic_write,
     atomic_write_text,
     fsync_dir,
@@ -51,8 +51,8 @@ from crossmodal.files import (
     remove_leftovers,
     shown,
 )
-from crossmodal.outputs import write_new
-from crossmodal.skips import skip_counts
+from crossmodal.storage.outputs import write_new
+from crossmodal.storage.skips import skip_counts
 
 from .constants import IMAGE_SHAPE, IMAGE_SIZE, PHRASE_SHAPE
 
@@ -165,7 +165,7 @@ class PaintingSet(_ArraySet):
 
     def write_preview(self, index: int, stem: str | Path) -> Path:
         """Write painting ``index`` as the generator sees it (cropped, 256x256) to ``<stem>.png``,
-        or ``<stem>-2.png``... when that name is taken (crossmodal.outputs); returns the path."""
+        or ``<stem>-2.png``... when that name is taken (crossmodal.storage.outputs); returns the path."""
         bgr = np.ascontiguousarray(self._rows(torch.tensor([index]))[0][:, :, ::-1])  # (256, 256, 3) RGB -> BGR
         ok, encoded = cv2.imencode(".png", bgr)
         if not ok:

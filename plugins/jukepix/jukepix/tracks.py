@@ -30,7 +30,7 @@ import numpy as np
 
 from .constants import NOTE_FIELDS, NOTE_PITCH, NOTE_PROGRAM, PIANO_PROGRAMS, STRING_PROGRAMS
 from .midi_reader import NoteTrack, Score
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 
 __all__ = ["MIDDLE_C", "TRACK_MODES", "assign_tracks"]
 

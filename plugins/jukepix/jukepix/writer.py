@@ -27,7 +27,7 @@ import pretty_midi
 import torch
 
 from crossmodal import ShapeError, check_shape
-from crossmodal.outputs import write_new_group
+from crossmodal.storage.outputs import write_new_group
 
 from .constants import (
     BEAT_NOTE_VALUE,
@@ -203,7 +203,7 @@ class PianoRollWriter:
 
     Nothing is ever overwritten: when either name of phrase ``i`` exists already, both files
     are written as ``{stem}-{i}-2.mid`` / ``.png`` (or ``-3``..., the first number free for
-    both), see :mod:`crossmodal.outputs`; :meth:`write` returns the names actually used. Each
+    both), see :mod:`crossmodal.storage.outputs`; :meth:`write` returns the names actually used. Each
     file is written atomically, so a full disk raises one :class:`crossmodal.OutputError`
     naming the file and leaves neither a partial file nor a temporary one.
 

@@ -30,7 +30,7 @@ from typing import Sequence
 import mido
 import numpy as np
 
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 
 from .constants import (
     BARS_PER_PHRASE,

@@ -9,7 +9,7 @@ from PIL import Image
 
 from jukepix.constants import IMAGE_SIZE
 from jukepix.images import centre_square, colour_variance, crop_border, prepare_painting, read_image
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 
 
 def texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -160,7 +160,7 @@ def test_a_large_image_is_decoded_reduced_and_prepared_nearly_as_at_full_size(tm
 
 
 def test_an_upload_to_the_page_is_held_to_the_lower_pixel_limit(tmp_path):
-    from crossmodal.serve import upload_being_read
+    from crossmodal.generation.uploads import upload_being_read
     from jukepix.images import UPLOAD_MAX_PIXELS
 
     path = tmp_path / "photo.png"

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from crossmodal import ShapeError, descriptor_pairs, information_term, load_plugins
-from crossmodal.build import build_job
-from crossmodal.conditioning import spearman
-from crossmodal.config import TrainConfig
-from crossmodal.trainer import Trainer
+from crossmodal.job.build import build_job
+from crossmodal.evaluation.conditioning import spearman
+from crossmodal.training.config import TrainConfig
+from crossmodal.training.trainer import Trainer
 from jukepix.constants import PHRASE_SHAPE, STEPS_PER_BAR
 from jukepix.information import STEPS_PER_SIXTEENTH, PhraseInformationHead
 from jukepix.recipes import piano_hands

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from jukepix.constants import STEPS_PER_BAR, STEPS_PER_BEAT
 from jukepix.midi_reader import MAX_BARS, bars_from_time_signatures, read_midi, ticks_to_steps
 from jukepix.phrases import notes_to_roll
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 
 
 def steps_to_ticks(steps: int, ticks_per_beat: int) -> int:

@@ -10,7 +10,7 @@ from jukepix.midi_reader import Bar
 from jukepix.phrases import bar_windows, cut_phrases, four_four_runs, notes_to_roll
 from jukepix.prepare import midi_phrases
 from jukepix.segmentation import bar_features, novelty_curve, structural_boundaries, structural_windows
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 
 
 def four_four_bars(n: int) -> list[Bar]:

@@ -6,8 +6,8 @@ import click
 import pytest
 
 from crossmodal.cli import LazyCommand
-from crossmodal.plugins import load_plugins
-from crossmodal.registry import Registry
+from crossmodal.contract.plugins import load_plugins
+from crossmodal.contract.registry import Registry
 from jukepix import audio, commands, datasets, descriptors, models, pretrained, recipes, voices, writer
 from jukepix import plugin
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from crossmodal import load_plugins
-from crossmodal.build import get_recipe
+from crossmodal.job.build import get_recipe
 from crossmodal.cli import make_cli
-from crossmodal.pretrained import PretrainedModel, file_sha256, load_model
+from crossmodal.storage.model_file import PretrainedModel, file_sha256, load_model
 from jukepix.default_data import default_image_files
 from jukepix.plugin import COMPONENTS
 from jukepix.pretrained import MODEL_FILE, MODEL_SHA256, default_model

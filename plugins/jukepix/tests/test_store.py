@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from crossmodal.errors import DataError
-from crossmodal.interfaces import SampleSet
+from crossmodal.contract.interfaces import SampleSet
 from jukepix.constants import IMAGE_SHAPE, IMAGE_SIZE, PHRASE_SHAPE
 from jukepix.store import (
     PACKED_PHRASE_BYTES,

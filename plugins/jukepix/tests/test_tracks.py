@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jukepix.midi_reader import read_midi
-from crossmodal.skips import SkipFile
+from crossmodal.storage.skips import SkipFile
 from jukepix.tracks import MIDDLE_C, assign_tracks
 
 HIGH = [(0, 480, 76), (480, 960, 79)]

@@ -12,10 +12,10 @@ import torch
 from click.testing import CliRunner
 
 from crossmodal import load_plugins
-from crossmodal.build import build_job
+from crossmodal.job.build import build_job
 from crossmodal.cli import make_cli
-from crossmodal.config import TrainConfig
-from crossmodal.trainer import Trainer
+from crossmodal.training.config import TrainConfig
+from crossmodal.training.trainer import Trainer
 
 TINY_SCHEDULE = {
     "steps": 2,

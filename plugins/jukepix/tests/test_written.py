@@ -10,9 +10,9 @@ import torch
 from click.testing import CliRunner
 
 from crossmodal.cli import make_cli
-from crossmodal.evaluation import matching_evaluators
-from crossmodal.plugins import load_plugins
-from crossmodal.skips import SkipFile
+from crossmodal.evaluation.sets import matching_evaluators
+from crossmodal.contract.plugins import load_plugins
+from crossmodal.storage.skips import SkipFile
 from jukepix.constants import PHRASE_SHAPE, STEPS_PER_BAR
 from jukepix.datasets import phrase_dataset
 from jukepix.midi_reader import open_midi

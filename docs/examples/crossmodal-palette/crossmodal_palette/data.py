@@ -1,7 +1,7 @@
 """Datasets: palettes (conditions) and light patterns (targets), from CSV files or synthetic.
 
 Both factories are registered as kind ``sample-set`` and take ``source=None, **options``, as
-that kind asks (``crossmodal.hookspecs.crossmodal_register_components``):
+that kind asks (``crossmodal.contract.hookspecs.crossmodal_register_components``):
 
 * ``source=None``: a deterministic synthetic set (``n_items`` items drawn with ``seed``), so
   ``crossmodal train --plugin palette`` works on a fresh install without a download;

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from crossmodal import check_shape
-from crossmodal.outputs import write_new_group
+from crossmodal.storage.outputs import write_new_group
 
 from .constants import N_LAMPS, PATTERN_SHAPE
 
@@ -24,7 +24,7 @@ class PatternWriter:
     and ``STEM-i.txt`` (``STEM-0.csv``, ``STEM-0.txt``, ``STEM-1.csv``, ...), a batch of one
     included, as the interface asks. Existing files are
     never replaced: a taken name gets the first free ``-2``, ``-3``... shared by the pair
-    (:func:`crossmodal.outputs.write_new_group`). The CSV has the columns ``segment, step, lamp1, lamp2``
+    (:func:`crossmodal.storage.outputs.write_new_group`). The CSV has the columns ``segment, step, lamp1, lamp2``
     with brightness in [0, 1]; the text file draws each lamp as a line of :data:`SHADES`,
     segments separated by ``|``.
 

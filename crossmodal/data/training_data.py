@@ -1,0 +1,104 @@
+"""The data a job trains on, as a pairing and a loss term's module see it when the job is built.
+
+:func:`~crossmodal.job.build.build_job` makes one :class:`TrainingData` per job and hands it to the
+recipe's :class:`~crossmodal.data.pairing.DataAwarePairing` (``prepare(data)``) and to the module
+factory of each :class:`~crossmodal.contract.recipe.LossTerm` that has one (``module(data)``). Descriptor
+values over a whole sample set are computed the first time one of them asks, and kept, so a job
+whose pairing and loss terms ask for none pays nothing and one that asks twice pays once.
+
+Importing this module imports no torch (describing does).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from crossmodal.errors import RecipeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from crossmodal.contract.interfaces import Descriptor, SampleSet
+
+__all__ = ["DESCRIBE_BATCH", "TrainingData"]
+
+DESCRIBE_BATCH = 256
+"""Items described per call when a whole sample set is described: bounds memory (256 Jukepix
+phrases are 100 MB of float32) without paying a call per item."""
+
+
+class TrainingData:
+    """The job's two sample sets and, on first use, their descriptor values.
+
+    :param conditions, targets: the job's sample sets.
+    :param condition_descriptor, sample_descriptor: the recipe's descriptors (``None`` when it
+        names none: asking for those values then raises :class:`~crossmodal.errors.RecipeError`).
+    :param origin: names the recipe in messages (``recipe 'toy'``).
+
+    :ivar seconds: wall-clock seconds each side's description took (``"conditions"``,
+        ``"targets"``), once computed.
+    """
+
+    def __init__(
+        self,
+        conditions: SampleSet,
+        targets: SampleSet,
+        condition_descriptor: Descriptor | None = None,
+        sample_descriptor: Descriptor | None = None,
+        origin: str = "the recipe",
+    ) -> None:
+        self.conditions, self.targets = conditions, targets
+        self.condition_descriptor, self.sample_descriptor = condition_descriptor, sample_descriptor
+        self.origin = origin
+        self.seconds: dict[str, float] = {}
+        self._values: dict[str, dict[str, torch.Tensor]] = {}
+
+    @property
+    def condition_descriptors(self) -> dict[str, torch.Tensor]:
+        """``{name: values}`` of the condition descriptor over every condition, float64
+        ``(len(conditions),)`` each, NaN where undefined; computed once.
+
+        :raises RecipeError: the recipe names no ``condition_descriptor``, or it describes another
+            number of items than it was given.
+        """
+        return self._described("conditions", self.conditions, self.condition_descriptor, "condition_descriptor")
+
+    @property
+    def target_descriptors(self) -> dict[str, torch.Tensor]:
+        """``{name: values}`` of the sample descriptor over every target, float64
+        ``(len(targets),)`` each, NaN where undefined; computed once.
+
+        :raises RecipeError: the recipe names no ``sample_descriptor``, or it describes another
+            number of items than it was given.
+        """
+        return self._described("targets", self.targets, self.sample_descriptor, "sample_descriptor")
+
+    def _described(self, role: str, data: SampleSet, descriptor: Descriptor | None,
+                   field: str) -> dict[str, torch.Tensor]:
+        if role in self._values:
+            return self._values[role]
+        if descriptor is None:
+            raise RecipeError(
+                f"{self.origin} names no {field}, but its pairing or an extra loss term needs the {role}' "
+                f"descriptors; set {field} to a registered descriptor (crossmodal list-components --kind descriptor)"
+            )
+        import torch
+
+        began = time.perf_counter()
+        parts: dict[str, list[torch.Tensor]] = {}
+        with torch.no_grad():
+            for start in range(0, len(data), DESCRIBE_BATCH):
+                items = data.batch(torch.arange(start, min(start + DESCRIBE_BATCH, len(data))))
+                for name, value in descriptor.describe(items).items():
+                    parts.setdefault(name, []).append(torch.as_tensor(value).double().reshape(-1).cpu())
+        values = {name: torch.cat(chunks) for name, chunks in parts.items()}
+        for name, value in values.items():
+            if value.shape != (len(data),):
+                raise RecipeError(
+                    f"{self.origin}: {field} {type(descriptor).__name__} gave {value.shape[0]} values of "
+                    f"{name!r} for {len(data)} {role}; describe() must give one per item"
+                )
+        self.seconds[role] = time.perf_counter() - began
+        self._values[role] = values
+        return values

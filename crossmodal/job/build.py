@@ -1,0 +1,797 @@
+"""Turning a recipe into live objects, with every shape checked before training starts.
+
+:func:`build_job` creates the generator, the critic, both datasets, the evaluators and the writer
+named by a :class:`~crossmodal.contract.recipe.Recipe` and checks that they fit together.
+:class:`JobSpec` is the core's internal, JSON-serialisable record of what was built (written to
+``config.json`` and into checkpoints), from which :func:`load_generator` rebuilds a generator;
+plugin authors never handle it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, Mapping
+
+import torch
+from torch import nn
+
+from crossmodal.errors import CheckpointError, CrossmodalError, RecipeError, UnknownComponentError
+from crossmodal.storage.files import shown
+from crossmodal.job.generator import ConditionalGenerator
+from crossmodal.contract.interfaces import Critic, Decoder, Descriptor, Encoder, Evaluator, SampleSet, SampleWriter, TemporalSource
+from crossmodal.data.pairing import pairing_record, prepare_pairing, recorded_pairing
+from crossmodal.contract.recipe import ComponentSpec, Pairing, Recipe
+from crossmodal.contract.registry import ComponentInfo, Registry
+from crossmodal.data.training_data import TrainingData
+
+__all__ = [
+    "MAX_UNCHECKED_SIZE",
+    "RANGE_CHECK_ITEMS",
+    "ROLE_KINDS",
+    "Job",
+    "JobSpec",
+    "build_generator",
+    "build_job",
+    "check_dataset",
+    "check_finite_weights",
+    "check_needs",
+    "check_options",
+    "check_sample_range",
+    "count_parameters",
+    "create_component",
+    "create_descriptor",
+    "get_recipe",
+    "load_generator",
+]
+
+ROLE_KINDS = {
+    "encoder": "encoder",
+    "temporal": "temporal-source",
+    "decoder": "decoder",
+    "critic": "critic",
+    "conditions": "sample-set",
+    "targets": "sample-set",
+    "validation": "sample-set",
+    "writer": "sample-writer",
+    "renderer": "sample-renderer",
+}
+"""Role (a :class:`~crossmodal.contract.recipe.Recipe` field, and a key of :attr:`JobSpec.components`) ->
+the registry kind it names. Checkpoints record components by role, so the names of kinds can
+change without making older checkpoints unreadable."""
+
+MAX_UNCHECKED_SIZE = 1 << 16
+"""Largest integer (65,536) a checkpoint may record as ``n_tracks`` or in its generator's
+component options when those components cannot be built on the meta device, so that the saved
+shapes cannot be compared before memory is allocated (:func:`load_generator`): a Jukepix encoder
+of that ``feature_dim`` takes about 1 GB. Components that build on the meta device are not bound
+by it: their shapes are compared instead."""
+
+RANGE_CHECK_ITEMS = 2
+"""Conditions the generator runs on when a recipe is built, to check that its decoders give
+values in [0, 1] (:func:`check_sample_range`)."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON types (tuples -> lists), or :class:`RecipeError` if it has none."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"option value {value!r} cannot be recorded in a checkpoint: {err}") from err
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a job was built from, as plain data: enough to rebuild it from a registry.
+
+    Internal to the core (``config.json`` and checkpoints); not part of the plugin API.
+
+    :param recipe: the recipe's registered name.
+    :param components: role (``encoder``, ``temporal``, ``decoder``, ``critic``, ``conditions``,
+        ``targets`` and, if any, ``validation``, ``writer`` and ``renderer``; see :data:`ROLE_KINDS` for the kind
+        each names) -> ``{"name": ..., "options": {...}}``; the sample-set options include those
+        given on the command line.
+    :param sources: ``{"conditions": path or None, "targets": path or None}`` (and
+        ``"validation"``, the targets' source, when the recipe holds samples out).
+    :param pairing: the recipe's pairing (:func:`~crossmodal.data.pairing.pairing_record`), ``{}`` in
+        checkpoints written before pairings were recorded.
+    :param descriptors: ``{"condition_descriptor": name or None, "sample_descriptor": name or
+        None}``, the recipe's, which a pairing or loss term may read; ``{}`` in older checkpoints.
+    """
+
+    recipe: str
+    n_tracks: int
+    components: Mapping[str, Mapping[str, Any]]
+    evaluators: tuple[str, ...] = ()
+    sources: Mapping[str, str | None] = field(default_factory=dict)
+    pairing: Mapping[str, Any] = field(default_factory=dict)
+    descriptors: Mapping[str, str | None] = field(default_factory=dict)
+
+    def component(self, role: str) -> ComponentSpec | None:
+        """The recorded :class:`ComponentSpec` of ``role`` (``None`` when absent)."""
+        entry = self.components.get(role)
+        return None if entry is None else ComponentSpec(entry["name"], dict(entry.get("options", {})))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recipe": self.recipe,
+            "n_tracks": self.n_tracks,
+            "components": _plain(self.components),
+            "evaluators": list(self.evaluators),
+            "sources": dict(self.sources),
+            "pairing": _plain(dict(self.pairing)),
+            "descriptors": dict(self.descriptors),
+        }
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> "JobSpec":
+        try:
+            return cls(
+                recipe=str(document["recipe"]),
+                n_tracks=int(document["n_tracks"]),
+                components={k: dict(v) for k, v in document["components"].items()},
+                evaluators=tuple(document.get("evaluators", ())),
+                sources=dict(document.get("sources", {})),
+                pairing=dict(document.get("pairing", {})),
+                descriptors=dict(document.get("descriptors", {})),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise RecipeError(f"job description is incomplete or malformed ({type(err).__name__}: {err})") from err
+
+
+@dataclass
+class Job:
+    """The live objects of one training job (see :func:`build_job`).
+
+    :ivar pairing: the function that draws ``(condition_indices, target_indices)``: the recipe's
+        pairing, prepared on :attr:`data` (:func:`~crossmodal.data.pairing.prepare_pairing`).
+    :ivar loss_modules: loss-term name -> the module its :attr:`~crossmodal.contract.recipe.LossTerm.module`
+        factory built (only terms that own one).
+    :ivar data: the sample sets and their descriptor values, as the pairing and the loss terms saw them.
+    """
+
+    recipe: Recipe
+    spec: JobSpec
+    generator: ConditionalGenerator
+    critic: Critic
+    conditions: SampleSet
+    targets: SampleSet
+    evaluators: dict[str, Evaluator]
+    writer: SampleWriter | None
+    pairing: Pairing | None = None
+    loss_modules: dict[str, nn.Module] = field(default_factory=dict)
+    data: TrainingData | None = None
+    validation: SampleSet | None = None
+
+    def __post_init__(self) -> None:
+        if self.data is None:
+            self.data = TrainingData(self.conditions, self.targets, origin=f"recipe {self.recipe.name!r}")
+        if self.pairing is None:
+            self.pairing = prepare_pairing(self.recipe.pairing, self.data)
+
+
+def get_recipe(registry: Registry, name: str) -> Recipe:
+    """Create the recipe registered as ``name`` and check that its factory returned a Recipe."""
+    recipe = registry.create("recipe", name)
+    if not isinstance(recipe, Recipe):
+        provider = registry.get("recipe", name).provider
+        raise RecipeError(
+            f"recipe {name!r} from {provider}: its factory returned {type(recipe).__name__}, "
+            "not a crossmodal.Recipe"
+        )
+    return recipe
+
+
+def _recipe_provider(registry: Registry, name: str) -> str:
+    """``plugin (distribution==version)`` of the recipe registered as ``name`` (``""`` if none)."""
+    try:
+        return registry.get("recipe", name).provider
+    except CrossmodalError:  # built from a Recipe object that is not registered, or a contested name
+        return ""
+
+
+def _lookup(registry: Registry, kind: str, name: str, origin: str) -> ComponentInfo:
+    """``registry.get(kind, name)``; an unknown name is an :class:`UnknownComponentError` naming
+    ``origin`` and saying the entry may come from a plugin that is not loaded."""
+    try:
+        return registry.get(kind, name)
+    except UnknownComponentError as err:
+        raise UnknownComponentError(
+            f"{origin}: {err} The {kind} may belong to a plugin that is not installed or not loaded."
+        ) from err
+
+
+def check_needs(registry: Registry, recipe: Recipe, origin: str = "") -> None:
+    """Refuse a recipe whose :attr:`~crossmodal.contract.recipe.Recipe.needs` names a plugin that has
+    nothing in ``registry`` (not installed, left out by ``CROSSMODAL_LOAD_PLUGINS``, or broken).
+
+    :param origin: how the recipe is named in the message (default ``recipe '<name>'``).
+    :raises RecipeError: one line, e.g. ``recipe 'musegan-tutorial' needs plugin 'jukepix' (not loaded)``.
+    """
+    origin = origin or f"recipe {recipe.name!r}"
+    needs = recipe.needs
+    if isinstance(needs, str) or not all(isinstance(plugin, str) and plugin for plugin in needs):
+        raise RecipeError(
+            f"{origin}: needs must be a tuple of plugin names, such as ('other-plugin',), not {needs!r}"
+        )
+    present = {info.plugin for info in registry.entries()}
+    missing = [plugin for plugin in needs if plugin not in present]
+    if missing:
+        names = " and ".join(repr(plugin) for plugin in missing)
+        raise RecipeError(
+            f"{origin} needs plugin{'s' if len(missing) > 1 else ''} {names} (not loaded); install "
+            f"{'them' if len(missing) > 1 else 'it'}, or allow {'them' if len(missing) > 1 else 'it'} "
+            "in CROSSMODAL_LOAD_PLUGINS"
+        )
+
+
+def check_sample_range(
+    generator: ConditionalGenerator, conditions: SampleSet, origin: str, decoder: str,
+    conditions_name: str = "",
+) -> None:
+    """Run the generator once on :data:`RANGE_CHECK_ITEMS` conditions and refuse values outside
+    [0, 1] or not finite, the range every decoder promises (:class:`~crossmodal.contract.interfaces.Decoder`).
+
+    The pass runs in evaluation mode under ``torch.no_grad()``, with its own noise and the global
+    RNG state restored afterwards, so it changes no weight, buffer or random stream: training
+    starts exactly as it would without it.
+
+    :param origin: names the recipe in messages (``recipe 'toy'``).
+    :param decoder: the decoder's registered name, for the message.
+    :raises RecipeError: one line naming the decoder and the range seen, or the generator's error
+        on these conditions (a plugin's own :class:`~crossmodal.errors.CrossmodalError`, such as
+        a :class:`~crossmodal.errors.ShapeError`, passes through unchanged).
+    """
+    count = min(RANGE_CHECK_ITEMS, len(conditions))
+    device = next(generator.parameters(), torch.empty(0)).device
+    source = f"{count} item{'s' if count != 1 else ''} of conditions dataset {conditions_name!r}"
+    was_training = generator.training
+    generator.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            batch = conditions.batch(torch.arange(count)).to(device)  # (count, *condition_shape)
+            noise = generator.sample_noise(count, torch.Generator().manual_seed(0), device)  # (count, noise_dim)
+            samples = generator(batch, noise).float()  # (count, *sample_shape)
+    except CrossmodalError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a plugin's bug, reported with the recipe it broke
+        raise RecipeError(
+            f"{origin}: the generator failed on {source} ({type(err).__name__}: {_first_line(err)})"
+        ) from err
+    finally:
+        generator.train(was_training)
+    decoder_class = type(generator.decoders[0]).__name__
+    if not bool(torch.isfinite(samples).all()):
+        raise RecipeError(
+            f"{origin}: decoder {decoder!r} ({decoder_class}) gives NaN or infinite values on {source}; "
+            "a decoder's output must lie in [0, 1]"
+        )
+    low, high = samples.min().item(), samples.max().item()
+    if low < 0 or high > 1:
+        raise RecipeError(
+            f"{origin}: decoder {decoder!r} ({decoder_class}) gives values in [{low:.4g}, {high:.4g}] on "
+            f"{source}; a decoder's output must lie in [0, 1] (end it with a sigmoid, or clamp)"
+        )
+
+
+_BUILD_ERRORS = (RuntimeError, MemoryError, ValueError, TypeError, OverflowError)
+"""What a factory raises for option values it cannot build (a 32 TB layer, a negative size...)."""
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0].strip() if lines else type(err).__name__
+
+
+def _options_text(options: Mapping[str, Any]) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "no options"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def check_options(
+    registry: Registry,
+    kind: str,
+    spec: ComponentSpec,
+    origin: str,
+    *,
+    extra: Collection[str] = (),
+    command_line: Collection[str] = (),
+    label: str = "",
+    error: type[CrossmodalError] = RecipeError,
+) -> None:
+    """Check ``spec.options`` against the signature of the factory registered as ``(kind, spec.name)``.
+
+    Nothing is built. Factories that take ``**kwargs`` accept any option name.
+
+    :param origin: where the options come from, for the message (``"recipe 'toy'"``,
+        ``"checkpoint runs/a/checkpoints/checkpoint-00000010.pt (recipe 'toy')"``).
+    :param extra: argument names the core passes itself (``source`` for datasets).
+    :param command_line: option names given on the command line (said so in the message).
+    :param label: how the component is named (default ``<kind> '<name>'``).
+    :raises error: naming the origin, the component, the bad option and the accepted ones.
+    :raises UnknownComponentError: when nothing is registered under the name (naming ``origin``).
+    """
+    info = _lookup(registry, kind, spec.name, origin)
+    label = label or f"{kind} {spec.name!r}"
+    try:
+        signature = inspect.signature(info.factory)
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check against
+        return
+    parameters = signature.parameters.values()
+    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = [name for name in named if name not in extra]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    where = f"{origin}: {label} from {info.provider}"
+    listing = f"it accepts: {', '.join(accepted)}" if accepted else "it takes no options"
+
+    def cause(name: str) -> str:
+        return " (given on the command line)" if name in command_line else ""
+
+    reserved = [name for name in spec.options if name in extra]
+    if reserved:
+        raise error(f"{where}: option {reserved[0]!r}{cause(reserved[0])} is set by crossmodal itself; {listing}")
+    unknown = [] if takes_any else [name for name in spec.options if name not in named]
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise error(f"{where} has no option{plural} {names}{cause(unknown[0])}; {listing}")
+    try:
+        signature.bind(**{name: None for name in extra}, **dict(spec.options))
+    except TypeError as err:
+        raise error(f"{where} cannot take these options ({_first_line(err)}); {listing}") from err
+
+
+def create_component(
+    registry: Registry,
+    kind: str,
+    spec: ComponentSpec,
+    origin: str,
+    *,
+    expected: type = object,
+    label: str = "",
+    error: type[CrossmodalError] = RecipeError,
+    command_line: Collection[str] = (),
+    **extra: Any,
+) -> Any:
+    """Check the options (:func:`check_options`), then call the factory with ``extra`` and them.
+
+    A factory that fails on its option values (``RuntimeError`` of a huge allocation,
+    ``MemoryError``, ``ValueError``, ``TypeError``) becomes one ``error`` line naming the origin,
+    the component and the options; our own errors (:class:`~crossmodal.errors.DataError`...)
+    pass through unchanged.
+
+    :param expected: the class the object must be an instance of (``object``: anything).
+    :raises error: see above, or when the factory built the wrong type.
+    """
+    check_options(registry, kind, spec, origin, extra=tuple(extra), command_line=command_line,
+                  label=label, error=error)
+    info = registry.get(kind, spec.name)
+    label = label or f"{kind} {spec.name!r}"
+    try:
+        obj = info.factory(**extra, **dict(spec.options))
+    except CrossmodalError:
+        raise
+    except _BUILD_ERRORS as err:
+        raise error(
+            f"{origin}: {label} from {info.provider} could not be built with "
+            f"{_options_text(spec.options)} ({type(err).__name__}: {_first_line(err)})"
+        ) from err
+    if expected is not object and not isinstance(obj, expected):
+        raise error(
+            f"{origin}: {label} from {info.provider} built a {type(obj).__name__}, "
+            f"which is not a crossmodal.{expected.__name__}"
+        )
+    return obj
+
+
+def _check_generator_options(
+    registry: Registry, parts: Mapping[str, ComponentSpec], origin: str, error: type[CrossmodalError]
+) -> None:
+    for role, part in parts.items():
+        check_options(registry, ROLE_KINDS[role], part, origin, error=error)
+
+
+def build_generator(
+    registry: Registry,
+    encoder: ComponentSpec,
+    temporal: ComponentSpec,
+    decoder: ComponentSpec,
+    n_tracks: int,
+    *,
+    recipe: str = "",
+    origin: str = "",
+    error: type[CrossmodalError] = RecipeError,
+) -> ConditionalGenerator:
+    """Create the components and assemble a :class:`ConditionalGenerator` (``n_tracks`` decoders).
+
+    Every component's options are checked against its factory before any is built.
+
+    :param origin: where the components come from, for messages (default ``recipe '<recipe>'``).
+    :param error: the error class raised (:class:`CheckpointError` when rebuilding a checkpoint).
+    :raises RecipeError: when an option is unknown, a factory fails or returns the wrong type, or
+        the sizes do not fit; the message names the recipe and the components.
+    """
+    origin = origin or f"recipe {recipe!r}"
+    if n_tracks < 1:
+        raise error(f"{origin}: n_tracks must be >= 1, got {n_tracks}")
+    _check_generator_options(registry, {"encoder": encoder, "temporal": temporal, "decoder": decoder}, origin, error)
+    parts = (
+        create_component(registry, "encoder", encoder, origin, expected=Encoder, error=error),
+        create_component(registry, "temporal-source", temporal, origin, expected=TemporalSource, error=error),
+        [create_component(registry, "decoder", decoder, origin, expected=Decoder, error=error)
+         for _ in range(n_tracks)],
+    )
+    try:
+        return ConditionalGenerator(*parts)
+    except RecipeError as err:
+        raise error(
+            f"{origin} (encoder {encoder.name!r}, temporal-source {temporal.name!r}, "
+            f"decoder {decoder.name!r}): {err}"
+        ) from err
+
+
+def build_job(
+    registry: Registry,
+    recipe: Recipe | str,
+    condition_source: str | None = None,
+    target_source: str | None = None,
+    condition_options: Mapping[str, Any] | None = None,
+    target_options: Mapping[str, Any] | None = None,
+    *,
+    spec: JobSpec | None = None,
+    origin: str = "",
+    error: type[CrossmodalError] = RecipeError,
+) -> Job:
+    """Build everything a recipe names and check that the pieces fit, before any training.
+
+    :param recipe: a :class:`Recipe` or the name of a registered one.
+    :param condition_source, target_source: passed as ``source`` to the dataset factories
+        (``None`` = the plugin's embedded default data).
+    :param condition_options, target_options: dataset options over the recipe's.
+    :param spec: rebuild from a recorded :class:`JobSpec` (component names and options, data
+        sources, pairing, descriptor names) instead of the recipe's; the recipe still supplies the
+        loss terms, and a pairing that is not shipped with crossmodal, which must record as the
+        recorded one (:func:`~crossmodal.data.pairing.recorded_pairing`). Used when resuming.
+    :param origin: where ``spec`` comes from, for messages (``"checkpoint PATH"`` when resuming);
+        default ``recipe '<name>'``.
+    :param error: the error class of option and build failures (:class:`CheckpointError` for a
+        recorded ``spec``).
+    :raises RecipeError: before anything is built, a plugin in ``recipe.needs`` that is not loaded
+        (:func:`check_needs`), or a component or dataset option its factory does not take; then
+        mismatching shapes, naming the recipe and the components; finally a decoder whose values
+        on a few conditions leave [0, 1] (:func:`check_sample_range`), a descriptor the recipe
+        names that describes another sample kind (:func:`create_descriptor`), a pairing that
+        does not suit the data (:meth:`~crossmodal.data.pairing.DataAwarePairing.prepare`), or a loss
+        term's module factory that fails (:func:`_loss_modules`).
+    :raises UnknownComponentError: before anything is built, a name nothing is registered under,
+        naming the recipe and the plugin it comes from.
+    """
+    if isinstance(recipe, str):
+        recipe = get_recipe(registry, recipe)
+    name = recipe.name
+    where = f"{origin} (recipe {name!r})" if origin else f"recipe {name!r}"
+    command_line = {
+        "conditions": frozenset(condition_options or ()) if spec is None else frozenset(),
+        "targets": frozenset(target_options or ()) if spec is None else frozenset(),
+    }
+    if spec is None:
+        cond_spec = ComponentSpec(recipe.conditions.name, {**recipe.conditions.options, **(condition_options or {})})
+        target_spec = ComponentSpec(recipe.targets.name, {**recipe.targets.options, **(target_options or {})})
+        specs = {
+            "encoder": recipe.encoder,
+            "temporal": recipe.temporal,
+            "decoder": recipe.decoder,
+            "critic": recipe.critic,
+            "conditions": cond_spec,
+            "targets": target_spec,
+        }
+        if recipe.validation is not None:
+            specs["validation"] = ComponentSpec(target_spec.name, {**target_spec.options, **recipe.validation})
+        if recipe.writer is not None:
+            specs["writer"] = recipe.writer
+        if recipe.renderer is not None:
+            specs["renderer"] = recipe.renderer
+        spec = JobSpec(
+            recipe=name,
+            n_tracks=recipe.n_tracks,
+            components={k: {"name": s.name, "options": _plain(dict(s.options))} for k, s in specs.items()},
+            evaluators=tuple(recipe.evaluators),
+            sources={"conditions": condition_source, "targets": target_source,
+                     **({"validation": target_source} if recipe.validation is not None else {})},
+            pairing=pairing_record(recipe.pairing),
+            descriptors={"condition_descriptor": recipe.condition_descriptor,
+                         "sample_descriptor": recipe.sample_descriptor},
+        )
+    pairing = recorded_pairing(spec.pairing, recipe.pairing, where, error)
+    descriptor_names = dict(spec.descriptors) or {"condition_descriptor": recipe.condition_descriptor,
+                                                  "sample_descriptor": recipe.sample_descriptor}
+    get = spec.component
+    check_needs(registry, recipe, where)
+    provider = _recipe_provider(registry, name)
+    named_by = f"{where} from plugin {provider}" if provider else where
+    for role, kind in ROLE_KINDS.items():  # every name, before anything is built
+        if get(role) is not None:
+            _lookup(registry, kind, get(role).name, named_by)
+    for evaluator_name in spec.evaluators:
+        _lookup(registry, "evaluator", evaluator_name, named_by)
+    for role in ("encoder", "temporal", "decoder", "critic", "writer", "renderer"):
+        if get(role) is not None:
+            check_options(registry, ROLE_KINDS[role], get(role), where, error=error)
+    data_roles = ("conditions", "targets", "validation") if get("validation") is not None else ("conditions", "targets")
+    command_line["validation"] = command_line["targets"]
+    for role in data_roles:
+        check_options(registry, ROLE_KINDS[role], get(role), where, extra=("source",), command_line=command_line[role],
+                      label=f"{role} dataset {get(role).name!r}", error=error)
+    generator = build_generator(
+        registry, get("encoder"), get("temporal"), get("decoder"), spec.n_tracks, recipe=name, origin=where,
+        error=error,
+    )
+    critic_spec = get("critic")
+    critic = create_component(registry, "critic", critic_spec, where, expected=Critic, error=error)
+    what = f"encoder {get('encoder').name!r}, decoder {get('decoder').name!r} x {spec.n_tracks}"
+    if tuple(critic.sample_shape) != generator.sample_shape:
+        raise RecipeError(
+            f"recipe {name!r}: critic {critic_spec.name!r} scores samples of shape "
+            f"{tuple(critic.sample_shape)}, but the generator ({what}, temporal-source "
+            f"{get('temporal').name!r}) makes (segments, *segment_shape, tracks) = {generator.sample_shape}"
+        )
+    if tuple(critic.condition_shape) != generator.condition_shape:
+        raise RecipeError(
+            f"recipe {name!r}: critic {critic_spec.name!r} takes conditions of shape "
+            f"{tuple(critic.condition_shape)}, but encoder {get('encoder').name!r} takes "
+            f"{generator.condition_shape}"
+        )
+    conditions, targets, *held_out = (
+        create_component(registry, ROLE_KINDS[role], get(role), where, label=f"{role} dataset {get(role).name!r}",
+                         error=error, command_line=command_line[role], source=spec.sources.get(role))
+        for role in data_roles
+    )
+    validation = held_out[0] if held_out else None
+    checked = [
+        ("conditions", conditions, generator.condition_shape, f"encoder {get('encoder').name!r}"),
+        ("targets", targets, generator.sample_shape, f"the generator ({what}) and critic {critic_spec.name!r}"),
+    ]
+    if validation is not None:
+        checked.append(("validation", validation, generator.sample_shape, f"the generator ({what})"))
+    for role, data, expected, consumer in checked:
+        dataset_name = get(role).name
+        if not isinstance(data, SampleSet):
+            raise RecipeError(
+                f"recipe {name!r}: sample-set {dataset_name!r} built a {type(data).__name__}, which lacks the "
+                "crossmodal.SampleSet attributes (sample_kind, sample_shape, __len__, batch, sources)"
+            )
+        check_dataset(data, expected, f"recipe {name!r}: {role} dataset {dataset_name!r}", consumer, RecipeError)
+    check_sample_range(generator, conditions, f"recipe {name!r}", get("decoder").name, get("conditions").name)
+    evaluators: dict[str, Evaluator] = {}
+    for evaluator_name in spec.evaluators:
+        evaluator = create_component(registry, "evaluator", ComponentSpec(evaluator_name), where, error=error)
+        if getattr(evaluator, "sample_kind", None) != targets.sample_kind:
+            raise RecipeError(
+                f"recipe {name!r}: evaluator {evaluator_name!r} understands samples of kind "
+                f"{getattr(evaluator, 'sample_kind', None)!r}, but targets dataset {get('targets').name!r} "
+                f"holds {targets.sample_kind!r}"
+            )
+        evaluators[evaluator_name] = evaluator
+    descriptors = {
+        role: None if descriptor_names.get(role) is None else create_descriptor(
+            registry, descriptor_names[role], data.sample_kind, f"recipe {name!r}", role)
+        for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets))
+    }
+    training_data = TrainingData(conditions, targets, descriptors["condition_descriptor"],
+                                 descriptors["sample_descriptor"], f"recipe {name!r}")
+    writer_spec = get("writer")
+    writer = None if writer_spec is None else create_component(
+        registry, ROLE_KINDS["writer"], writer_spec, where, error=error
+    )
+    if writer is not None and not isinstance(writer, SampleWriter):
+        raise RecipeError(
+            f"recipe {name!r}: sample-writer {writer_spec.name!r} built a {type(writer).__name__} without write()"
+        )
+    prepared = prepare_pairing(pairing, training_data)
+    loss_modules = _loss_modules(recipe, training_data, f"recipe {name!r}")  # last: every other weight is drawn
+    return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer, prepared, loss_modules,
+               training_data, validation)
+
+
+def _loss_modules(recipe: Recipe, data: TrainingData, origin: str) -> dict[str, nn.Module]:
+    """Build the module of every extra loss term that owns one (:attr:`~crossmodal.contract.recipe.LossTerm.module`).
+
+    :raises RecipeError: two such terms share a name, or a factory built no ``torch.nn.Module``.
+    """
+    modules: dict[str, nn.Module] = {}
+    for side, terms in (("generator_losses", recipe.generator_losses), ("critic_losses", recipe.critic_losses)):
+        for term in terms:
+            if term.module is None:
+                continue
+            if term.name in modules:
+                raise RecipeError(f"{origin}: two extra loss terms named {term.name!r} own a module; name them apart")
+            module = term.module(data)
+            if not isinstance(module, nn.Module):
+                raise RecipeError(
+                    f"{origin}: the module factory of {side} term {term.name!r} built a {type(module).__name__}, "
+                    "not a torch.nn.Module"
+                )
+            modules[term.name] = module
+    return modules
+
+
+def create_descriptor(registry: Registry, name: str, sample_kind: str, origin: str, role: str) -> Descriptor:
+    """Create the descriptor registered as ``name`` and check that it describes ``sample_kind`` items.
+
+    :param origin: names the recipe or checkpoint in messages (``recipe 'toy'``).
+    :param role: the recipe field naming it (``condition_descriptor`` or ``sample_descriptor``).
+    :raises RecipeError: the factory fails, returns no :class:`~crossmodal.contract.interfaces.Descriptor`,
+        or one of another ``sample_kind``; an unknown name raises :class:`UnknownComponentError`.
+    """
+    descriptor = create_component(registry, "descriptor", ComponentSpec(name), origin, expected=Descriptor,
+                                  label=f"{role} {name!r}")
+    if getattr(descriptor, "sample_kind", None) != sample_kind:
+        raise RecipeError(
+            f"{origin}: {role} {name!r} describes items of kind {getattr(descriptor, 'sample_kind', None)!r}, "
+            f"but the {'conditions' if role == 'condition_descriptor' else 'samples'} are {sample_kind!r}"
+        )
+    return descriptor
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def check_dataset(data: Any, expected: Any, what: str, consumer: str, error: type[Exception]) -> None:
+    """Refuse a built dataset whose items are not ``expected``-shaped, or that holds no item.
+
+    :param what: names the dataset in the message (``"recipe 'x': targets dataset 'phrases'"``).
+    :param consumer: what reads its items (``"the critic 'phrase-critic'"``).
+    :raises error: one line naming both shapes, or saying the dataset is empty.
+    """
+    if tuple(data.sample_shape) != tuple(expected):
+        raise error(f"{what} holds items of shape {tuple(data.sample_shape)}, but {consumer} expects {tuple(expected)}")
+    if len(data) == 0:
+        raise error(f"{what} holds no item")
+
+
+def check_finite_weights(state: Any, where: str) -> None:
+    """Refuse a state dict (name -> tensor) holding NaN or infinite values, or no tensors at all.
+
+    :param where: the file, for the message (``"checkpoint PATH: generator"``).
+    :raises CheckpointError: naming ``where`` and the first bad tensor.
+    """
+    if not isinstance(state, Mapping) or not state:
+        raise CheckpointError(f"{where} weights are missing or not a dict of tensors")
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{where} weight {shown(str(name))!r} is a {type(value).__name__}, not a tensor")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(
+                f"{where} weight {shown(str(name))!r} holds NaN or infinite values, so every sample would "
+                "be garbage; use an earlier checkpoint of the run"
+            )
+
+
+def load_generator(
+    registry: Registry, document: Mapping[str, Any], device: Any = "cpu"
+) -> tuple[ConditionalGenerator, JobSpec]:
+    """Rebuild the generator recorded in a loaded checkpoint and load its weights: the averaged
+    ones (``generator_average``, see :attr:`~crossmodal.training.config.TrainConfig.generator_average`)
+    when the run kept an average, else the trained ones.
+
+    Before anything is built, the saved weights must be finite and the recorded component
+    options must be ones the registered factories take. The generator is then first built on
+    the meta device (no memory) and its shapes compared with the saved ones (:func:`_meta_build`
+    says which failures of that build are final); where its components cannot be built there,
+    every recorded size must be at most :data:`MAX_UNCHECKED_SIZE` before the real build
+    allocates anything.
+
+    :param document: from :func:`crossmodal.storage.checkpoint.load_checkpoint`.
+    :returns: the generator (on ``device``, in evaluation mode) and the checkpoint's job spec.
+    :raises RecipeError: when a recorded component is not registered.
+    :raises CheckpointError: when the saved weights are not finite, a recorded option is unknown
+        or cannot be built, a recorded size is refused unbuilt, or the weights do not fit the
+        rebuilt generator (naming the file).
+    """
+    path = shown(str(document.get("path", "")))
+    try:
+        spec = JobSpec.from_dict(document["job"])
+    except RecipeError as err:
+        raise CheckpointError(f"checkpoint {path}: {err}") from err
+    key = "generator_average" if "generator_average" in document else "generator"
+    weights = document.get(key)
+    check_finite_weights(weights, f"checkpoint {path}: {key.replace('_', ' ')}")
+    origin = f"checkpoint {path} (recipe {spec.recipe!r})"
+    parts = {role: spec.component(role) for role in ("encoder", "temporal", "decoder")}
+    missing = [role for role, part in parts.items() if part is None]
+    if missing:
+        raise CheckpointError(f"{origin}: the recorded job names no {', '.join(missing)}")
+    _check_generator_options(registry, parts, origin, CheckpointError)
+
+    def build() -> ConditionalGenerator:
+        return build_generator(
+            registry, parts["encoder"], parts["temporal"], parts["decoder"], spec.n_tracks, recipe=spec.recipe,
+            origin=origin, error=CheckpointError,
+        )
+
+    misfit = f"{origin}: the saved generator does not fit the one built from its recorded components " \
+             "(did a plugin change, or was the file edited?)"
+    skeleton = _meta_build(build)  # first without memory, so absurd recorded sizes are refused unallocated
+    if skeleton is None:
+        _check_unchecked_sizes(parts, spec.n_tracks, origin)
+    else:
+        _compare_shapes(skeleton.state_dict(), weights, misfit)
+        del skeleton
+    generator = build()
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as err:
+        raise CheckpointError(f"{misfit}: {' '.join(str(err).split())[:400]}") from err
+    return generator.to(device).eval(), spec
+
+
+def _compare_shapes(built: Mapping[str, Any], saved: Mapping[str, Any], misfit: str) -> None:
+    """Refuse when ``saved`` lacks a tensor of ``built``, has an extra one, or one of another shape."""
+    for name, tensor in built.items():
+        if name not in saved:
+            raise CheckpointError(f"{misfit}: the file has no weight {name!r}")
+        if tuple(saved[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{misfit}: weight {name!r} is {tuple(saved[name].shape)} in the file, but the recorded "
+                f"options build {tuple(tensor.shape)}"
+            )
+    extra = [name for name in saved if name not in built]
+    if extra:
+        raise CheckpointError(f"{misfit}: the file has an unexpected weight {shown(str(extra[0]))!r}")
+
+
+def _meta_build(build: Callable[[], ConditionalGenerator]) -> ConditionalGenerator | None:
+    """``build()`` on the meta device (shapes, no memory), or ``None`` where the meta device
+    cannot build these components.
+
+    A :class:`~crossmodal.errors.CrossmodalError` that no other exception caused is honoured
+    (raised as is): crossmodal's own refusals (the recorded sizes do not fit each other, an
+    option the factory lacks) and a plugin's own (a :class:`~crossmodal.errors.ShapeError`...)
+    are the same on every device. Anything else counts as the meta device being unsupported,
+    whether raised as is or wrapped by :func:`create_component`: the meta device itself raises
+    ``RuntimeError`` and ``NotImplementedError`` (``Tensor.item()``, an operator without a meta
+    kernel) and ``TypeError`` (conversion to numpy), which cannot be told from a plugin's own
+    ``ValueError`` or ``TypeError``, so those are left to the real build to raise again.
+    """
+    try:
+        with torch.device("meta"):
+            return build()
+    except CrossmodalError as err:
+        cause = err.__cause__
+        while isinstance(cause, CrossmodalError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        return None
+    except Exception:  # noqa: BLE001 - a plugin's exception of its own class, see above
+        return None
+
+
+def _check_unchecked_sizes(parts: Mapping[str, ComponentSpec], n_tracks: int, origin: str) -> None:
+    """Refuse ``n_tracks`` or an integer in the recorded options above :data:`MAX_UNCHECKED_SIZE`."""
+    sizes = {"n_tracks": n_tracks}
+    for role, part in parts.items():
+        sizes.update({f"{ROLE_KINDS[role]} {part.name!r} option {name!r}": _largest_integer(value)
+                      for name, value in part.options.items()})
+    for label, size in sizes.items():
+        if size > MAX_UNCHECKED_SIZE:
+            raise CheckpointError(
+                f"{origin}: {label} records {size}; these components cannot be built on the meta device to "
+                f"check the saved shapes first, so sizes above {MAX_UNCHECKED_SIZE} are refused rather than allocated"
+            )
+
+
+def _largest_integer(value: Any) -> int:
+    """The largest integer in a recorded option value, searching lists and dicts (0: none, booleans not counted)."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return max(map(_largest_integer, value), default=0)
+    return 0
