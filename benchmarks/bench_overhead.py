@@ -50,7 +50,8 @@ from crossmodal.job.build import Job, JobSpec, build_job  # noqa: E402
 from crossmodal.training.config import TrainConfig  # noqa: E402
 from crossmodal.job.generator import ConditionalGenerator  # noqa: E402
 from crossmodal.contract.recipe import ComponentSpec, Recipe  # noqa: E402
-from crossmodal.training.trainer import Trainer, seed_everything  # noqa: E402
+from crossmodal.training.trainer import Trainer  # noqa: E402
+from crossmodal.storage.runs import seed_everything  # noqa: E402
 
 GP_WEIGHT = 10.0  # lambda, as the trainer's default
 

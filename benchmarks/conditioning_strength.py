@@ -26,7 +26,7 @@ import torch
 from crossmodal import hookimpl, load_plugins, random_pairs
 from crossmodal.job.build import get_recipe
 from crossmodal.cli import make_cli
-from crossmodal.training.trainer import start_training
+from crossmodal.training.launch import start_training
 
 
 def _plugin(recipe):

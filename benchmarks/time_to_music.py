@@ -38,7 +38,7 @@ import torch
 from crossmodal import hookimpl, load_plugins
 from crossmodal.job.build import get_recipe
 from crossmodal.contract.recipe import ComponentSpec
-from crossmodal.training.trainer import start_training
+from crossmodal.training.launch import start_training
 
 BAND_TOLERANCE = 0.25
 """Relative distance from the real value allowed for UPC, polyphony, pitch range and TD."""

@@ -36,7 +36,7 @@ import torch
 from crossmodal import load_plugins
 from crossmodal.job.build import get_recipe
 from crossmodal.contract.recipe import ComponentSpec
-from crossmodal.training.trainer import start_training
+from crossmodal.training.launch import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
 from time_to_music import _variant, with_recipe

@@ -64,7 +64,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
     from crossmodal.storage.checkpoint import load_checkpoint, save_checkpoint
     from crossmodal.storage.files import atomic_write, atomic_write_text, remove_leftovers, shown
     from crossmodal.storage.skips import SkipFile, report_skipped, skip_counts, skip_line
-    from crossmodal.training.trainer import Trainer, resume_training, start_training
+    from crossmodal.training.trainer import Trainer
+    from crossmodal.training.launch import resume_training, start_training
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("CheckpointError", "CrossmodalError", "DataError", "DuplicateComponentError", "OutputError",
@@ -87,7 +88,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("load_checkpoint", "save_checkpoint"), "storage.checkpoint"),
     **dict.fromkeys(("atomic_write", "atomic_write_text", "remove_leftovers", "shown"), "storage.files"),
     **dict.fromkeys(("SkipFile", "report_skipped", "skip_counts", "skip_line"), "storage.skips"),
-    **dict.fromkeys(("Trainer", "resume_training", "start_training"), "training.trainer"),
+    "Trainer": "training.trainer",
+    **dict.fromkeys(("resume_training", "start_training"), "training.launch"),
 }
 """Exported name -> the submodule of :mod:`crossmodal` that defines it (imported on first access)."""
 

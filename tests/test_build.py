@@ -187,7 +187,7 @@ def test_a_factory_that_fails_on_absurd_values_is_one_line(registry):
 
 def _saved_toy(tmp_path):
     from crossmodal.storage.checkpoint import load_checkpoint
-    from crossmodal.training.trainer import start_training
+    from crossmodal.training.launch import start_training
 
     trainer = start_training(toy_plugin.toy_registry(), "toy",
                              overrides={"steps": 1, "out_dir": str(tmp_path), "checkpoint_every": 1})

@@ -19,7 +19,7 @@ import toy_plugin  # noqa: E402
 
 from crossmodal import CheckpointError, CrossmodalError, OutputError  # noqa: E402
 from crossmodal.storage import checkpoint as ckpt  # noqa: E402
-from crossmodal.training.trainer import resume_training, start_training  # noqa: E402
+from crossmodal.training.launch import resume_training, start_training  # noqa: E402
 
 
 def minimal_state(step):

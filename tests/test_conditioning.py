@@ -34,7 +34,8 @@ from crossmodal.evaluation.conditioning import (  # noqa: E402
 from crossmodal.training.config import TrainConfig  # noqa: E402
 from crossmodal.evaluation.sets import matching_evaluators  # noqa: E402
 from crossmodal.callbacks.fixed_samples import metric_values  # noqa: E402
-from crossmodal.training.trainer import Trainer, seed_everything  # noqa: E402
+from crossmodal.training.trainer import Trainer  # noqa: E402
+from crossmodal.storage.runs import seed_everything  # noqa: E402
 
 P, S = 6, 8  # conditions, seeds
 

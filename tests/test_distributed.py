@@ -25,7 +25,8 @@ from crossmodal.training import distributed  # noqa: E402
 from crossmodal.training import distributed  # noqa: E402
 from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.training.config import TrainConfig  # noqa: E402
-from crossmodal.training.trainer import Trainer, resume_training, start_training  # noqa: E402
+from crossmodal.training.trainer import Trainer  # noqa: E402
+from crossmodal.training.launch import resume_training, start_training  # noqa: E402
 
 WORLD_SIZE = 2
 GLOBAL_BATCH = 8  # 4 pairs per process

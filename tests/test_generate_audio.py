@@ -36,7 +36,7 @@ from crossmodal import (  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.contract.hookspecs import KIND_INTERFACES  # noqa: E402
 from crossmodal.storage.outputs import write_new  # noqa: E402
-from crossmodal.training.trainer import start_training  # noqa: E402
+from crossmodal.training.launch import start_training  # noqa: E402
 
 RENDERED = b"rendered from "
 """What the toy renderer writes before the bytes of the file it renders."""

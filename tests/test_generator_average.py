@@ -13,7 +13,9 @@ from crossmodal.job.build import build_job, load_generator  # noqa: E402
 from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
 from crossmodal.training.config import TrainConfig  # noqa: E402
 from crossmodal.errors import RecipeError  # noqa: E402
-from crossmodal.training.trainer import Trainer, resume_training, seed_everything, start_training  # noqa: E402
+from crossmodal.training.trainer import Trainer  # noqa: E402
+from crossmodal.training.launch import resume_training, start_training  # noqa: E402
+from crossmodal.storage.runs import seed_everything  # noqa: E402
 
 DECAY = 0.2  # small, so that the cap min(decay, (1 + t) / (10 + t)) applies from the second update on
 

@@ -30,7 +30,8 @@ from crossmodal import (  # noqa: E402
 from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
 from crossmodal.losses.wasserstein import InformationLoss  # noqa: E402
-from crossmodal.training.trainer import resume_training, seed_everything, start_training  # noqa: E402
+from crossmodal.training.launch import resume_training, start_training  # noqa: E402
+from crossmodal.storage.runs import seed_everything  # noqa: E402
 
 INFORMATION = information_term(weight=0.5)
 

@@ -25,7 +25,7 @@ from crossmodal import API_VERSION, ComponentSpec, TrainingInterrupted, hookimpl
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.training.config import updates_through  # noqa: E402
 from crossmodal.training.stop_signals import StopSignals  # noqa: E402
-from crossmodal.training.trainer import resume_training, start_training  # noqa: E402
+from crossmodal.training.launch import resume_training, start_training  # noqa: E402
 
 NOTICE = "stopping after the current update; Ctrl-C again to stop now without saving\n"
 

@@ -16,7 +16,7 @@ import toy_plugin  # noqa: E402
 from crossmodal import OutputError  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.storage.skips import report_skipped  # noqa: E402
-from crossmodal.training.trainer import start_training  # noqa: E402
+from crossmodal.training.launch import start_training  # noqa: E402
 
 
 @pytest.fixture

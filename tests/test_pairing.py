@@ -29,7 +29,7 @@ from crossmodal import (  # noqa: E402
 )
 from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.data.pairing import pairing_record, prepare_pairing, rank_scores, recorded_pairing  # noqa: E402
-from crossmodal.training.trainer import resume_training, start_training  # noqa: E402
+from crossmodal.training.launch import resume_training, start_training  # noqa: E402
 
 
 # -------------------------------------------------------------------------------------------

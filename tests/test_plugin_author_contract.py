@@ -34,7 +34,7 @@ from crossmodal import (  # noqa: E402
 from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.job.generator import ConditionalGenerator  # noqa: E402
-from crossmodal.training.trainer import seed_everything  # noqa: E402
+from crossmodal.storage.runs import seed_everything  # noqa: E402
 
 
 def tutorial_recipe(**changes) -> Recipe:

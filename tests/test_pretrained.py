@@ -25,7 +25,7 @@ from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.generation.session import default_model_name, open_generation  # noqa: E402
 from crossmodal.storage.model_file import MODEL_FORMAT, PretrainedModel, file_sha256, load_model  # noqa: E402
-from crossmodal.training.trainer import start_training  # noqa: E402
+from crossmodal.training.launch import start_training  # noqa: E402
 
 
 class ShippedModels:

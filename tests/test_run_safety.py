@@ -29,7 +29,7 @@ from crossmodal import OutputError, RunInUseError, TrainingInterrupted  # noqa: 
 from crossmodal.training import distributed  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.storage.files import leftover_name  # noqa: E402
-from crossmodal.training.trainer import resume_training, start_training  # noqa: E402
+from crossmodal.training.launch import resume_training, start_training  # noqa: E402
 
 LAUNCHER = """
 import sys

@@ -39,7 +39,7 @@ from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.generation.session import open_generation  # noqa: E402
 from crossmodal.generation.web_app import MAX_SAMPLES, REQUEST_HEADER, STATIC, UPLOAD_LIMIT_BYTES, create_app  # noqa: E402
 from crossmodal.generation.web_jobs import clean_name  # noqa: E402
-from crossmodal.training.trainer import start_training  # noqa: E402
+from crossmodal.training.launch import start_training  # noqa: E402
 
 HEADERS = {REQUEST_HEADER: "1"}
 """What the page's script sends with every upload."""

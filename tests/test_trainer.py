@@ -18,7 +18,8 @@ from crossmodal import LossTerm, TrainingDivergedError  # noqa: E402
 from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.storage.checkpoint import list_checkpoints  # noqa: E402
 from crossmodal.training.config import TrainConfig  # noqa: E402
-from crossmodal.training.trainer import Trainer, seed_everything  # noqa: E402
+from crossmodal.training.trainer import Trainer  # noqa: E402
+from crossmodal.storage.runs import seed_everything  # noqa: E402
 
 
 def make_trainer(run_dir=None, recipe=None, **changes):
@@ -258,7 +259,7 @@ def test_an_exploding_gradient_penalty_stops_training_at_once(tmp_path):
 def test_a_checkpoint_with_nan_weights_is_never_resumed_from_or_called_good(tmp_path):
     from crossmodal import CheckpointError
     from crossmodal.storage.checkpoint import save_checkpoint
-    from crossmodal.training.trainer import resume_training
+    from crossmodal.training.launch import resume_training
 
     trainer = make_trainer(tmp_path / "run", steps=2)
     trainer.train()

@@ -322,7 +322,7 @@ def train(
     """
 
     from crossmodal.training import distributed
-    from crossmodal.training.trainer import resume_training, start_training
+    from crossmodal.training.launch import resume_training, start_training
 
     ctx.call_on_close(distributed.teardown)  # leave the process group however the command ends
     plugins = plugins_of(ctx)

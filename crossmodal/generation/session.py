@@ -167,7 +167,7 @@ def open_generation(registry: Registry, *, checkpoint: str | Path | None = None,
     from crossmodal.contract.interfaces import SampleRenderer
     from crossmodal.storage.model_file import PretrainedModel, load_model
     from crossmodal.contract.recipe import ComponentSpec
-    from crossmodal.training.trainer import run_dir_of
+    from crossmodal.storage.runs import run_dir_of
 
     if checkpoint is not None and model is not None:
         raise RecipeError("give either a checkpoint or a model, not both")

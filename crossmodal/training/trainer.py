@@ -44,7 +44,6 @@ module-level state, so several trainers can live in one process.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from functools import partial
 from pathlib import Path
@@ -53,33 +52,21 @@ from typing import Any, Callable, Mapping, NoReturn
 import torch
 
 from crossmodal.training import distributed, updates
-from crossmodal.data.batches import DEVICE_CACHE_LIMIT_BYTES, BatchDraws, local_batch
-from crossmodal.job.build import Job, JobSpec, build_job, get_recipe
-from crossmodal.storage.checkpoint import checkpoint_name, load_checkpoint, plugin_version_changes, save_checkpoint
-from crossmodal.training.config import TrainConfig, critic_updates_for, resolve_config, resolve_device, resume_config, updates_through
+from crossmodal.data.batches import BatchDraws
+from crossmodal.job.build import Job
+from crossmodal.storage.checkpoint import checkpoint_name, save_checkpoint
+from crossmodal.training.config import TrainConfig, critic_updates_for, updates_through
 from crossmodal.callbacks.divergence import LossLog, check_losses, check_weights
-from crossmodal.errors import CheckpointError, OutputError, RunInUseError, TrainingInterrupted
+from crossmodal.errors import TrainingInterrupted
 from crossmodal.storage.files import shown
 from crossmodal.callbacks.fixed_samples import FixedSamples
 from crossmodal.contract.recipe import LossTerm
-from crossmodal.contract.registry import Registry
 from crossmodal.storage.run_folder import RunFolder, hold_lock, run_config
 from crossmodal.storage.runlock import RunLock
-from crossmodal.storage.runs import check_same_job, new_run_dir, resolved_source, run_dir_of, seed_everything
 from crossmodal.training.stop_signals import StopSignals
 from crossmodal.training.state import TrainingState
 
-__all__ = [
-    "DEVICE_CACHE_LIMIT_BYTES",
-    "Progress",
-    "Trainer",
-    "UpdateProgress",
-    "new_run_dir",
-    "resume_training",
-    "run_dir_of",
-    "seed_everything",
-    "start_training",
-]
+__all__ = ["Progress", "Trainer", "UpdateProgress"]
 
 Progress = Callable[[int, int, Mapping[str, float]], None]
 """``progress(generator_step, total_steps, losses)``, called every ``log_every`` updates."""
@@ -493,140 +480,3 @@ class Trainer:
         elif self.run_dir is not None:  # where rank 0 wrote it, for this process's messages
             self._last_checkpoint = self.run_dir / "checkpoints" / checkpoint_name(self.step)
         return written
-
-
-# -------------------------------------------------------------------------------------------
-# Starting and resuming runs
-
-
-def _joined(config: TrainConfig, same: Any, what: str, is_main_process: bool | None) -> bool:
-    """Join the process group (under ``torchrun``), check every process has the same ``same``;
-    returns whether this is the main process (default: rank 0)."""
-    distributed.init(config.device)
-    distributed.check_same(same, what)
-    return distributed.is_main_process() if is_main_process is None else is_main_process
-
-
-def _opened_trainer(
-    job: Job, config: TrainConfig, run_dir: Path | None, checkpoint: Mapping[str, Any] | None, **options: Any
-) -> Trainer:
-    """A :class:`Trainer` with its run opened (and TensorBoard), resumed from ``checkpoint``'s
-    contents when given; on failure its lock is let go.
-
-    :param options: :class:`Trainer`'s keyword arguments.
-    """
-    trainer = Trainer(job, config, run_dir, **options)
-    try:
-        trainer.open()
-        if checkpoint is not None:
-            trainer.load_state_dict(checkpoint)
-            if trainer.run_folder is not None:  # drop the metrics evaluated after the checkpoint
-                trainer.run_folder.forget_metrics_after(trainer.step)
-            trainer.warnings.extend(plugin_version_changes(checkpoint["plugins"], trainer.plugin_versions))
-        trainer.open_tensorboard()
-    except BaseException:
-        trainer.close()
-        raise
-    return trainer
-
-
-def start_training(
-    registry: Registry,
-    recipe_name: str,
-    *,
-    condition_source: str | None = None,
-    target_source: str | None = None,
-    condition_options: Mapping[str, Any] | None = None,
-    target_options: Mapping[str, Any] | None = None,
-    config_file: str | Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    plugin_versions: Mapping[str, str] | None = None,
-    progress: Progress | None = None,
-    is_main_process: bool | None = None,
-) -> Trainer:
-    """Resolve the configuration, seed, build and check the job, create the run folder.
-
-    Under ``torchrun`` this joins the process group (:func:`crossmodal.training.distributed.init`), checks
-    that every process resolved the same options, and rank 0 creates the run folder and tells
-    the others its name.
-
-    :param recipe_name: a registered recipe; its ``training`` mapping sits between the defaults
-        and ``config_file`` (a JSON or TOML file), and ``overrides`` (e.g. command-line options,
-        ``None`` values ignored) win over both.
-    :param condition_source, target_source: a source that names an existing file or folder is
-        recorded as its absolute path, so the run resumes from any working directory.
-    :param is_main_process: default: rank 0 (``True`` without a process group).
-    :returns: a :class:`Trainer` ready for :meth:`Trainer.train`, holding the run folder's lock.
-    """
-    recipe = get_recipe(registry, recipe_name)
-    if recipe.name != recipe_name:  # the registered name is what checkpoints must record
-        recipe = dataclasses.replace(recipe, name=recipe_name)
-    config = resolve_config(recipe.training, config_file, overrides, recipe_name=recipe_name)
-    resolve_device(config.device)
-    is_main_process = _joined(config, config.to_dict(), "training options", is_main_process)
-    local_batch(config.batch_size, distributed.world_size())  # before a run folder is made
-    seed_everything(config.seed)  # the same seed everywhere: identical networks and batch draws
-    condition_source, target_source = resolved_source(condition_source), resolved_source(target_source)
-    job = build_job(registry, recipe, condition_source, target_source, condition_options, target_options)
-    run_dir = distributed.broadcast_object(new_run_dir(config.out_dir, recipe_name) if is_main_process else None)
-    return _opened_trainer(job, config, run_dir, None, plugin_versions=plugin_versions,
-                           is_main_process=is_main_process, progress=progress)
-
-
-def resume_training(
-    registry: Registry,
-    checkpoint: str | Path,
-    *,
-    config_file: str | Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    recipe_name: str | None = None,
-    condition_source: str | None = None,
-    target_source: str | None = None,
-    condition_options: Mapping[str, Any] | None = None,
-    target_options: Mapping[str, Any] | None = None,
-    plugin_versions: Mapping[str, str] | None = None,
-    progress: Progress | None = None,
-    is_main_process: bool | None = None,
-) -> Trainer:
-    """Rebuild a run from a checkpoint (a file, or a run folder's latest) to continue exactly.
-
-    The job is rebuilt from the components, options and data sources recorded in the
-    checkpoint, and the configuration is the recorded one with ``config_file`` and then
-    ``overrides`` on top (e.g. a larger ``steps`` to train further); only the options in
-    :data:`~crossmodal.training.config.RESUMABLE_OPTIONS` may change. The run continues in the
-    checkpoint's run folder, once its lock is taken. Under ``torchrun`` every process loads the
-    same checkpoint (rank 0's RNG states, which are every rank's: see the module docstring), so
-    the processes continue exactly too.
-
-    :param recipe_name, condition_source, target_source, condition_options, target_options:
-        ``None`` (not given) or what the run already has; anything else is refused.
-    :raises RecipeError: an option, the recipe or the data differ from the run's where they may not.
-    :raises RunInUseError: another process is training this run.
-    :raises CheckpointError: the checkpoint is unusable (or holds NaN/inf weights).
-    """
-    document = load_checkpoint(checkpoint)
-    path = Path(document["path"])
-    spec = JobSpec.from_dict(document["job"])
-    check_same_job(spec, recipe_name, {"conditions": condition_source, "targets": target_source},
-                   {"conditions": condition_options, "targets": target_options})
-    recipe = dataclasses.replace(get_recipe(registry, spec.recipe), name=spec.recipe)
-    recorded = TrainConfig().merged(document["config"], f"checkpoint {path}")
-    config = resume_config(recorded, config_file, overrides)
-    is_main_process = _joined(config, (str(path), config.to_dict()), "checkpoint and training options",
-                              is_main_process)
-    run_dir = run_dir_of(path)
-    run_lock = RunLock(run_dir) if is_main_process else None
-    if run_lock is not None:  # refuse before the (maybe slow) job is built; others learn it in open()
-        try:
-            run_lock.acquire()
-        except (RunInUseError, OutputError):
-            if distributed.world_size() == 1:
-                raise
-    try:
-        job = build_job(registry, recipe, spec=spec, origin=f"checkpoint {shown(path)}", error=CheckpointError)
-        return _opened_trainer(job, config, run_dir, document, plugin_versions=plugin_versions,
-                               is_main_process=is_main_process, progress=progress, run_lock=run_lock)
-    except BaseException:
-        if run_lock is not None:
-            run_lock.release()
-        raise

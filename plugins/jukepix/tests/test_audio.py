@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from crossmodal import API_VERSION, ComponentSpec, hookimpl, load_plugins
 from crossmodal.cli import make_cli
-from crossmodal.training.trainer import start_training
+from crossmodal.training.launch import start_training
 from jukepix import recipes
 from jukepix.audio import RELEASE_SECONDS, SAMPLE_RATE, PianoRollRenderer
 from jukepix.constants import (

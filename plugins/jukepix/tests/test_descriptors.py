@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from crossmodal import Descriptor, ShapeError, load_plugins
 from crossmodal.cli import make_cli
-from crossmodal.training.trainer import start_training
+from crossmodal.training.launch import start_training
 from jukepix.constants import IMAGE_SHAPE, PHRASE_SHAPE, STEPS_PER_BAR
 from jukepix.datasets import painting_dataset
 from jukepix.descriptors import PaintingDescriptor, PhraseDescriptor, colourfulness, mode_score, pitch_class_histogram
