@@ -62,7 +62,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
     from crossmodal.training.config import TrainConfig, critic_updates_for, resolve_config
     from crossmodal.job.build import build_job
     from crossmodal.storage.checkpoint import load_checkpoint, save_checkpoint
-    from crossmodal.storage.files import atomic_write, atomic_write_text, remove_leftovers, shown
+    from crossmodal.storage.files import atomic_write, atomic_write_text, remove_leftovers
+    from crossmodal.errors import shown
     from crossmodal.storage.skips import SkipFile, report_skipped, skip_counts, skip_line
     from crossmodal.training.trainer import Trainer
     from crossmodal.training.launch import resume_training, start_training
@@ -86,7 +87,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("TrainConfig", "critic_updates_for", "resolve_config"), "training.config"),
     "build_job": "job.build",
     **dict.fromkeys(("load_checkpoint", "save_checkpoint"), "storage.checkpoint"),
-    **dict.fromkeys(("atomic_write", "atomic_write_text", "remove_leftovers", "shown"), "storage.files"),
+    **dict.fromkeys(("atomic_write", "atomic_write_text", "remove_leftovers"), "storage.files"),
+    "shown": "errors",
     **dict.fromkeys(("SkipFile", "report_skipped", "skip_counts", "skip_line"), "storage.skips"),
     "Trainer": "training.trainer",
     **dict.fromkeys(("resume_training", "start_training"), "training.launch"),

@@ -1,4 +1,4 @@
-"""Exceptions raised by the crossmodal core.
+"""Exceptions raised by the crossmodal core, and :func:`shown`, how a path appears in their messages.
 
 Every error the core raises on purpose derives from :class:`CrossmodalError`, so the CLI can turn
 it into a one-line message (and a traceback only under ``--debug``).
@@ -6,9 +6,22 @@ it into a one-line message (and a traceback only under ``--debug``).
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 from pathlib import Path
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """``path`` as it appears in a message: printable characters as they are, others escaped.
+
+    >>> shown("bad\\nname.png")
+    'bad\\\\nname.png'
+    """
+    text = os.fspath(path)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 class CrossmodalError(Exception):
@@ -72,7 +85,6 @@ class TrainingInterrupted(CrossmodalError):
 
     def __init__(self, signal_number: int, step: int, checkpoint: Path | None, run_dir: Path | None,
                  world_size: int = 1) -> None:
-        from crossmodal.storage.files import shown  # files.py imports this module
 
         self.signal_number = signal_number
         self.step = step

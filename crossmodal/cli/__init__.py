@@ -17,7 +17,6 @@ import click
 
 from crossmodal.version import __version__
 from crossmodal.cli._group import CrossmodalGroup, LazyCommand, LazyGroup
-from crossmodal.cli.prepare import make_prepare_group
 
 __all__ = ["LazyCommand", "LazyGroup", "add_condition_alias", "make_cli", "main"]
 
@@ -46,6 +45,21 @@ def __getattr__(name: str) -> Any:
 
         return add_condition_alias
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def make_prepare_group() -> click.Group:
+    """A fresh, empty ``prepare`` group (one per command line, so plugins never share one), which
+    plugins fill with data-preparation commands.
+
+    A :class:`LazyGroup`: plugins may add :class:`LazyCommand` placeholders, imported when run
+    (``crossmodal prepare --help`` lists their summaries).
+    """
+
+    @click.group(cls=LazyGroup)
+    def prepare() -> None:
+        """Turn raw files into datasets for training (subcommands come from plugins)."""
+
+    return prepare
 
 
 def make_cli(extra_plugins: Sequence[tuple[str, object]] = ()) -> click.Group:

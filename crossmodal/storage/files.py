@@ -30,7 +30,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
-from crossmodal.errors import OutputError
+from crossmodal.errors import OutputError, shown
 
 __all__ = [
     "atomic_write",
@@ -55,18 +55,6 @@ _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 _NON_BLOCKING = getattr(os, "O_NONBLOCK", 0)  # opening a named pipe must not wait for a writer
 _KINDS = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"),
           (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
-
-
-def shown(path: str | os.PathLike[str]) -> str:
-    """``path`` as it appears in a message: printable characters as they are, others escaped.
-
-    >>> shown("bad\\nname.png")
-    'bad\\\\nname.png'
-    """
-    text = os.fspath(path)
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _refusal(path: str | os.PathLike[str], mode: int, wanted: str) -> OutputError:
