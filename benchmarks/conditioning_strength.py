@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from crossmodal import hookimpl, load_plugins, random_pairs
+from crossmodal import ComponentSpec, hookimpl, load_plugins
 from crossmodal.job.build import get_recipe
 from crossmodal.cli import make_cli
 from crossmodal.training.launch import start_training
@@ -55,7 +55,7 @@ def main() -> None:
     recipe = get_recipe(load_plugins().registry, "jukepix")
     recipe = dataclasses.replace(recipe, name=f"conditioning-{args.method}")
     if args.method in ("random", "information"):
-        recipe = dataclasses.replace(recipe, pairing=random_pairs)
+        recipe = dataclasses.replace(recipe, pairing=ComponentSpec("random-pairs"))
     if args.method in ("random", "pairing"):
         recipe = dataclasses.replace(recipe, generator_losses=())
     plugin = _plugin(recipe)

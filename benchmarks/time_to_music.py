@@ -36,6 +36,7 @@ from typing import Any, Mapping
 import torch
 
 from crossmodal import hookimpl, load_plugins
+from crossmodal.callbacks.base import ProgressFunctions
 from crossmodal.job.build import get_recipe
 from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.training.launch import start_training
@@ -137,8 +138,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     plugins = load_plugins()
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
     if args.information_weight is not None:
-        terms = tuple(dataclasses.replace(term, weight=args.information_weight) if term.name == "information" else term
-                      for term in variant.generator_losses)
+        terms = tuple(ComponentSpec(term.name, {**term.options, "weight": args.information_weight})
+                      if term.name == "information" else term for term in variant.generator_losses)
         if terms == variant.generator_losses:
             raise SystemExit(f"--information-weight: recipe {args.recipe!r} has no information term")
         variant = dataclasses.replace(variant, generator_losses=terms)
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if step > warmup and gp > largest_gp["value"]:
             largest_gp.update(value=gp, step=step)
 
-    trainer.progress = progress
+    trainer.callbacks.append(ProgressFunctions(progress))
     evaluations: list[dict[str, Any]] = []
     cpu = wall = 0.0
     while cpu < args.budget and trainer.step < args.max_steps:

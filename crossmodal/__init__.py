@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
         check_shape,
     )
     from crossmodal.contract.plugins import API_VERSION, Plugins, load_plugins
-    from crossmodal.contract.recipe import ComponentSpec, LossTerm, Recipe, random_pairs
+    from crossmodal.contract.recipe import ComponentSpec, LossTerm, Pairing, Recipe, random_pairs
     from crossmodal.data.pairing import DataAwarePairing, descriptor_pairs
     from crossmodal.data.training_data import TrainingData
     from crossmodal.losses.information import information_term
@@ -76,7 +76,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Critic", "Decoder", "Descriptor", "Encoder", "Evaluator", "SampleRenderer", "SampleSet",
                      "SampleWriter", "TemporalSource", "check_shape"), "contract.interfaces"),
     **dict.fromkeys(("API_VERSION", "Plugins", "load_plugins"), "contract.plugins"),
-    **dict.fromkeys(("ComponentSpec", "LossTerm", "Recipe", "random_pairs"), "contract.recipe"),
+    **dict.fromkeys(("ComponentSpec", "LossTerm", "Pairing", "Recipe", "random_pairs"), "contract.recipe"),
     **dict.fromkeys(("DataAwarePairing", "descriptor_pairs"), "data.pairing"),
     "TrainingData": "data.training_data",
     "information_term": "losses.information",
@@ -94,6 +94,27 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("resume_training", "start_training"), "training.launch"),
 }
 """Exported name -> the submodule of :mod:`crossmodal` that defines it (imported on first access)."""
+
+_SINCE = "is deprecated since crossmodal 0.2.1"
+_UNTIL = "removed in crossmodal 0.4"
+_DEPRECATED: dict[str, str] = {
+    "random_pairs": f"crossmodal.random_pairs {_SINCE}: random pairs are the default pairing; leave pairing out, or "
+                    f"name the registered pairing, pairing=ComponentSpec('random-pairs'); {_UNTIL}",
+    "descriptor_pairs": f"pairing=descriptor_pairs([...]) {_SINCE}: name the registered pairing, "
+                        "pairing=ComponentSpec('descriptor-pairs', {'couplings': [...], 'temperature': 0.5}); "
+                        f"{_UNTIL}",
+    "DataAwarePairing": f"crossmodal.DataAwarePairing {_SINCE}: register what its prepare() does as a pairing, "
+                        "register('pairing', 'my-pairs', factory) where factory(data, **options) returns the draw "
+                        f"function, and name it, pairing=ComponentSpec('my-pairs', {{...}}); {_UNTIL}",
+    "LossTerm": f"crossmodal.LossTerm {_SINCE}: register the term, register('loss-term', 'my-term', factory) where "
+                "factory(data, **options) returns a torch.nn.Module whose forward(context) returns the loss, and name "
+                f"it, generator_losses=(ComponentSpec('my-term', {{'weight': 0.5}}),); {_UNTIL}",
+    "information_term": f"information_term(head, ...) {_SINCE}: register a loss term whose factory(data, **options) "
+                        "returns crossmodal.losses.information.information_module(data, head, descriptors), and name "
+                        f"it, generator_losses=(ComponentSpec('my-information', {{'weight': 1.0}}),); {_UNTIL}",
+}
+"""Names exported for crossmodal 0.2.0's recipes -> the porting note of the ``DeprecationWarning``
+each import of them gives (they are left out of ``__all__``)."""
 
 
 _RETIRED = ("retired in crossmodal 0.2.0: no shipped recipe used it; its code is at commit 311ea63 "
@@ -179,7 +200,8 @@ def moved_attribute(package: str, name: str) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    """Import the submodule that defines ``name`` on first access (PEP 562) and cache the value.
+    """Import the submodule that defines ``name`` on first access (PEP 562) and cache the value;
+    a deprecated name (:data:`_DEPRECATED`) warns with its porting note instead of being cached.
 
     :raises ImportError: for a name that was removed (:data:`_REMOVED`), with its porting note.
     """
@@ -192,6 +214,9 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
+    if name in _DEPRECATED:  # not cached: every import of it warns (once per importing line)
+        warnings.warn(_DEPRECATED[name], DeprecationWarning, stacklevel=2)
+        return value
     globals()[name] = value
     return value
 
@@ -209,15 +234,14 @@ __all__ = [
     "ConditionalGenerator",
     "Critic",
     "CrossmodalError",
-    "DataAwarePairing",
     "DataError",
     "Decoder",
     "Descriptor",
     "DuplicateComponentError",
     "Encoder",
     "Evaluator",
-    "LossTerm",
     "OutputError",
+    "Pairing",
     "PluginLoadError",
     "Plugins",
     "PretrainedModel",
@@ -244,14 +268,11 @@ __all__ = [
     "build_job",
     "check_shape",
     "critic_updates_for",
-    "descriptor_pairs",
     "gradient_penalty",
     "hookimpl",
     "hookspec",
-    "information_term",
     "load_checkpoint",
     "load_plugins",
-    "random_pairs",
     "remove_leftovers",
     "report_skipped",
     "resolve_config",

@@ -206,26 +206,27 @@ def _saved_toy(tmp_path):
                     r"steps=-3 \(RuntimeError: "),
 ], ids=["unknown", "absurd-size", "negative"])
 @pytest.mark.slow  # trains a toy run for its checkpoint
-def test_load_generator_refuses_bad_recorded_options_naming_the_checkpoint(registry, tmp_path, options, expected):
+def test_restore_refuses_bad_recorded_options_naming_the_checkpoint(registry, tmp_path, options, expected):
     from crossmodal import CheckpointError
-    from crossmodal.job.build import load_generator
+    from crossmodal.job.restore import restore
 
     document = _saved_toy(tmp_path)
     document["job"]["components"]["decoder"]["options"] = options
     with pytest.raises(CheckpointError, match=expected):
-        load_generator(registry, document)
+        restore(registry, document)
 
 
 @pytest.mark.slow  # trains a toy run for its checkpoint
-def test_load_generator_refuses_non_finite_weights_naming_the_tensor(registry, tmp_path):
+def test_restore_refuses_non_finite_weights_naming_the_tensor(registry, tmp_path):
     from crossmodal import CheckpointError
-    from crossmodal.job.build import load_generator
+    from crossmodal.job.restore import restore
 
     document = _saved_toy(tmp_path)
     document["generator"]["decoders.1.net.0.bias"][3] = float("inf")
     with pytest.raises(CheckpointError, match=r"^checkpoint \S+checkpoint-00000001.pt: generator weight "
                                               r"'decoders.1.net.0.bias' holds NaN or infinite values"):
-        load_generator(registry, document)
+        restore(registry, document)
     document["generator"]["decoders.1.net.0.bias"][3] = 0.0
-    generator, spec = load_generator(registry, document)
+    restored = restore(registry, document)
+    generator, spec = restored.generator, restored.spec
     assert spec.recipe == "toy" and not generator.training

@@ -6,7 +6,11 @@
 * every name in ``crossmodal.__all__`` has a docstring;
 * relative links between the pages resolve;
 * every ```python block marked ``<!-- runs in tests/test_docs.py -->`` runs as written, with the
-  palette example (docs/examples/crossmodal-palette) importable.
+  palette example (docs/examples/crossmodal-palette) importable;
+* every code block of docs/plugin-guide.md is checked: each ```python block is marked (so it
+  runs), each ```toml block parses (and one describing the example agrees with its
+  pyproject.toml), and each command of a ```bash block either runs here (``python -c``), is run by
+  tests/test_example_plugin.py, or names a ``crossmodal`` command with options that parse.
 
 The Jukepix pages (data.md, jukepix.md) are checked against the plugin's code by
 plugins/jukepix/tests/test_jukepix_docs.py, since the core's tests never import jukepix.
@@ -17,6 +21,11 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import shlex
+import sys
+import textwrap
+import tomllib
+import types
 from pathlib import Path
 
 import click
@@ -226,8 +235,8 @@ def _marked_snippets() -> list[tuple[str, int, str]]:
             if number >= len(lines) or lines[number].strip() != "```python":
                 snippets.append((page, number, None))
                 continue
-            end = lines.index("```", number + 1)
-            snippets.append((page, number, "\n".join(lines[number + 1:end]) + "\n"))
+            end = next(i for i in range(number + 1, len(lines)) if lines[i].strip() == "```")
+            snippets.append((page, number, textwrap.dedent("\n".join(lines[number + 1:end]) + "\n")))
     return snippets
 
 
@@ -240,6 +249,151 @@ def test_the_plugin_guide_has_runnable_snippets():
 
 @pytest.mark.parametrize("page, line, code", SNIPPETS, ids=[f"{page}:{line}" for page, line, _ in SNIPPETS])
 def test_marked_snippet_runs(page, line, code, monkeypatch):
+    """Each snippet runs as a module of its own, so that one defining hooks can load itself as a
+    plugin (``load_plugins(extra=[("name", sys.modules[__name__])])``)."""
     assert code is not None, f"docs/{page}:{line}: {SNIPPET_MARK} must be followed by a ```python block"
     monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
-    exec(compile(code, f"docs/{page}:{line}", "exec"), {"__name__": f"snippet_{line}"})
+    module = types.ModuleType(f"snippet_{Path(page).stem.replace('-', '_')}_{line}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(code, f"docs/{page}:{line}", "exec"), module.__dict__)
+
+
+# -------------------------------------------------------------------------------------------
+# Every block of the plugin guide is checked
+# -------------------------------------------------------------------------------------------
+
+GUIDE = DOCS / "plugin-guide.md"
+REPOSITORY = DOCS.parent
+
+
+def _blocks(page: Path) -> list[tuple[int, str, str]]:
+    """``(line number of the opening fence, language, text)`` of every fenced block of ``page``."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    blocks, number = [], 0
+    while number < len(lines):
+        opening = re.match(r"^\s*```(\S*)\s*$", lines[number])
+        if opening:
+            end = next(i for i in range(number + 1, len(lines)) if lines[i].strip() == "```")
+            blocks.append((number + 1, opening.group(1), textwrap.dedent("\n".join(lines[number + 1:end]))))
+            number = end
+        number += 1
+    return blocks
+
+
+GUIDE_BLOCKS = _blocks(GUIDE)
+
+
+def test_every_block_of_the_plugin_guide_is_of_a_checked_kind():
+    languages = {language for _, language, _ in GUIDE_BLOCKS}
+    assert languages <= {"python", "toml", "bash", "text"}, (
+        "docs/plugin-guide.md: a block must be ```python (run), ```toml (parsed), ```bash (checked) or "
+        f"```text (output, a file tree): found {sorted(languages)}")
+    assert {"python", "toml", "bash"} <= languages
+
+
+def test_every_python_block_of_the_plugin_guide_is_marked_to_run():
+    lines = GUIDE.read_text(encoding="utf-8").splitlines()
+    unmarked = [number for number, language, _ in GUIDE_BLOCKS
+                if language == "python" and (number < 2 or lines[number - 2].strip() != SNIPPET_MARK)]
+    assert not unmarked, (f"docs/plugin-guide.md: the ```python block(s) at line(s) {unmarked} are not run: put "
+                          f"{SNIPPET_MARK} on the line before each, and make it run as written")
+
+
+def _within(part, whole) -> bool:
+    """Whether every key of the TOML document ``part`` is in ``whole`` with the same value."""
+    if isinstance(part, dict):
+        return isinstance(whole, dict) and all(key in whole and _within(part[key], whole[key]) for key in part)
+    return part == whole
+
+
+GUIDE_TOML = [(number, text) for number, language, text in GUIDE_BLOCKS if language == "toml"]
+
+
+@pytest.mark.parametrize("line, text", GUIDE_TOML, ids=[f"plugin-guide.md:{number}" for number, _ in GUIDE_TOML])
+def test_plugin_guide_toml_parses_and_agrees_with_the_example(line, text):
+    document = tomllib.loads(text)
+    example = tomllib.loads((EXAMPLE_PLUGIN / "pyproject.toml").read_text(encoding="utf-8"))
+    if document.get("project", {}).get("name") == example["project"]["name"]:
+        assert _within(document, example), f"docs/plugin-guide.md:{line} differs from the example's pyproject.toml"
+
+
+def _commands_of(text: str) -> list[str]:
+    """The command lines of a ```bash block: comments dropped, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return [line for line in (re.sub(r"\s+#.*$", "", raw).strip() for raw in joined.splitlines())
+            if line and not line.startswith("#")]
+
+
+GUIDE_COMMANDS = [(number, command) for number, language, text in GUIDE_BLOCKS if language == "bash"
+                  for command in _commands_of(text)]
+
+EXAMPLE_TEST = (REPOSITORY / "tests" / "test_example_plugin.py").read_text(encoding="utf-8")
+
+RUN_BY_THE_EXAMPLE_TEST = {
+    ("pip", "install"): '"pip", "install"',
+    ("python", "-m", "pytest"): '"-m", "pytest"',
+}
+"""A command's first words -> what tests/test_example_plugin.py runs it as."""
+
+
+@pytest.fixture(scope="module")
+def guide_cli():
+    """``crossmodal`` as the guide's reader has it: the core and the palette example."""
+    sys.path.insert(0, str(EXAMPLE_PLUGIN))
+    try:
+        import crossmodal_palette.plugin
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
+            cli = make_cli(extra_plugins=[("palette", crossmodal_palette.plugin)])
+            commands = dict(_commands(cli, click.Context(cli, info_name="crossmodal"), "crossmodal"))
+    finally:
+        sys.path.remove(str(EXAMPLE_PLUGIN))
+    return {"crossmodal": cli, **commands}
+
+
+def _parse(commands: dict[str, click.Command], words: list[str]) -> str | None:
+    """Parse ``crossmodal WORDS`` as click would, without running it: what is wrong, or None."""
+    name, rest = "crossmodal", list(words[1:])
+    while rest and rest[0] in _long_options(commands[name]):  # --debug, --strict-plugins
+        rest.pop(0)
+    while rest and f"{name} {rest[0]}" in commands:
+        name = f"{name} {rest.pop(0)}"
+    command = commands[name]
+    if isinstance(command, click.Group):
+        return f"{name} needs a command, given {rest}"
+    try:
+        values, left, _ = command.make_parser(click.Context(command, info_name=name)).parse_args(rest)
+    except click.UsageError as error:
+        return f"{name}: {error.format_message()}"
+    missing = [p.name for p in command.params if isinstance(p, click.Argument) and p.required
+               and p.name not in values]
+    if left or missing:
+        return f"{name}: unexpected {left}" if left else f"{name}: missing {missing}"
+    return None
+
+
+@pytest.mark.parametrize("line, command", GUIDE_COMMANDS,
+                         ids=[f"plugin-guide.md:{number} {command[:40]}" for number, command in GUIDE_COMMANDS])
+def test_plugin_guide_command_is_checked(line, command, guide_cli, monkeypatch):
+    words = shlex.split(command)
+    while words and re.match(r"^[A-Z_]+=", words[0]):  # VAR=value before the command
+        variable = words.pop(0).partition("=")[0]
+        sources = [EXAMPLE_TEST, *(path.read_text(encoding="utf-8") for path in PACKAGE.rglob("*.py"))]
+        assert any(variable in source for source in sources), (
+            f"docs/plugin-guide.md:{line}: {variable} is read neither by crossmodal nor by the example's test")
+    if words[0] == "crossmodal":
+        problem = _parse(guide_cli, words)
+        assert problem is None, f"docs/plugin-guide.md:{line}: `{command}`: {problem}"
+    elif words[:2] == ["python", "-c"]:
+        monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
+        exec(compile(words[2], f"docs/plugin-guide.md:{line}", "exec"), {"__name__": f"command_{line}"})
+    else:
+        ran_as = next((run for start, run in RUN_BY_THE_EXAMPLE_TEST.items() if tuple(words[: len(start)]) == start),
+                      None)
+        assert ran_as, f"docs/plugin-guide.md:{line}: no test runs or checks `{command}`"
+        assert ran_as in EXAMPLE_TEST, f"tests/test_example_plugin.py no longer runs {ran_as}"
+        paths = [REPOSITORY / word for word in words if "/" in word]
+        assert paths and all(path.exists() and EXAMPLE_PLUGIN in (path, *path.parents) for path in paths), (
+            f"docs/plugin-guide.md:{line}: `{command}` must name (a path in) docs/examples/crossmodal-palette, "
+            "which is what tests/test_example_plugin.py installs and tests")

@@ -12,7 +12,7 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
     sys.path.insert(0, str(Path(__file__).parent))
 import toy_plugin  # noqa: E402
 
-from crossmodal.job.build import load_generator  # noqa: E402
+from crossmodal.job.restore import restore  # noqa: E402
 from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.evaluation.sets import GeneratedSet, checkpoint_sets  # noqa: E402
@@ -50,7 +50,7 @@ def test_checkpoint_samples_are_compared_with_the_training_data(run, invoke):
 
     registry = toy_plugin.toy_registry()
     checkpoint = load_checkpoint(run)
-    generator, _ = load_generator(registry, checkpoint)
+    generator = restore(registry, checkpoint).generator
     conditions = toy_plugin.ToyConditions()
     samples = GeneratedSet(generator, conditions, 10, 4, "sequence").batch(torch.arange(10))
     assert samples.shape == (10, *generator.sample_shape)

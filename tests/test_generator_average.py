@@ -9,7 +9,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import toy_plugin  # noqa: E402
 
-from crossmodal.job.build import build_job, load_generator  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
+from crossmodal.job.restore import restore  # noqa: E402
 from crossmodal.storage.checkpoint import load_checkpoint  # noqa: E402
 from crossmodal.training.config import TrainConfig  # noqa: E402
 from crossmodal.errors import RecipeError  # noqa: E402
@@ -97,10 +98,10 @@ def test_checkpoints_keep_the_average_and_resuming_continues_it_exactly(tmp_path
 
 
 @pytest.mark.slow  # trains
-def test_load_generator_gives_the_averaged_weights(tmp_path):
+def test_the_restored_generator_has_the_averaged_weights(tmp_path):
     trainer = train_toy(tmp_path, steps=3)
     document = load_checkpoint(trainer.run_dir)
-    generator, _ = load_generator(toy_plugin.toy_registry(), document)
+    generator = restore(toy_plugin.toy_registry(), document).generator
     for name, value in generator.state_dict().items():
         assert torch.equal(value, document["generator_average"][name])
         assert torch.equal(value, trainer.state.sampling_generator.state_dict()[name])

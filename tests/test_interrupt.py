@@ -22,6 +22,7 @@ if str(TESTS) not in sys.path:  # toy_plugin lives beside the tests
 import toy_plugin  # noqa: E402
 
 from crossmodal import API_VERSION, ComponentSpec, TrainingInterrupted, hookimpl  # noqa: E402
+from crossmodal.callbacks.base import ProgressFunctions  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.training.config import updates_through  # noqa: E402
 from crossmodal.training.stop_signals import StopSignals  # noqa: E402
@@ -116,7 +117,7 @@ def test_a_signal_between_critic_updates_stops_there_and_resuming_continues_bit_
         if done == signalled_at and callable(signal.getsignal(signal.SIGINT)):
             press_ctrl_c()
 
-    trainer.on_update = on_update
+    trainer.callbacks.append(ProgressFunctions(on_update=on_update))
     with pytest.raises(TrainingInterrupted) as info:
         trainer.train()
     trainer.close()

@@ -1,5 +1,5 @@
-"""Pairings that see the data: descriptor pairs at every temperature, the old
-four-argument functions, and how a run records and resumes its pairing."""
+"""Pairings that see the data: the core's registered descriptor pairs at every temperature, the
+deprecated four-argument functions and DataAwarePairing, and how a run records and resumes its pairing."""
 
 from __future__ import annotations
 
@@ -18,15 +18,14 @@ import toy_plugin  # noqa: E402
 from crossmodal import (  # noqa: E402
     API_VERSION,
     CheckpointError,
-    DataAwarePairing,
+    ComponentSpec,
     Descriptor,
     RecipeError,
     TrainingData,
-    descriptor_pairs,
     hookimpl,
     load_plugins,
-    random_pairs,
 )
+from crossmodal.contract.recipe import RANDOM_PAIRS, random_pairs  # noqa: E402
 from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.data.pairing import pairing_record, prepare_pairing, rank_scores, recorded_pairing  # noqa: E402
 from crossmodal.training.launch import resume_training, start_training  # noqa: E402
@@ -74,6 +73,11 @@ def hand_built(conditions=(0.1, 0.9, 0.5), pitches=(60.0, 72.0, 48.0, 66.0)):
 
 def draw(pairing, data, count, seed=0):
     return pairing(len(data.conditions), len(data.targets), count, torch.Generator().manual_seed(seed))
+
+
+def descriptor_pairs(couplings, temperature=0.5):
+    """The core's registered ``descriptor-pairs``, as a recipe names it (the couplings as JSON records them)."""
+    return ComponentSpec("descriptor-pairs", {"couplings": [list(c) for c in couplings], "temperature": temperature})
 
 
 # -------------------------------------------------------------------------------------------
@@ -126,7 +130,8 @@ def test_at_a_huge_temperature_the_targets_are_uniform():
 def test_an_infinite_temperature_draws_exactly_the_random_pairs():
     data = hand_built()
     pairing = prepare_pairing(descriptor_pairs([("brightness", "mean-pitch", +1)], temperature=math.inf), data)
-    for got, expected in zip(draw(pairing, data, 50, seed=7), draw(random_pairs, data, 50, seed=7)):
+    random = prepare_pairing(RANDOM_PAIRS, data)
+    for got, expected in zip(draw(pairing, data, 50, seed=7), draw(random, data, 50, seed=7)):
         assert torch.equal(got, expected)
 
 
@@ -180,7 +185,7 @@ def test_the_descriptors_are_computed_once_and_shared():
 ])
 def test_malformed_descriptor_pairs_are_refused(couplings, temperature, message):
     with pytest.raises(RecipeError, match=message):
-        descriptor_pairs(couplings, temperature)
+        prepare_pairing(descriptor_pairs(couplings, temperature), hand_built())
 
 
 def test_unknown_descriptors_and_missing_descriptors_are_named():
@@ -192,17 +197,19 @@ def test_unknown_descriptors_and_missing_descriptors_are_named():
         prepare_pairing(descriptor_pairs([("brightness", "mean-pitch")]), bare)
 
 
-def test_a_four_argument_function_is_still_a_pairing():
+def test_a_four_argument_function_is_still_a_pairing_and_warns():
     def first_with_last(n_conditions, n_targets, batch_size, rng):
         conditions = torch.randint(n_conditions, (batch_size,), generator=rng)
         return conditions, torch.full((batch_size,), n_targets - 1)
 
     data = hand_built()
     assert prepare_pairing(first_with_last, data) is first_with_last
-    assert pairing_record(first_with_last)["name"].endswith(":test_a_four_argument_function_is_still_a_pairing."
-                                                            "<locals>.first_with_last")
+    assert pairing_record(first_with_last)["name"].endswith(":test_a_four_argument_function_is_still_a_pairing_and_"
+                                                            "warns.<locals>.first_with_last")
     recipe = dataclasses.replace(toy_plugin.toy_recipe(), pairing=first_with_last)
-    job = build_job(toy_plugin.toy_registry(), recipe)
+    with pytest.warns(DeprecationWarning, match=r"pairing=first_with_last, a function, is deprecated since crossmodal "
+                                                r"0.2.1: register it as a pairing, .*; removed in crossmodal 0.4"):
+        job = build_job(toy_plugin.toy_registry(), recipe)
     from crossmodal import TrainConfig, Trainer
 
     trainer = Trainer(job, TrainConfig().merged(recipe.training, "toy"))
@@ -210,7 +217,10 @@ def test_a_four_argument_function_is_still_a_pairing():
     trainer.critic_step()
 
 
-def test_a_data_aware_pairing_of_ones_own_sees_the_data():
+def test_a_data_aware_pairing_of_ones_own_sees_the_data_and_warns():
+    with pytest.warns(DeprecationWarning, match="crossmodal.DataAwarePairing is deprecated since crossmodal 0.2.1"):
+        from crossmodal import DataAwarePairing
+
     class EvenTargets(DataAwarePairing):
         def prepare(self, data):
             even = torch.arange(0, len(data.targets), 2)
@@ -220,15 +230,16 @@ def test_a_data_aware_pairing_of_ones_own_sees_the_data():
                         even[torch.randint(len(even), (batch_size,), generator=rng)])
             return pairing
 
-    job = build_job(toy_plugin.toy_registry(), dataclasses.replace(toy_plugin.toy_recipe(), pairing=EvenTargets()))
+    with pytest.warns(DeprecationWarning, match=r"pairing=EvenTargets\(...\), a DataAwarePairing, is deprecated"):
+        job = build_job(toy_plugin.toy_registry(), dataclasses.replace(toy_plugin.toy_recipe(), pairing=EvenTargets()))
     _, targets = job.pairing(len(job.conditions), len(job.targets), 64, torch.Generator().manual_seed(0))
     assert (targets % 2 == 0).all()
     assert job.spec.pairing["name"].endswith(
-        ":test_a_data_aware_pairing_of_ones_own_sees_the_data.<locals>.EvenTargets")
+        ":test_a_data_aware_pairing_of_ones_own_sees_the_data_and_warns.<locals>.EvenTargets")
 
 
 def test_something_else_is_refused_as_a_pairing():
-    with pytest.raises(RecipeError, match="pairing must be a function .* not a str"):
+    with pytest.raises(RecipeError, match="pairing must be a ComponentSpec naming a registered pairing .* not a str"):
         build_job(toy_plugin.toy_registry(), dataclasses.replace(toy_plugin.toy_recipe(), pairing="random"))
 
 
@@ -261,7 +272,7 @@ def matched_recipe(pairing=MATCHED):
                                condition_descriptor="toy-first", sample_descriptor="toy-level")
 
 
-def matched_registry(pairing=MATCHED, recipe=None):
+def matched_registry(pairing=MATCHED, recipe=None, plugins=()):
     class Matched:
         @staticmethod
         @hookimpl
@@ -275,13 +286,13 @@ def matched_registry(pairing=MATCHED, recipe=None):
             register("descriptor", "toy-level", SequenceLevel)
             register("recipe", "toy-matched", recipe or (lambda: matched_recipe(pairing)))
 
-    return load_plugins(extra=[("toy", toy_plugin), ("matched", Matched())], allow=[], strict=True).registry
+    return load_plugins(extra=[("toy", toy_plugin), ("matched", Matched()), *plugins], allow=[], strict=True).registry
 
 
 def test_a_recipe_with_descriptor_pairs_records_them_and_pairs_like_the_descriptors(tmp_path):
     job = build_job(matched_registry(), matched_recipe(descriptor_pairs([("first", "level", 1)], temperature=0)))
     assert job.spec.to_dict()["pairing"] == {
-        "name": "descriptor_pairs", "options": {"couplings": [["first", "level", 1]], "temperature": 0.0}}
+        "name": "descriptor-pairs", "options": {"couplings": [["first", "level", 1]], "temperature": 0.0}}
     assert job.spec.descriptors == {"condition_descriptor": "toy-first", "sample_descriptor": "toy-level"}
     conditions, targets = job.pairing(len(job.conditions), len(job.targets), 400, torch.Generator().manual_seed(0))
     first = job.data.condition_descriptors["first"][conditions]
@@ -305,10 +316,10 @@ def test_resume_rebuilds_the_recorded_pairing_and_continues_exactly(tmp_path):
     half = start_training(matched_registry(), "toy-matched", overrides={**options, "steps": 2})
     half.train()
     # the recipe now pairs at random: the run keeps what it was trained with
-    changed = matched_registry(random_pairs)
+    changed = matched_registry(RANDOM_PAIRS)
     resumed = resume_training(changed, half.run_dir, overrides={"steps": 4})
-    assert resumed.job.spec.pairing == MATCHED.record()
-    assert resumed.job.pairing.temperature == MATCHED.temperature  # rebuilt from the record, not the recipe
+    assert resumed.job.spec.pairing == pairing_record(MATCHED)
+    assert resumed.job.pairing.temperature == MATCHED.options["temperature"]  # rebuilt from the record, not the recipe
     resumed.train()
     for module in ("generator", "critic"):
         a, b = getattr(whole, module).state_dict(), getattr(resumed, module).state_dict()
@@ -323,18 +334,19 @@ def test_a_pairing_of_ones_own_must_not_change_on_resume():
     assert recorded_pairing(record, mine, "checkpoint c") is mine
     assert recorded_pairing({}, mine, "checkpoint c") is mine  # older checkpoints recorded none
     with pytest.raises(CheckpointError, match=r"checkpoint c: the run was trained with pairing '.*mine', but the "
-                                              r"recipe now pairs with 'random_pairs'; a resumed run keeps its pairing"):
-        recorded_pairing(record, random_pairs, "checkpoint c", CheckpointError)
-    rebuilt = recorded_pairing(MATCHED.record(), random_pairs, "checkpoint c")
+                                              r"recipe now pairs with 'random-pairs'; a resumed run keeps its pairing"):
+        recorded_pairing(record, RANDOM_PAIRS, "checkpoint c", CheckpointError)
+    rebuilt = recorded_pairing(pairing_record(MATCHED), RANDOM_PAIRS, "checkpoint c")
     assert rebuilt == MATCHED
 
 
 @pytest.mark.slow  # subprocess
-def test_naming_a_pairing_or_an_information_term_in_a_recipe_imports_no_torch():
+def test_naming_a_pairing_or_a_loss_term_in_a_recipe_imports_no_torch():
     import subprocess
 
-    code = ("import sys; from crossmodal import Recipe, descriptor_pairs, information_term; "
-            "descriptor_pairs([('a', 'b', 1)]); information_term('pkg.heads:Head'); "
+    code = ("import sys; from crossmodal import ComponentSpec, Recipe; import crossmodal.data.pairing, "
+            "crossmodal.losses.terms, crossmodal.losses.information; "
+            "ComponentSpec('descriptor-pairs', {'couplings': [('a', 'b', 1)]}); ComponentSpec('information'); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -356,6 +368,6 @@ def test_the_conditioning_report_draws_its_training_pairs_with_the_runs_pairing(
     for index in range(4):
         np.save(held_out / f"c{index}.npy", np.random.default_rng(index).uniform(-1, 1, 8).astype(np.float32))
     # the recipe pairs at random now: the report still uses the pairing the run was trained with
-    report = conditioning_report(matched_registry(random_pairs), load_checkpoint(trainer.run_dir), held_out,
+    report = conditioning_report(matched_registry(RANDOM_PAIRS), load_checkpoint(trainer.run_dir), held_out,
                                  seeds=16, permutations=5)
     assert report.columns["training pairs"].agreement["first"]["level"] > 0.9

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crossmodal.errors import PluginLoadError
-from crossmodal.contract.plugins import load_plugins
+from crossmodal.contract.plugins import CORE_ENTRIES, CORE_PLUGIN, load_plugins
 
 from plugin_factory import API_1_PLUGIN, GOOD_PLUGIN, unique_module, write_distribution
 
@@ -100,7 +100,7 @@ def test_api_1_plugin_is_refused_in_one_line(site, source, says):
     module = unique_module("old_plugin")
     write_distribution(site, "old", "0.9", {"old": module}, {module: source})
     plugins = _load(site)
-    assert plugins.loaded == [] and len(plugins.registry) == 0
+    assert plugins.loaded == [] and len(plugins.registry) == len(CORE_ENTRIES)
     (broken,) = plugins.broken
     assert says in broken.message and "\n" not in broken.message
 
@@ -116,7 +116,7 @@ def test_duplicate_component_names_both_providers_and_rolls_back(site):
     # the plugin that came second leaves nothing half-registered; the first keeps its entries
     (owner,) = plugins.plugin_names()
     assert {owner, broken.name} == {"first", "second"}
-    assert [e.plugin for e in plugins.registry.entries()] == [owner, owner]
+    assert [e.plugin for e in plugins.registry.entries() if e.plugin != CORE_PLUGIN] == [owner, owner]
     assert plugins.manager.get_plugin(broken.name) is None
 
 
@@ -132,7 +132,8 @@ def test_unknown_kind_in_register_lists_the_kinds(site):
     (broken,) = _load(site).broken
     assert str(broken.error) == (
         "crossmodal_register_components registered 'x' under the unknown kind 'dataset'; the kinds are encoder, "
-        "temporal-source, decoder, critic, evaluator, descriptor, sample-set, sample-writer, sample-renderer, recipe, "
+        "temporal-source, decoder, critic, evaluator, descriptor, sample-set, sample-writer, sample-renderer, pairing, "
+        "loss-term, recipe, "
         "pretrained-model"
     )
 
@@ -145,7 +146,7 @@ def test_allow_list_from_environment(site, monkeypatch):
     assert plugins.plugin_names() == ["good"] and not plugins.broken
     monkeypatch.setenv("CROSSMODAL_LOAD_PLUGINS", "")
     plugins = _load(site, strict=True)
-    assert plugins.plugin_names() == [] and len(plugins.registry) == 0
+    assert plugins.plugin_names() == [] and len(plugins.registry) == len(CORE_ENTRIES)
 
 
 def test_in_process_plugin_object():

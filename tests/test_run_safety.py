@@ -26,6 +26,7 @@ if str(TESTS) not in sys.path:  # toy_plugin lives beside the tests
 import toy_plugin  # noqa: E402
 
 from crossmodal import OutputError, RunInUseError, TrainingInterrupted  # noqa: E402
+from crossmodal.callbacks.base import ProgressFunctions  # noqa: E402
 from crossmodal.training import distributed  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.storage.files import leftover_name  # noqa: E402
@@ -135,7 +136,7 @@ def test_a_signal_stops_at_the_step_boundary_and_resuming_continues_exactly(tmp_
             if callable(handlers[-1]):  # without a handler, SIGTERM would end the test run
                 os.kill(os.getpid(), signal.SIGTERM)
 
-    trainer.progress = progress
+    trainer.callbacks.append(ProgressFunctions(progress))
     with pytest.raises(TrainingInterrupted) as info:
         trainer.train()
     trainer.close()
@@ -226,7 +227,7 @@ def test_a_run_in_use_is_refused_with_one_line(invoke, tmp_path):
 def test_the_run_folder_is_locked_while_training_and_free_after(tmp_path):
     trainer = train_toy(tmp_path, 2)
     seen = []
-    trainer.progress = lambda step, total, losses: seen.append(lock_is_free(trainer.run_dir))
+    trainer.callbacks.append(ProgressFunctions(lambda step, total, losses: seen.append(lock_is_free(trainer.run_dir))))
     trainer.train()
     assert seen == [False, False]
     assert lock_is_free(trainer.run_dir)

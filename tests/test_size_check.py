@@ -1,4 +1,4 @@
-"""load_generator refuses absurd recorded sizes before the real build allocates them.
+"""restore refuses absurd recorded sizes before the real build allocates them.
 
 The generator is first built on the meta device. Crossmodal's own refusal there (the recorded
 sizes do not fit each other) is final; where a component cannot be built on the meta device,
@@ -23,7 +23,8 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
 import toy_plugin  # noqa: E402
 
 from crossmodal import CheckpointError, ComponentSpec  # noqa: E402
-from crossmodal.job.build import MAX_UNCHECKED_SIZE, build_job, load_generator  # noqa: E402
+from crossmodal.job.build import build_job  # noqa: E402
+from crossmodal.job.restore import MAX_UNCHECKED_SIZE, restore  # noqa: E402
 
 HUGE = 2 ** 17
 """A recorded ``feature_dim`` above MAX_UNCHECKED_SIZE, yet small enough (a 4 MB layer) that the
@@ -65,7 +66,7 @@ def test_recorded_sizes_that_do_not_fit_are_refused_from_the_meta_build_alone(re
     with pytest.raises(CheckpointError, match=rf"^checkpoint \S+hand-made.pt \(recipe 'toy'\) .*: decoder ToyDecoder "
                                               rf"\(track 0\) takes input_dim=6, but encoder ToyEncoder gives "
                                               rf"feature_dim={HUGE}"):
-        load_generator(registry, document)
+        restore(registry, document)
     assert BUILDS == ["meta"]  # nothing was allocated
 
 
@@ -75,9 +76,9 @@ def test_components_the_meta_device_cannot_build_have_their_recorded_sizes_bound
     with pytest.raises(CheckpointError, match=rf"^checkpoint \S+hand-made.pt \(recipe 'toy'\): encoder "
                                               rf"'meta-shy-encoder' option 'feature_dim' records {HUGE}; .* sizes "
                                               rf"above {MAX_UNCHECKED_SIZE} are refused rather than allocated$"):
-        load_generator(registry, document)
+        restore(registry, document)
     assert BUILDS == ["meta"]  # the meta build failed, and no real one was tried
 
     document["job"]["components"]["encoder"]["options"] = {}  # recorded sizes within the bound: built for real
-    generator, _ = load_generator(registry, document)
+    generator = restore(registry, document).generator
     assert BUILDS == ["meta", "meta", "cpu"] and generator.feature_dim == toy_plugin.FEATURE_DIM

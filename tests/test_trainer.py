@@ -14,7 +14,8 @@ if str(Path(__file__).parent) not in sys.path:  # toy_plugin lives beside the te
     sys.path.insert(0, str(Path(__file__).parent))
 import toy_plugin  # noqa: E402
 
-from crossmodal import LossTerm, TrainingDivergedError  # noqa: E402
+from crossmodal import ComponentSpec, TrainingDivergedError, hookimpl, load_plugins  # noqa: E402
+from crossmodal.callbacks.base import Callback, ProgressFunctions  # noqa: E402
 from crossmodal.job.build import build_job  # noqa: E402
 from crossmodal.storage.checkpoint import list_checkpoints  # noqa: E402
 from crossmodal.training.config import TrainConfig  # noqa: E402
@@ -22,10 +23,34 @@ from crossmodal.training.trainer import Trainer  # noqa: E402
 from crossmodal.storage.runs import seed_everything  # noqa: E402
 
 
-def make_trainer(run_dir=None, recipe=None, **changes):
+class Term(torch.nn.Module):
+    """A loss-term module that returns ``fn(context)``."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, context):
+        return self.fn(context)
+
+
+def with_terms(**fns):
+    """The toy registry and a plugin registering each ``name=fn`` as a loss term built from ``(data)``."""
+
+    class Terms:
+        @staticmethod
+        @hookimpl
+        def crossmodal_register_components(register):
+            for name, fn in fns.items():
+                register("loss-term", name, lambda data, fn=fn: Term(fn))
+
+    return load_plugins(extra=[("toy", toy_plugin), ("terms", Terms())], allow=[], strict=True).registry
+
+
+def make_trainer(run_dir=None, recipe=None, registry=None, **changes):
     seed_everything(0)
     recipe = recipe or toy_plugin.toy_recipe()
-    job = build_job(toy_plugin.toy_registry(), recipe)
+    job = build_job(registry or toy_plugin.toy_registry(), recipe)
     config = TrainConfig().merged(recipe.training, "toy").merged(changes, "test")
     return Trainer(job, config, run_dir, plugin_versions={"toy": "0.0"})
 
@@ -83,10 +108,11 @@ def test_extra_loss_terms_are_called_weighted_and_logged(tmp_path):
 
     recipe = dataclasses.replace(
         toy_plugin.toy_recipe(),
-        generator_losses=(LossTerm("mean_fake", mean_fake, weight=0.5),),
-        critic_losses=(LossTerm("zero", zero),),
+        generator_losses=(ComponentSpec("mean_fake", {"weight": 0.5}),),
+        critic_losses=(ComponentSpec("zero"),),
     )
-    trainer = make_trainer(tmp_path / "run", recipe=recipe, steps=2)
+    trainer = make_trainer(tmp_path / "run", recipe=recipe, registry=with_terms(mean_fake=mean_fake, zero=zero),
+                           steps=2)
     losses = trainer.generator_step()
     assert list(losses) == ["adversarial", "mean_fake", "total"]
     assert seen[0] >= {"conditions", "real", "fake", "generator", "critic"}
@@ -107,10 +133,9 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
         value = context["fake"].mean() * 0.0
         return value + float("nan") if trainer.step >= 3 else value
 
-    recipe = dataclasses.replace(
-        toy_plugin.toy_recipe(), generator_losses=(LossTerm("explodes", explodes_at_step_3),)
-    )
-    trainer = make_trainer(tmp_path / "run", recipe=recipe, steps=8, checkpoint_every=2, log_every=4)
+    recipe = dataclasses.replace(toy_plugin.toy_recipe(), generator_losses=(ComponentSpec("explodes"),))
+    trainer = make_trainer(tmp_path / "run", recipe=recipe, registry=with_terms(explodes=explodes_at_step_3), steps=8,
+                           checkpoint_every=2, log_every=4)
     with pytest.raises(TrainingDivergedError) as info:
         trainer.train()
     message = str(info.value)
@@ -122,19 +147,18 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_single_steps_raise_on_a_non_finite_loss():
-    recipe = dataclasses.replace(
-        toy_plugin.toy_recipe(), critic_losses=(LossTerm("inf", lambda c: torch.tensor(float("inf"))),)
-    )
+    recipe = dataclasses.replace(toy_plugin.toy_recipe(), critic_losses=(ComponentSpec("inf"),))
+    registry = with_terms(inf=lambda c: torch.tensor(float("inf")))
     with pytest.raises(TrainingDivergedError, match="critic loss 'inf' became inf"):
-        make_trainer(recipe=recipe).critic_step()
+        make_trainer(recipe=recipe, registry=registry).critic_step()
 
 
 @pytest.mark.slow  # trains
 def test_run_writes_config_metrics_curves_samples_and_checkpoints(tmp_path):
     run = tmp_path / "run"
     reports = []
-    trainer = make_trainer(run, steps=4, progress=None)
-    trainer.progress = lambda step, total, losses: reports.append((step, total, dict(losses)))
+    trainer = make_trainer(run, steps=4)
+    trainer.callbacks.append(ProgressFunctions(lambda step, total, losses: reports.append((step, total, dict(losses)))))
     metrics = trainer.train()
     assert set(metrics) == {"mean/track0", "mean/track1", "spread"}
     assert [r[0] for r in reports] == [1, 2, 3, 4] and reports[-1][1] == 4
@@ -233,8 +257,9 @@ def test_an_exploding_loss_stops_training_like_a_nan(tmp_path):
     def explodes_at_step_3(context):  # a finite 3e25: the weights stay finite, the run is lost
         return context["real"].sum() * 0.0 + (3e25 if trainer.step >= 3 else 0.0)
 
-    recipe = dataclasses.replace(toy_plugin.toy_recipe(), critic_losses=(LossTerm("huge", explodes_at_step_3),))
-    trainer = make_trainer(tmp_path / "run", recipe=recipe, steps=8, checkpoint_every=2, log_every=4)
+    recipe = dataclasses.replace(toy_plugin.toy_recipe(), critic_losses=(ComponentSpec("huge"),))
+    trainer = make_trainer(tmp_path / "run", recipe=recipe, registry=with_terms(huge=explodes_at_step_3), steps=8,
+                           checkpoint_every=2, log_every=4)
     with pytest.raises(TrainingDivergedError) as info:
         trainer.train()
     message = str(info.value)
@@ -259,6 +284,7 @@ def test_an_exploding_gradient_penalty_stops_training_at_once(tmp_path):
 def test_a_checkpoint_with_nan_weights_is_never_resumed_from_or_called_good(tmp_path):
     from crossmodal import CheckpointError
     from crossmodal.storage.checkpoint import save_checkpoint
+    from crossmodal.callbacks.divergence import last_good
     from crossmodal.training.launch import resume_training
 
     trainer = make_trainer(tmp_path / "run", steps=2)
@@ -272,7 +298,7 @@ def test_a_checkpoint_with_nan_weights_is_never_resumed_from_or_called_good(tmp_
     with pytest.raises(CheckpointError, match=r"checkpoint-00000003\.pt: critic weight '.*' holds NaN or inf"):
         resume_training(toy_plugin.toy_registry(), tmp_path / "run")
     resumed = resume_training(toy_plugin.toy_registry(), tmp_path / "run" / "checkpoints" / "checkpoint-00000002.pt")
-    assert "checkpoint-00000002.pt" in resumed._last_good()
+    assert "checkpoint-00000002.pt" in last_good(resumed.last_checkpoint)
 
 
 @pytest.mark.slow  # trains
@@ -285,7 +311,7 @@ def test_resuming_on_another_kind_of_device_warns_instead_of_failing(tmp_path):
     document = trainer.state_dict()
     document["rng"]["trainer_device"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state
     other = make_trainer(steps=2)
-    other.device_rng = torch.Generator()
+    other.draws.device_rng = torch.Generator()
     other.load_state_dict(document)
     assert other.step == 1 and "written on another kind of device" in other.warnings[0]
     other.train()
@@ -297,7 +323,7 @@ def test_every_update_is_reported_and_steps_are_timed(tmp_path):
 
     trainer = make_trainer(tmp_path / "run", steps=3, log_every=3)
     seen = []
-    trainer.on_update = lambda done, total: seen.append((done, total))
+    trainer.callbacks.append(ProgressFunctions(on_update=lambda done, total: seen.append((done, total))))
     trainer.train()
     total = updates_through(3, trainer.config)
     assert total == trainer.critic_updates_done + 3 == 3 + 1 + 3 + 1 + 2 + 1
@@ -307,3 +333,72 @@ def test_every_update_is_reported_and_steps_are_timed(tmp_path):
         rows = list(csv.DictReader(handle))
     assert [(r["step"], r["updates"]) for r in rows] == [("2", "8"), ("3", str(total))]  # eval_every 2 flushes too
     assert float(rows[-1]["seconds_per_step"]) == pytest.approx(trainer.seconds_per_step, rel=1e-3)
+
+
+# -------------------------------------------------------------------------------------------
+# The callback protocol (crossmodal.callbacks.base)
+
+
+class Recording(Callback):
+    """Records every hook call as ``(hook, step, updates_done)``, and what a flush and a step end see."""
+
+    def __init__(self):
+        self.calls, self.flushed, self.metrics_at_end = [], [], []
+
+    def on_train_start(self, trainer, last):
+        self.calls.append(("train_start", trainer.step, last))
+
+    def on_update(self, trainer):
+        self.calls.append(("update", trainer.step, trainer.updates_done))
+
+    def on_flush(self, trainer, losses):
+        self.calls.append(("flush", trainer.step, trainer.updates_done))
+        self.flushed.append(dict(losses) == trainer.last_losses and list(losses) == trainer.loss_names)
+
+    def on_step_end(self, trainer, last):
+        self.calls.append(("step_end", trainer.step, trainer.updates_done))
+        self.metrics_at_end.append(dict(trainer.last_metrics))
+
+
+@pytest.mark.slow  # trains
+def test_a_callback_sees_the_hooks_in_the_documented_order_and_changes_no_update():
+    from crossmodal.training.config import critic_updates_for
+
+    recording = Recording()
+    only_at_the_end = {"eval_every": 0, "sample_every": 0, "checkpoint_every": 0}
+    trainer = make_trainer(steps=3, log_every=2, **only_at_the_end)
+    trainer.callbacks.append(recording)
+    trainer.train()
+    expected, done = [("train_start", 0, 3)], 0
+    for step in range(3):
+        for _ in range(critic_updates_for(step, trainer.config)):
+            done += 1
+            expected.append(("update", step, done))
+        done += 1
+        expected.append(("update", step + 1, done))
+        if step + 1 in (2, 3):  # log_every, and the last step's evaluation, samples and checkpoint
+            expected.append(("flush", step + 1, done))
+        expected.append(("step_end", step + 1, done))
+    assert recording.calls == expected
+    assert recording.flushed == [True, True]
+    assert recording.metrics_at_end[-1] == trainer.last_metrics != {}  # the trainer's own callbacks come first
+    assert recording.metrics_at_end[:-1] == [{}, {}]
+
+    plain = make_trainer(steps=3, log_every=2, **only_at_the_end)
+    plain.train()
+    assert all(torch.equal(a, b) for a, b in zip(plain.generator.state_dict().values(),
+                                                 trainer.generator.state_dict().values()))
+
+
+def test_the_progress_and_on_update_arguments_are_deprecated_and_still_called():
+    seed_everything(0)
+    recipe = toy_plugin.toy_recipe()
+    job = build_job(toy_plugin.toy_registry(), recipe)
+    config = TrainConfig().merged(recipe.training, "toy").merged({"steps": 1}, "test")
+    reports, updates = [], []
+    with pytest.warns(DeprecationWarning, match=r"Trainer\(progress=\.\.\., on_update=\.\.\.\) is deprecated"):
+        trainer = Trainer(job, config, progress=lambda step, total, losses: reports.append((step, total)),
+                          on_update=lambda done, total: updates.append((done, total)))
+    trainer.train()
+    assert reports == [(1, 1)]
+    assert updates == [(done, trainer.updates_done) for done in range(1, trainer.updates_done + 1)]

@@ -1,2 +1,5 @@
-"""What a run does beside training, called by the trainer: fixed samples and their metrics
-(:mod:`.fixed_samples`), curves (:mod:`.curves`) and divergence checks (:mod:`.divergence`)."""
+"""What a run does beside its updates, called by the trainer's loop through one protocol
+(:mod:`.base`): evaluations, ``metrics.csv`` and TensorBoard (:mod:`.metrics`), curves
+(:mod:`.curves`), the fixed samples and their writing (:mod:`.fixed_samples`), checkpoints
+(:mod:`.checkpoints`), ``progress.csv`` and the timing (:mod:`.progress_log`), and divergence
+checks (:mod:`.divergence`)."""

@@ -1,19 +1,22 @@
 """Whether a run diverged: a loss that is NaN, infinite or beyond ``divergence_bound``, or a NaN/inf weight.
 
 During training the losses stay on the device in a :class:`LossLog` and are checked when it is
-flushed (every ``log_every`` steps); single updates are checked at once. Both use :func:`check_losses`.
+flushed (every ``log_every`` steps); single updates are checked at once (:meth:`LossLog.checked`).
+Both use :func:`check_losses`. A message names the newest checkpoint whose weights were checked
+finite, the last good one (see :mod:`crossmodal.callbacks.checkpoints`).
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch import nn
 
 from crossmodal.training import distributed
-from crossmodal.errors import TrainingDivergedError
+from crossmodal.errors import TrainingDivergedError, shown
 
 
 def _why(value: float, bound: float) -> str | None:
@@ -25,15 +28,22 @@ def _why(value: float, bound: float) -> str | None:
     return None
 
 
+def last_good(checkpoint: Path | None) -> str:
+    """Names the last good checkpoint (``None``: none yet) in a message."""
+    if checkpoint is not None:
+        return f"the last good checkpoint is {shown(checkpoint)}"
+    return "no checkpoint had been written yet"
+
+
 def check_losses(
     rows: Sequence[Sequence[float]], names: Sequence[str], steps: Sequence[int], bound: float, what: str,
-    last_good: str,
+    good: Path | None,
 ) -> None:
     """Raise on the first diverged loss of ``rows`` (one row of ``len(names)`` values per step).
 
     :param steps: the generator step of each row (counted from 0).
     :param what: the words before a loss's name, e.g. ``"loss"`` or ``"critic loss"``.
-    :param last_good: names the newest good checkpoint, for the message.
+    :param good: the last good checkpoint, for the message.
     :raises TrainingDivergedError: naming the loss, its value and its step.
     """
     for step, row in zip(steps, rows):
@@ -42,20 +52,20 @@ def check_losses(
             if why is not None:
                 raise TrainingDivergedError(
                     f"{what} {name!r} {why} at generator step {step} (counted from 0); training stopped, "
-                    f"{last_good}. Try a lower learning rate or check the extra loss terms."
+                    f"{last_good(good)}. Try a lower learning rate or check the extra loss terms."
                 )
 
 
-def check_weights(modules: dict[str, nn.Module], step: int, last_good: str) -> None:
+def check_weights(modules: dict[str, nn.Module], step: int, good: Path | None) -> None:
     """Raise if a weight of ``modules`` (by role) is NaN/inf: a loss can be finite while the
-    update it produced was not.
+    update it produced was not. ``good``: the last good checkpoint, for the message.
 
     :raises TrainingDivergedError: naming the weight and the generator step.
     """
     bad = non_finite_weight(modules)
     if bad is not None:
         raise TrainingDivergedError(
-            f"{bad} holds NaN or inf after generator step {step}; training stopped, {last_good}"
+            f"{bad} holds NaN or inf after generator step {step}; training stopped, {last_good(good)}"
         )
 
 
@@ -74,21 +84,33 @@ def non_finite_weight(modules: dict[str, nn.Module]) -> str | None:
 class LossLog:
     """The losses of the generator steps since the last :meth:`flush`, kept on the device until then.
 
-    :param names: one per loss column, e.g. ``critic/gp``.
+    :param critic_names, generator_names: the names of a critic update's and a generator update's
+        losses (:func:`~crossmodal.training.updates.loss_names`); a step's row, and :attr:`names`,
+        are ``critic/<name>`` (means over the step's critic updates), then ``generator/<name>``.
     :param bound: ``divergence_bound``.
     """
 
-    def __init__(self, names: list[str], bound: float) -> None:
-        self.names, self.bound = names, bound
+    def __init__(self, critic_names: list[str], generator_names: list[str], bound: float) -> None:
+        self.names = [*(f"critic/{name}" for name in critic_names), *(f"generator/{name}" for name in generator_names)]
+        self.bound = bound
         self._pending: list[tuple[int, torch.Tensor]] = []  # (generator step, losses (len(names),))
 
     def add(self, step: int, losses: torch.Tensor) -> None:
         """Keep generator step ``step``'s losses ``(len(names),)`` (on the device: no sync)."""
         self._pending.append((step, losses))
 
-    def flush(self, last_good: str) -> dict[str, float] | None:
+    def checked(self, names: list[str], losses: torch.Tensor, what: str, step: int, good: Path | None
+                ) -> dict[str, float]:
+        """One update's ``losses`` ``(len(names),)`` by name, copied to the host at once and
+        checked (:func:`check_losses`; ``what`` e.g. ``"critic loss"``, ``step`` counted from 0)."""
+        values = losses.tolist()
+        check_losses([values], names, [step], self.bound, what, good)
+        return dict(zip(names, values))
+
+    def flush(self, good: Path | None) -> dict[str, float] | None:
         """Average the kept losses over the processes, copy them to the host (one sync) and check
-        them (:func:`check_losses`); every process calls it at the same steps.
+        them (:func:`check_losses`; ``good``: the last good checkpoint); every process calls it at
+        the same steps.
 
         :returns: each loss's mean over the kept steps (``None``: none kept).
         :raises TrainingDivergedError: naming the first diverged loss and its step.
@@ -99,5 +121,5 @@ class LossLog:
         values = torch.stack([losses for _, losses in self._pending])  # (n_steps, n_losses)
         values = distributed.all_reduce_mean(values).cpu()
         self._pending.clear()
-        check_losses(values.tolist(), self.names, steps, self.bound, "loss", last_good)
+        check_losses(values.tolist(), self.names, steps, self.bound, "loss", good)
         return dict(zip(self.names, values.mean(dim=0).tolist()))

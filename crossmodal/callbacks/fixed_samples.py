@@ -1,13 +1,15 @@
-"""The fixed (condition, target, noise) triples that evaluation and written samples use."""
+"""The fixed (condition, target, noise) triples that evaluation and written samples use, and the
+callback that writes samples of them during training (:class:`SampleWriting`)."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import torch
 
+from crossmodal.callbacks.base import Callback, due
 from crossmodal.data.batches import DeviceItems
 from crossmodal.job.build import Job
 from crossmodal.training.config import TrainConfig
@@ -16,6 +18,9 @@ from crossmodal.evaluation.sets import set_features
 from crossmodal.job.generator import ConditionalGenerator
 from crossmodal.contract.interfaces import Evaluator, ratios
 from crossmodal.storage.run_folder import RunFolder
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crossmodal.training.trainer import Trainer
 
 
 class FixedSamples:
@@ -120,6 +125,17 @@ class FixedSamples:
         return folder.write_samples(
             step, self.generate(count), lambda samples, path: writer.write(samples, path, "sample"), condition_lines
         )
+
+
+class SampleWriting(Callback):
+    """Writes the fixed pairs' samples (:meth:`FixedSamples.write`, through the trainer's
+    ``write_samples``) every ``sample_every`` generator steps and at the last, once the losses
+    are flushed (so a diverged run writes none)."""
+
+    def on_step_end(self, trainer: Trainer, last: int) -> None:
+        if due(trainer.config.sample_every, trainer.step, last):
+            trainer.flush()
+            trainer.write_samples()
 
 
 def conditioned_values(

@@ -28,7 +28,7 @@ def export_model(checkpoint: str, out_file: str) -> None:
     """
     import torch
 
-    from crossmodal.job.build import load_generator
+    from crossmodal.job.restore import restore
     from crossmodal.storage.checkpoint import load_checkpoint
     from crossmodal.storage.outputs import check_free, write_once
     from crossmodal.storage.model_file import file_sha256, model_document
@@ -37,7 +37,7 @@ def export_model(checkpoint: str, out_file: str) -> None:
     out = Path(out_file)
     check_free(out)  # before the checkpoint is read; write_once refuses a name taken meanwhile
     document = load_checkpoint(checkpoint)
-    load_generator(plugins_of(click.get_current_context()).registry, document)  # the weights build a generator
+    restore(plugins_of(click.get_current_context()).registry, document)  # the weights build a generator
     out.parent.mkdir(parents=True, exist_ok=True)
     written = write_once(out, lambda file: torch.save(model_document(document), file))
     click.echo(f"{shown(written)}  {written.stat().st_size / 1e6:.1f} MB  sha256 {file_sha256(written)}")

@@ -8,7 +8,7 @@ update (see :mod:`crossmodal.training.trainer`) and writes a checkpoint; the com
 resume command on stderr and exits with 130 or 143 (128 + the signal). A second signal stops at
 once without saving and exits with 130, as Ctrl-C before training does (:mod:`._group`).
 
-Progress (:class:`_Progress`) counts every update, critic and generator
+Progress (:class:`_Progress`, a callback of the trainer) counts every update, critic and generator
 (:func:`~crossmodal.training.config.updates_through`): a bar on a terminal, else one plain line per
 logging interval and at least every :data:`LOG_SECONDS` seconds. Its seconds per step and ETA
 come from the recent rate of each kind of step (:class:`RecentRates`).
@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, Mapping, NoReturn
 
 import click
 
+from crossmodal.callbacks.base import Callback
 from crossmodal.training.config import TrainConfig, critic_updates_for, resolve_config, updates_through
 from crossmodal.errors import CrossmodalError, TrainingInterrupted
 from crossmodal.storage.files import shown
@@ -100,8 +101,9 @@ class RecentRates:
         return warm_left * self._rate(True) + later_left * self._rate(False)
 
 
-class _Progress:
-    """Training progress on ``stream``, counting critic and generator updates alike.
+class _Progress(Callback):
+    """Training progress on ``stream``, counting critic and generator updates alike; while entered,
+    one of ``trainer.callbacks``.
 
     On a terminal: a click progress bar over every update, with the generator step, seconds per
     generator step and the ETA (:class:`RecentRates`, fed each step's training time:
@@ -129,12 +131,11 @@ class _Progress:
         if self.bar is not None:
             self.bar.__enter__()
             self.bar.update(self.done)
-        self.trainer.on_update = self.on_update
-        self.trainer.progress = self.on_log
+        self.trainer.callbacks.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.trainer.on_update = self.trainer.progress = None
+        self.trainer.callbacks.remove(self)
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
@@ -148,22 +149,22 @@ class _Progress:
                  _format_losses(self.losses)]
         return "  ".join(part for part in parts if part)
 
-    def on_update(self, done: int, total: int) -> None:
+    def on_update(self, trainer: Trainer) -> None:
         """After every update: time a finished step, move the bar, or print a line when none
         came for LOG_SECONDS."""
-        self.done, self.total = done, total
-        if self.trainer.step != self.timed_step:
-            self.rates.observe(self.timed_step, done - self.step_began, self.trainer.step_seconds)
-            self.timed_step, self.step_began = self.trainer.step, done
+        self.done = done = trainer.updates_done
+        if trainer.step != self.timed_step:
+            self.rates.observe(self.timed_step, done - self.step_began, trainer.step_seconds)
+            self.timed_step, self.step_began = trainer.step, done
         now = time.monotonic()
         if self.bar is not None:
-            if now - self.last_line >= 0.2 or done >= total:  # redraw at most 5 times a second
+            if now - self.last_line >= 0.2 or done >= self.total:  # redraw at most 5 times a second
                 self.bar.update(done - self.bar.pos)
                 self.last_line = now
         elif now - self.last_line >= LOG_SECONDS:
             self._line(now)
 
-    def on_log(self, step: int, total: int, losses: Mapping[str, float]) -> None:
+    def on_flush(self, trainer: Trainer, losses: Mapping[str, float]) -> None:
         """Every logging interval: new losses and seconds per step."""
         self.losses = losses
         if self.bar is not None:

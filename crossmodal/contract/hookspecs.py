@@ -22,9 +22,10 @@ same names and are decorated with :data:`hookimpl`::
         register("sample-set", "sketches", sketch_set)
         # by import path: my_package.models (and torch) is imported only when the decoder is used
         register("decoder", "my-decoder", "my_package.models:MyDecoder", "Draws 64x64 sketches")
+        register("loss-term", "stroke-count", "my_package.losses:StrokeCount", "Sketches as sparse as the data")
         register("recipe", "myplugin", my_recipe)
 
-Three hooks, one callback, eleven kinds. Each kind is named after the interface its factory
+Three hooks, one callback, thirteen kinds. Each kind is named after the interface its factory
 returns (:data:`KIND_INTERFACES`). An implementation may take fewer arguments than its spec, never
 more; pluggy checks this when the plugin is registered, and ``check_pending()`` then refuses a
 ``crossmodal_*`` function that matches no spec here (a misspelt or removed hook). The core calls
@@ -68,12 +69,14 @@ KIND_INTERFACES = {
     "sample-set": "SampleSet",
     "sample-writer": "SampleWriter",
     "sample-renderer": "SampleRenderer",
+    "pairing": "Pairing",
+    "loss-term": "torch.nn.Module",
     "recipe": "Recipe",
     "pretrained-model": "PretrainedModel",
 }
 """Every kind ``register`` takes -> the ``crossmodal`` class its factory returns, in the order
 ``crossmodal list-components`` prints them. A kind is its interface's name in lower case, with a
-hyphen between words."""
+hyphen between words; a ``loss-term``'s factory returns a plain ``torch.nn.Module``."""
 
 
 class Register(Protocol):
@@ -84,14 +87,16 @@ class Register(Protocol):
 
         :param kind: one of :data:`KIND_INTERFACES` (``"encoder"``, ``"temporal-source"``,
             ``"decoder"``, ``"critic"``, ``"evaluator"``, ``"descriptor"``, ``"sample-set"``,
-            ``"sample-writer"``, ``"sample-renderer"``, ``"recipe"``, ``"pretrained-model"``).
+            ``"sample-writer"``, ``"sample-renderer"``, ``"pairing"``, ``"loss-term"``, ``"recipe"``,
+            ``"pretrained-model"``).
         :param name: short, lower-case and stable (it is written into checkpoints and typed on
             command lines); unique within its kind across all plugins.
         :param factory: a class or function that builds the entry when a recipe is built, not at
             registration. ``factory(**options)`` for networks, sample writers and sample
             renderers (the options of the recipe's :class:`crossmodal.ComponentSpec`);
             ``factory(source=None, **options)``
-            for sample sets; ``factory()`` for evaluators, descriptors, recipes and pretrained
+            for sample sets; ``factory(data, **options)`` for pairings and loss terms (``data``, a
+            :class:`crossmodal.TrainingData`, passed by that name); ``factory()`` for evaluators, descriptors, recipes and pretrained
             models (a :class:`crossmodal.storage.model_file.PretrainedModel`). Or its import
             path, ``"package.module:Attribute"`` (entry-point syntax), which the core imports only
             when the entry is built or its options are checked against the factory's signature:
@@ -158,6 +163,16 @@ def crossmodal_register_components(register: Register) -> None:
         - ``"descriptor"``: ``factory()`` returns a :class:`crossmodal.Descriptor`, which
           describes conditions or samples by a few named numbers each for ``crossmodal evaluate
           --conditioning`` (a recipe names one for each side);
+        - ``"pairing"``: ``factory(data, **options)`` returns a :data:`crossmodal.Pairing`, the
+          function ``pairing(n_conditions, n_targets, batch_size, rng) -> (condition_indices,
+          target_indices)`` that draws every training batch; ``data`` is the job's
+          :class:`crossmodal.TrainingData` (the sample sets and their descriptor values), seen once
+          when the job is built. The core registers ``random-pairs`` and ``descriptor-pairs``;
+        - ``"loss-term"``: ``factory(data, **options)`` returns a ``torch.nn.Module`` whose
+          ``forward(context)`` returns a scalar tensor, added to a generator's or critic's loss
+          (see :class:`crossmodal.Recipe`'s ``generator_losses``); its parameters, if any, are
+          trained with that side's optimiser and saved in checkpoints. The core takes the
+          ``weight`` option (default 1) out of the options before calling the factory;
         - ``"recipe"``: ``factory()`` returns a :class:`crossmodal.Recipe`, which names the
           components, the data, the evaluators, the writer and renderer, extra loss terms, how
           conditions and targets are paired, and default hyper-parameters.

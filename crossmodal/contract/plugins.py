@@ -30,6 +30,11 @@ slower than ``CROSSMODAL_SLOW_PLUGIN_SECONDS`` (default 2 s). Loading imports no
 first plugin whose import pulls in torch is charged for it. A plugin that registers its factories
 by import path (``register("decoder", "x", "pkg.models:XDecoder", "...")``, see
 :mod:`crossmodal.contract.registry`) imports them only when they are used.
+
+Every registry built here also holds the core's own entries (:data:`CORE_ENTRIES`, plugin
+``crossmodal``: the pairings ``random-pairs`` and ``descriptor-pairs``), registered first, by
+import path, so ``crossmodal list-components`` lists them and a plugin registering one of their
+names is refused as for any other duplicate.
 """
 
 from __future__ import annotations
@@ -49,9 +54,12 @@ from crossmodal.contract.discovery import PluginEntryPoint, find_entry_points
 from crossmodal.errors import CrossmodalError, PluginLoadError
 from crossmodal.storage.files import shown
 from crossmodal.contract.registry import KINDS, Registry, is_import_path
+from crossmodal.version import __version__
 
 __all__ = [
     "API_VERSION",
+    "CORE_ENTRIES",
+    "CORE_PLUGIN",
     "DEFAULT_SLOW_PLUGIN_SECONDS",
     "LOAD_PLUGINS_ENV",
     "SLOW_PLUGIN_ENV",
@@ -60,6 +68,7 @@ __all__ = [
     "LoadedPlugin",
     "Plugins",
     "call_plugin_hook",
+    "core_registry",
     "load_plugins",
     "slow_plugin_seconds",
 ]
@@ -78,6 +87,29 @@ SLOW_PLUGIN_ENV = "CROSSMODAL_SLOW_PLUGIN_SECONDS"
 
 DEFAULT_SLOW_PLUGIN_SECONDS = 2.0
 """Default of :data:`SLOW_PLUGIN_ENV`, in seconds."""
+
+CORE_PLUGIN = "crossmodal"
+"""The plugin name the core's own entries are registered under."""
+
+CORE_ENTRIES: tuple[tuple[str, str, str, str], ...] = (
+    ("pairing", "random-pairs", "crossmodal.data.pairing:random_pairing",
+     "Conditions and targets drawn independently and uniformly (unpaired data; the default pairing)."),
+    ("pairing", "descriptor-pairs", "crossmodal.data.pairing:descriptor_pairing",
+     "Unpaired data matched by descriptors: options couplings [(condition, sample descriptor, sign)], temperature."),
+)
+"""``(kind, name, import path, description)`` of every entry the core registers itself."""
+
+
+def core_registry(registry: Registry | None = None) -> Registry:
+    """``registry`` (default: a new, empty one) with the core's own entries (:data:`CORE_ENTRIES`) added.
+
+    :returns: the registry.
+    """
+    registry = Registry() if registry is None else registry
+    for kind, name, path, description in CORE_ENTRIES:
+        registry.add(kind, name, path, description, plugin=CORE_PLUGIN, distribution="crossmodal", version=__version__)
+    return registry
+
 
 _SKIP_HINT = f"Skip it with {LOAD_PLUGINS_ENV}=<the plugins you want>, or run with --debug for the traceback."
 
@@ -454,7 +486,7 @@ def load_plugins(
     allowed = None if items is None else _AllowList(items)
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    plugins = Plugins(manager=manager, registry=Registry(), strict=strict)
+    plugins = Plugins(manager=manager, registry=core_registry(), strict=strict)
 
     found = [ep for ep in find_entry_points(path) if allowed is None or allowed.admits(ep)]
     entry_points = sorted(

@@ -6,6 +6,10 @@ builds the recipe called ``NAME``. A recipe and its :class:`ComponentSpec` are a
 writes to describe a job; what was built from them is recorded in checkpoints by the core.
 Importing this module imports no torch (:func:`random_pairs` does, when called), so a plugin's
 recipe module loads cheaply for ``crossmodal train --help``.
+
+A recipe names its pairing and its extra loss terms like its networks, by registered name
+(kinds ``pairing`` and ``loss-term``); the function and :class:`LossTerm` forms of crossmodal
+0.2.0 still work until 0.4, with a ``DeprecationWarning`` when the job is built.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from crossmodal.data.pairing import DataAwarePairing
     from crossmodal.data.training_data import TrainingData
 
-__all__ = ["ComponentSpec", "LossTerm", "Pairing", "Recipe", "random_pairs"]
+__all__ = ["RANDOM_PAIRS", "ComponentSpec", "LossTerm", "Pairing", "Recipe", "random_pairs"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,8 @@ class ComponentSpec:
 
     The kind is implied by the :class:`Recipe` field holding the spec (``temporal`` names a
     ``temporal-source``, ``conditions`` and ``targets`` a ``sample-set``, ``writer`` a
-    ``sample-writer``, ``renderer`` a ``sample-renderer``).
+    ``sample-writer``, ``renderer`` a ``sample-renderer``, ``pairing`` a ``pairing``,
+    ``generator_losses`` and ``critic_losses`` ``loss-term`` entries).
     """
 
     name: str
@@ -39,14 +44,21 @@ class ComponentSpec:
 Pairing = Callable[[int, int, int, "torch.Generator"], "tuple[torch.Tensor, torch.Tensor]"]
 """``pairing(n_conditions, n_targets, batch_size, rng) -> (condition_indices, target_indices)``,
 two int64 tensors of shape ``(batch_size,)``, drawn from ``rng`` (a CPU ``torch.Generator``) and
-nothing else. A pairing that needs to see the data is a :class:`crossmodal.DataAwarePairing`
-(:mod:`crossmodal.data.pairing`)."""
+nothing else: what the factory of a registered ``pairing`` returns, ``factory(data, **options)``,
+having read what it needs from ``data`` (:mod:`crossmodal.data.pairing`)."""
+
+RANDOM_PAIRS = ComponentSpec("random-pairs")
+"""A recipe's default pairing: the core's ``random-pairs`` (:func:`random_pairs`, the Jukepix paper's)."""
 
 
 def random_pairs(
     n_conditions: int, n_targets: int, batch_size: int, rng: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw conditions and targets independently and uniformly (unpaired data: no target belongs to a particular condition).
+
+    The draw of the registered ``random-pairs``. As ``crossmodal.random_pairs`` (a recipe's
+    ``pairing=random_pairs``), deprecated since 0.2.1: leave ``pairing`` out, or name
+    :data:`RANDOM_PAIRS`.
 
     :returns: ``(condition_indices, target_indices)``, int64 tensors of shape ``(batch_size,)``.
     """
@@ -59,7 +71,12 @@ def random_pairs(
 
 @dataclass(frozen=True)
 class LossTerm:
-    """An extra loss added to the generator's or the critic's objective.
+    """An extra loss added to the generator's or the critic's objective, as the trainer runs it.
+
+    The core makes one per registered ``loss-term`` a recipe names (:func:`~crossmodal.job.build.build_job`):
+    ``fn`` calls the module the term's factory built, ``module`` hands that module over. Written
+    in a recipe, the crossmodal 0.2.0 form, it is deprecated since 0.2.1 (removed in 0.4):
+    register the term as a ``loss-term`` and name it with a :class:`ComponentSpec`.
 
     ``fn(context)`` returns a scalar tensor; ``context`` is a mapping holding at least
     ``conditions`` ``(B, *condition_shape)``, ``real`` and ``fake`` samples
@@ -107,11 +124,16 @@ class Recipe:
         something a person can take in, for ``crossmodal generate --render``; ``None``:
         ``--render`` is refused with one line.
     :param training: overrides of :class:`crossmodal.TrainConfig` defaults.
-    :param pairing: how conditions and targets are paired in a batch: a :data:`Pairing` function
-        (default :func:`random_pairs`) or a :class:`crossmodal.DataAwarePairing`, which sees the
-        data when the job is built (:func:`crossmodal.descriptor_pairs`). Checkpoints record it;
-        resuming keeps it.
-    :param generator_losses, critic_losses: extra loss terms.
+    :param pairing: how conditions and targets are paired in a batch: a registered ``pairing``
+        (default :data:`RANDOM_PAIRS`; the core's ``descriptor-pairs`` pairs by descriptors, see
+        :mod:`crossmodal.data.pairing`), built once on the job's data. Checkpoints record its name
+        and options; resuming keeps them. (A :data:`Pairing` function or a
+        ``crossmodal.DataAwarePairing``: deprecated since 0.2.1.)
+    :param generator_losses, critic_losses: extra loss terms, each a registered ``loss-term``,
+        e.g. ``(ComponentSpec("information", {"weight": 5.0}),)``: the option ``weight`` (default
+        1) scales the term, the others go to its factory; logged as ``generator/<name>`` and
+        ``critic/<name>``, so a name appears once. Checkpoints record them. (:class:`LossTerm`
+        objects: deprecated since 0.2.1.)
     :param condition_descriptor, sample_descriptor: registered descriptors (``descriptor``) of
         the conditions and of the samples, for ``crossmodal evaluate --conditioning`` (see
         :mod:`crossmodal.evaluation.conditioning`), and for a pairing or loss term that reads descriptors
@@ -134,9 +156,9 @@ class Recipe:
     evaluators: tuple[str, ...] = ()
     writer: ComponentSpec | None = None
     training: Mapping[str, Any] = field(default_factory=dict)
-    pairing: Pairing | DataAwarePairing = random_pairs
-    generator_losses: tuple[LossTerm, ...] = ()
-    critic_losses: tuple[LossTerm, ...] = ()
+    pairing: ComponentSpec | Pairing | DataAwarePairing = RANDOM_PAIRS
+    generator_losses: tuple[ComponentSpec | LossTerm, ...] = ()
+    critic_losses: tuple[ComponentSpec | LossTerm, ...] = ()
     description: str = ""
     needs: tuple[str, ...] = ()
     condition_descriptor: str | None = None

@@ -29,8 +29,8 @@ Factory = Callable[..., Any] | str
 KINDS = tuple(KIND_INTERFACES)
 """Every kind of entry the registry holds, in the order ``list-components`` prints them: ``encoder``,
 ``temporal-source``, ``decoder``, ``critic``, ``evaluator``, ``descriptor``, ``sample-set``,
-``sample-writer``, ``sample-renderer``, ``recipe``, ``pretrained-model`` (each its interface's name, see
-:data:`crossmodal.contract.hookspecs.KIND_INTERFACES`)."""
+``sample-writer``, ``sample-renderer``, ``pairing``, ``loss-term``, ``recipe``, ``pretrained-model``
+(each its interface's name, see :data:`crossmodal.contract.hookspecs.KIND_INTERFACES`)."""
 
 
 def is_import_path(text: str) -> bool:

@@ -1,62 +1,81 @@
 """Pairings: which target each condition of a training batch is drawn with.
 
-A recipe's :attr:`~crossmodal.contract.recipe.Recipe.pairing` is one of two things:
+A pairing is a registered entry of kind ``pairing``: its factory, ``factory(data, **options)``,
+is called once when the job is built with the job's
+:class:`~crossmodal.data.training_data.TrainingData` (the two sample sets and, on demand, their
+descriptor values over every item) and returns the function that draws every batch,
+``pairing(n_conditions, n_targets, batch_size, rng) -> (condition_indices, target_indices)``
+(:data:`~crossmodal.contract.recipe.Pairing`). A recipe names it like a network,
+``pairing=ComponentSpec("descriptor-pairs", {"couplings": [...], "temperature": 0.5})``; the
+default is ``ComponentSpec("random-pairs")``. The core registers two, in every registry
+:func:`~crossmodal.contract.plugins.load_plugins` builds (plugin ``crossmodal``):
 
-- a **function** ``pairing(n_conditions, n_targets, batch_size, rng)`` returning
-  ``(condition_indices, target_indices)``, two int64 tensors ``(batch_size,)``
-  (:data:`~crossmodal.contract.recipe.Pairing`). It sees only the two sizes. :func:`random_pairs`, the
-  default (the Jukepix paper's), is one;
-- a :class:`DataAwarePairing`: an object whose :meth:`~DataAwarePairing.prepare` is called once,
-  when the job is built, with the job's :class:`~crossmodal.data.training_data.TrainingData` (the two
-  sample sets and, on demand, their descriptor values over every item), and returns such a
-  function. :func:`descriptor_pairs` is one.
+- ``random-pairs`` (:func:`random_pairing`): conditions and targets drawn independently, the
+  Jukepix paper's;
+- ``descriptor-pairs`` (:func:`descriptor_pairing`): unpaired data matched by descriptors.
 
 Every batch, every evaluation's fixed pairs and the conditioning report's training pairs are
 drawn by the function (:func:`prepare_pairing` makes it), which must draw from the ``rng`` it is
 given and from nothing else: a CPU ``torch.Generator`` that checkpoints save, so a resumed run
 draws the very batches it would have drawn.
 
-What a job was paired with is recorded in its checkpoints (:func:`pairing_record`); resuming
-rebuilds the shipped pairings from that record, whatever the recipe says now
-(:func:`recorded_pairing`).
+What a job was paired with is recorded in its checkpoints by name and options
+(:func:`pairing_record`); resuming rebuilds it from that record through the registry, whatever
+the recipe says now (:func:`recorded_pairing`). Records written by crossmodal 0.2.0 name
+``random_pairs`` and ``descriptor_pairs`` (:data:`OLD_NAMES`).
+
+Deprecated since crossmodal 0.2.1, removed in 0.4: a recipe whose pairing is a function or a
+:class:`DataAwarePairing` (:func:`recipe_pairing` warns), and :func:`descriptor_pairs`.
 
 Importing this module imports no torch, so a recipe module that names a pairing loads cheaply.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
+import warnings
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crossmodal.errors import CrossmodalError, RecipeError
-from crossmodal.contract.recipe import Pairing, random_pairs
+from crossmodal.contract.recipe import RANDOM_PAIRS, ComponentSpec, Pairing, random_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from crossmodal.contract.registry import Registry
     from crossmodal.data.training_data import TrainingData
 
 __all__ = [
+    "OLD_NAMES",
     "TABLE_LIMIT",
     "DataAwarePairing",
-    "DescriptorPairs",
+    "descriptor_pairing",
     "descriptor_pairs",
     "pairing_record",
     "prepare_pairing",
+    "random_pairing",
     "rank_scores",
+    "recipe_pairing",
     "recorded_pairing",
 ]
 
+OLD_NAMES = {"random_pairs": "random-pairs", "descriptor_pairs": "descriptor-pairs"}
+"""The pairing names checkpoints of crossmodal 0.2.0 record -> the registered names that rebuild them."""
+
+_REMOVED_IN = "removed in crossmodal 0.4"
+
 
 class DataAwarePairing:
-    """A pairing that sees the training data once, when the job is built.
+    """A pairing that sees the training data once, when the job is built (crossmodal 0.2.0's form).
+
+    Deprecated since crossmodal 0.2.1, removed in 0.4: register the body of :meth:`prepare` as a
+    ``pairing``, ``register("pairing", "my-pairs", factory)`` with ``factory(data, **options)``
+    returning the draw function, and name it ``pairing=ComponentSpec("my-pairs", {...})``.
 
     Subclass it and implement :meth:`prepare`; give it to a recipe as ``pairing=``. The core
-    calls ``prepare(data)`` in :func:`~crossmodal.job.build.build_job` and draws every batch with the
-    function it returns. Read what you need from ``data`` there (its descriptor values, computed
-    once and shared with the loss terms; the sample sets' sizes, or labels a sample set of yours
-    exposes) and keep it in the function, so that a draw costs a few tensor operations.
+    calls ``prepare(data)`` in :func:`~crossmodal.job.build.build_job` and draws every batch with
+    the function it returns.
     """
 
     def prepare(self, data: TrainingData) -> Pairing:
@@ -105,12 +124,12 @@ def rank_scores(values: torch.Tensor) -> torch.Tensor:
 
 TABLE_LIMIT = 2**24
 """Most (condition, target) entries of the table of cumulative probabilities that
-:func:`descriptor_pairs` keeps (128 MiB of float64); above it each batch computes the rows of
+:func:`descriptor_pairing` keeps (128 MiB of float64); above it each batch computes the rows of
 its conditions afresh: the same draws, more slowly."""
 
 
 class _DescriptorDraw:
-    """The function :meth:`DescriptorPairs.prepare` returns.
+    """The function :func:`descriptor_pairing` returns.
 
     Holds the rank scores of every condition ``(N_c, K)`` and target ``(N_t, K)`` along the K
     couplings (target scores times the sign) and, when it fits in :data:`TABLE_LIMIT`, the
@@ -165,10 +184,46 @@ class _DescriptorDraw:
         return conditions, found.clamp(0, n_targets - 1)
 
 
-@dataclass(frozen=True)
-class DescriptorPairs(DataAwarePairing):
-    """Unpaired data, paired by descriptors: each condition is drawn with targets whose descriptors
-    rank like its own.
+
+def _couplings(couplings: Any, origin: str) -> list[list[Any]]:
+    """``couplings`` as ``[condition descriptor, sample descriptor, sign]`` lists, a pair meaning
+    sign ``+1``. :raises RecipeError: a malformed coupling, or none."""
+    checked = []
+    for coupling in couplings if isinstance(couplings, (tuple, list)) else [couplings]:
+        parts = tuple(coupling) if isinstance(coupling, (tuple, list)) else ()
+        if len(parts) == 2:
+            parts = (*parts, 1)
+        if (len(parts) != 3 or not all(isinstance(part, str) and part for part in parts[:2])
+                or parts[2] not in (1, -1) or isinstance(parts[2], bool)):
+            raise RecipeError(
+                f"{origin}: coupling {coupling!r} is not (condition descriptor, sample descriptor, sign) with "
+                "sign +1 or -1, e.g. ('lightness', 'level', +1)"
+            )
+        checked.append([parts[0], parts[1], int(parts[2])])
+    if not checked:
+        raise RecipeError(f"{origin} needs at least one (condition descriptor, sample descriptor, sign) coupling")
+    return checked
+
+
+def _temperature(temperature: Any, origin: str) -> float:
+    """``temperature`` as a float ``>= 0`` (``inf`` and ``"inf"`` allowed). :raises RecipeError: otherwise."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not value >= 0:
+        raise RecipeError(f"{origin}: temperature must be a number >= 0 (inf allowed), not {temperature!r}")
+    return value
+
+
+def random_pairing(data: TrainingData) -> Pairing:
+    """Pair conditions and targets independently and uniformly: the function
+    :func:`~crossmodal.contract.recipe.random_pairs` (unpaired data, the Jukepix paper's pairing)."""
+    return random_pairs
+
+
+def descriptor_pairing(data: TrainingData, couplings: Sequence[Sequence[Any]], temperature: float | str = 0.5) -> Pairing:
+    """Pair unpaired data by descriptors: each condition is drawn with targets whose descriptors rank like its own.
 
     Every condition gets a score per coupling ``(condition descriptor, sample descriptor, sign)``:
     its condition descriptor's standardised rank among all conditions (:func:`rank_scores`);
@@ -179,135 +234,152 @@ class DescriptorPairs(DataAwarePairing):
     ``exp(-distance / temperature)``:
 
     - ``temperature = inf``: every target equally likely, draw for draw the batches of
-      :func:`~crossmodal.contract.recipe.random_pairs` (the Jukepix paper);
+      ``random-pairs`` (the Jukepix paper);
     - ``temperature = 0``: only the nearest targets, equally likely (the brightest painting with
       the highest phrases for ``("brightness", "mean-pitch", +1)``);
     - in between: a target ``temperature`` rank-SDs further away is ``e`` times less likely.
 
-    The descriptors are the recipe's ``condition_descriptor`` and ``sample_descriptor``.
+    The descriptors are the recipe's ``condition_descriptor`` and ``sample_descriptor``; a recipe
+    names it ``pairing=ComponentSpec("descriptor-pairs", {"couplings": [("brightness",
+    "mean-pitch", +1)], "temperature": 0.5})``.
 
     :param couplings: ``(condition descriptor, sample descriptor, sign)`` triples, sign ``+1``
         (higher goes with higher) or ``-1``; a pair ``(condition, sample)`` means sign ``+1``.
-    :param temperature: ``>= 0``, in standard deviations of rank; ``math.inf`` allowed.
+    :param temperature: ``>= 0``, in standard deviations of rank; ``math.inf`` (or ``"inf"``,
+        which JSON records) allowed.
+    :raises RecipeError: a malformed coupling, a negative temperature, or a descriptor the
+        recipe's descriptors do not describe.
     """
+    import torch
 
-    couplings: tuple[tuple[str, str, int], ...]
-    temperature: float = 0.5
-
-    name: ClassVar[str] = "descriptor_pairs"
-
-    def __post_init__(self) -> None:
-        couplings = []
-        for coupling in self.couplings:
-            parts = tuple(coupling) if isinstance(coupling, (tuple, list)) else ()
-            if len(parts) == 2:
-                parts = (*parts, 1)
-            if (len(parts) != 3 or not all(isinstance(part, str) and part for part in parts[:2])
-                    or parts[2] not in (1, -1) or isinstance(parts[2], bool)):
-                raise RecipeError(
-                    f"descriptor_pairs: coupling {coupling!r} is not (condition descriptor, sample descriptor, "
-                    "sign) with sign +1 or -1, e.g. ('lightness', 'level', +1)"
-                )
-            couplings.append((parts[0], parts[1], int(parts[2])))
-        if not couplings:
+    where = f"{data.origin}: descriptor-pairs"
+    couplings, temperature = _couplings(couplings, where), _temperature(temperature, where)
+    sides = []
+    for position, values in ((0, data.condition_descriptors), (1, data.target_descriptors)):
+        missing = sorted({coupling[position] for coupling in couplings} - set(values))
+        if missing:
+            field = ("condition_descriptor", "sample_descriptor")[position]
             raise RecipeError(
-                "descriptor_pairs needs at least one (condition descriptor, sample descriptor, sign) coupling")
-        try:
-            temperature = float(self.temperature)
-        except (TypeError, ValueError):
-            temperature = math.nan
-        if not temperature >= 0:
-            raise RecipeError(
-                f"descriptor_pairs: temperature must be a number >= 0 (inf allowed), not {self.temperature!r}")
-        object.__setattr__(self, "couplings", tuple(couplings))
-        object.__setattr__(self, "temperature", temperature)
-
-    def prepare(self, data: TrainingData) -> Pairing:
-        import torch
-
-        sides = []
-        for position, values in ((0, data.condition_descriptors), (1, data.target_descriptors)):
-            missing = sorted({coupling[position] for coupling in self.couplings} - set(values))
-            if missing:
-                field = ("condition_descriptor", "sample_descriptor")[position]
-                raise RecipeError(
-                    f"{data.origin}: descriptor_pairs couples {', '.join(map(repr, missing))}, which the recipe's "
-                    f"{field} does not describe; it describes {', '.join(map(repr, values)) or 'nothing'}"
-                )
-            sides.append(values)
-        conditions, targets = sides
-        condition_scores = torch.stack([rank_scores(conditions[c]) for c, _, _ in self.couplings], dim=1)
-        target_scores = torch.stack([sign * rank_scores(targets[s]) for _, s, sign in self.couplings], dim=1)
-        return _DescriptorDraw(condition_scores, target_scores, self.temperature)
-
-    def record(self) -> dict[str, Any]:
-        temperature = "inf" if math.isinf(self.temperature) else self.temperature  # JSON has no infinity
-        return {"name": self.name, "options": {"couplings": [list(c) for c in self.couplings],
-                                               "temperature": temperature}}
+                f"{where} couples {', '.join(map(repr, missing))}, which the recipe's {field} does not describe; "
+                f"it describes {', '.join(map(repr, values)) or 'nothing'}"
+            )
+        sides.append(values)
+    conditions, targets = sides
+    condition_scores = torch.stack([rank_scores(conditions[c]) for c, _, _ in couplings], dim=1)
+    target_scores = torch.stack([sign * rank_scores(targets[s]) for _, s, sign in couplings], dim=1)
+    return _DescriptorDraw(condition_scores, target_scores, temperature)
 
 
-def descriptor_pairs(couplings: Sequence[Sequence[Any]], temperature: float = 0.5) -> DescriptorPairs:
-    """Pair unpaired data by descriptors (:class:`DescriptorPairs`); for a recipe, e.g.
-    ``pairing=descriptor_pairs([("brightness", "mean-pitch", +1)], temperature=0.5)``.
+def descriptor_pairs(couplings: Sequence[Sequence[Any]], temperature: float = 0.5) -> ComponentSpec:
+    """``ComponentSpec("descriptor-pairs", {"couplings": ..., "temperature": ...})``, the couplings checked now.
 
-    :param couplings: ``(condition descriptor, sample descriptor, sign)`` triples.
-    :param temperature: ``0`` (nearest ranks only) to ``math.inf`` (random pairs).
+    Deprecated since crossmodal 0.2.1 (removed in 0.4): write the :class:`ComponentSpec` itself.
+
     :raises RecipeError: a malformed coupling or a negative temperature.
     """
-    return DescriptorPairs(tuple(tuple(c) for c in couplings), temperature)
+    value = _temperature(temperature, "descriptor_pairs")
+    return ComponentSpec("descriptor-pairs", {"couplings": _couplings(couplings, "descriptor_pairs"),
+                                              "temperature": "inf" if math.isinf(value) else value})
 
 
 # -------------------------------------------------------------------------------------------
 # What the core does with a recipe's pairing
 # -------------------------------------------------------------------------------------------
 
-_SHIPPED: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "random_pairs": lambda options: random_pairs,
-    "descriptor_pairs": lambda options: DescriptorPairs(
-        tuple(tuple(c) for c in options["couplings"]), float(options["temperature"])),
-}
-"""Recorded name -> rebuilds the shipped pairing from its recorded options."""
+
+def _deprecated(note: str) -> None:
+    warnings.warn(f"{note}; {_REMOVED_IN}", DeprecationWarning, stacklevel=3)
+
+
+def recipe_pairing(pairing: Any, origin: str) -> Any:
+    """A recipe's ``pairing`` as the core uses it: a :class:`ComponentSpec` as it is; the
+    deprecated forms with a ``DeprecationWarning`` saying how to port them (``random_pairs``
+    becomes :data:`~crossmodal.contract.recipe.RANDOM_PAIRS`; a function or a
+    :class:`DataAwarePairing` is kept).
+
+    :raises RecipeError: ``pairing`` is none of these.
+    """
+    if isinstance(pairing, ComponentSpec):
+        return pairing
+    if pairing is random_pairs:
+        _deprecated("pairing=random_pairs is deprecated since crossmodal 0.2.1: it is the default; leave pairing out, "
+                    "or name the registered pairing, pairing=ComponentSpec('random-pairs')")
+        return RANDOM_PAIRS
+    port = ("register it as a pairing, register('pairing', 'my-pairs', factory) where factory(data, **options) "
+            "returns the draw function, and name it, pairing=ComponentSpec('my-pairs', {...})")
+    if isinstance(pairing, DataAwarePairing):
+        _deprecated(f"pairing={type(pairing).__name__}(...), a DataAwarePairing, is deprecated since crossmodal "
+                    f"0.2.1: {port}")
+        return pairing
+    if callable(pairing):
+        _deprecated(f"pairing={getattr(pairing, '__name__', type(pairing).__name__)}, a function, is deprecated since "
+                    f"crossmodal 0.2.1: {port}")
+        return pairing
+    raise _not_a_pairing(pairing, origin)
+
+
+def _not_a_pairing(pairing: Any, origin: str) -> RecipeError:
+    return RecipeError(
+        f"{origin}: pairing must be a ComponentSpec naming a registered pairing (crossmodal list-components --kind "
+        f"pairing), not a {type(pairing).__name__}"
+    )
 
 
 def pairing_record(pairing: Any) -> dict[str, Any]:
-    """What checkpoints record of ``pairing``: ``{"name": ..., "options": {...}}`` (JSON types).
+    """What checkpoints record of ``pairing``: ``{"name": ..., "options": {...}}``.
 
-    A :class:`DataAwarePairing` records itself (:meth:`DataAwarePairing.record`);
-    :func:`random_pairs` is ``random_pairs``; another function its import path
-    (``"module:qualified.name"``).
+    A :class:`ComponentSpec` its name and options; the deprecated forms: a
+    :class:`DataAwarePairing` its :meth:`DataAwarePairing.record`, another function its import
+    path (``"module:qualified.name"``).
     """
+    if isinstance(pairing, ComponentSpec):
+        return {"name": pairing.name, "options": dict(pairing.options)}
     if isinstance(pairing, DataAwarePairing):
         return pairing.record()
     if pairing is random_pairs:
-        return {"name": "random_pairs", "options": {}}
+        return pairing_record(RANDOM_PAIRS)
     module = getattr(pairing, "__module__", None) or type(pairing).__module__
     name = getattr(pairing, "__qualname__", None) or type(pairing).__qualname__
     return {"name": f"{module}:{name}", "options": {}}
 
 
 def recorded_pairing(record: Mapping[str, Any], current: Any, origin: str,
-                     error: type[CrossmodalError] = RecipeError) -> Any:
-    """The pairing a resumed job draws with: a shipped pairing rebuilt from ``record``; else the
-    recipe's ``current`` one, which must record the same; ``current`` when nothing was recorded
-    (checkpoints written before pairings were recorded).
+                     error: type[CrossmodalError] = RecipeError, registry: Registry | None = None) -> Any:
+    """The pairing a resumed job draws with: the recorded one, whatever the recipe's ``current``
+    one is now; ``current`` when nothing was recorded (checkpoints written before pairings were
+    recorded).
 
-    :raises error: the record cannot be rebuilt, or ``current`` records differently.
+    A record naming a registered pairing (``registry``; default: the core's own,
+    :func:`~crossmodal.contract.plugins.core_registry`), or one of :data:`OLD_NAMES`, becomes its
+    :class:`ComponentSpec`; one of a deprecated form is ``current`` when that records the same.
+
+    :raises error: the record is of a deprecated form and ``current`` records differently.
     """
     if not record:
         return current
-    name = record.get("name")
-    if name in _SHIPPED:
-        try:
-            return _SHIPPED[name](record.get("options", {}))
-        except (KeyError, TypeError, ValueError, RecipeError) as err:
-            raise error(f"{origin}: the recorded pairing {dict(record)!r} cannot be rebuilt ({err})") from err
-    now = pairing_record(current)
-    if now != dict(record):
-        raise error(
-            f"{origin}: the run was trained with pairing {_shown_record(record)}, but the recipe now pairs with "
-            f"{_shown_record(now)}; a resumed run keeps its pairing: restore it in the recipe, or start a new run"
-        )
-    return current
+    name = OLD_NAMES.get(record.get("name"), record.get("name"))
+    if not isinstance(current, ComponentSpec) and _as_json(pairing_record(current)) == _as_json(dict(record)):
+        return current
+    if registry is None:
+        from crossmodal.contract.plugins import core_registry
+
+        registry = core_registry()
+    if isinstance(name, str) and ":" not in name and (name in registry.names("pairing")
+                                                     or isinstance(current, ComponentSpec)):
+        return ComponentSpec(name, dict(record.get("options") or {}))
+    raise error(
+        f"{origin}: the run was trained with pairing {_shown_record(record)}, but the recipe now pairs with "
+        f"{_shown_record(pairing_record(current))}; a resumed run keeps its pairing: restore it in the recipe, or "
+        "start a new run"
+    )
+
+
+def _as_json(record: Any) -> Any:
+    """``record`` as JSON would give it back (tuples as lists), to compare a record with a recorded one."""
+    try:
+        return json.loads(json.dumps(record))
+    except (TypeError, ValueError):
+        return record
 
 
 def _shown_record(record: Mapping[str, Any]) -> str:
@@ -315,21 +387,35 @@ def _shown_record(record: Mapping[str, Any]) -> str:
     return repr(record.get("name")) + (f" with {dict(options)!r}" if options else "")
 
 
-def prepare_pairing(pairing: Any, data: TrainingData) -> Pairing:
+def prepare_pairing(pairing: Any, data: TrainingData, registry: Registry | None = None, origin: str = "",
+                    error: type[CrossmodalError] = RecipeError) -> Pairing:
     """The function that draws ``(condition_indices, target_indices)`` for ``pairing`` on ``data``:
-    a plain function as it is, a :class:`DataAwarePairing` prepared on ``data``.
+    a :class:`ComponentSpec` built by its registered factory, ``factory(data=data, **options)``
+    (``registry``; default: the core's own, :func:`~crossmodal.contract.plugins.core_registry`);
+    the deprecated forms: a plain function as it is, a :class:`DataAwarePairing` prepared on ``data``.
 
-    :raises RecipeError: ``pairing`` is neither, or its ``prepare`` returned no function.
+    :param origin: names the recipe or checkpoint in messages (default ``data.origin``).
+    :raises error: the factory fails on its options or builds no function.
+    :raises RecipeError: ``pairing`` is none of these, or the data does not suit it.
+    :raises UnknownComponentError: no pairing is registered under the name.
     """
-    if isinstance(pairing, DataAwarePairing):
-        prepared = pairing.prepare(data)
-        if not callable(prepared):
-            raise RecipeError(f"{data.origin}: {type(pairing).__name__}.prepare() returned a "
-                              f"{type(prepared).__name__}, not a pairing function")
-        return prepared
-    if callable(pairing):
+    origin = origin or data.origin
+    if isinstance(pairing, ComponentSpec):
+        from crossmodal.job.build import create_component
+
+        if registry is None:
+            from crossmodal.contract.plugins import core_registry
+
+            registry = core_registry()
+        prepared = create_component(registry, "pairing", pairing, origin, error=error, data=data)
+        made_by = f"pairing {pairing.name!r} from {registry.get('pairing', pairing.name).provider}"
+    elif isinstance(pairing, DataAwarePairing):
+        prepared, made_by = pairing.prepare(data), f"{type(pairing).__name__}.prepare()"
+    elif callable(pairing):
         return pairing
-    raise RecipeError(
-        f"{data.origin}: pairing must be a function (n_conditions, n_targets, batch_size, rng) or a "
-        f"crossmodal.DataAwarePairing, not a {type(pairing).__name__}"
-    )
+    else:
+        raise _not_a_pairing(pairing, origin)
+    if not callable(prepared):
+        raise error(f"{origin}: {made_by} built a {type(prepared).__name__}, not a pairing function "
+                    "(n_conditions, n_targets, batch_size, rng)")
+    return prepared

@@ -1,8 +1,8 @@
 """The data a job trains on, as a pairing and a loss term's module see it when the job is built.
 
 :func:`~crossmodal.job.build.build_job` makes one :class:`TrainingData` per job and hands it to the
-recipe's :class:`~crossmodal.data.pairing.DataAwarePairing` (``prepare(data)``) and to the module
-factory of each :class:`~crossmodal.contract.recipe.LossTerm` that has one (``module(data)``). Descriptor
+factory of the recipe's registered ``pairing`` and of each of its ``loss-term`` entries
+(``factory(data, **options)``; :mod:`crossmodal.data.pairing`, :mod:`crossmodal.losses.terms`). Descriptor
 values over a whole sample set are computed the first time one of them asks, and kept, so a job
 whose pairing and loss terms ask for none pays nothing and one that asks twice pays once.
 

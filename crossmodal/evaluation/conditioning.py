@@ -38,16 +38,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from crossmodal.job.build import JobSpec, build_generator, create_component, create_descriptor, get_recipe, load_generator
+from crossmodal.job.build import create_descriptor, get_recipe
+from crossmodal.job.restore import UNTRAINED_SEED, recorded_spec, restore
 from crossmodal.errors import CheckpointError
-from crossmodal.evaluation.sets import training_sets
 from crossmodal.storage.files import shown
-from crossmodal.job.generator import ConditionalGenerator
 from crossmodal.contract.interfaces import Descriptor, SampleSet
-from crossmodal.data.pairing import prepare_pairing, recorded_pairing
-from crossmodal.contract.recipe import Pairing, Recipe
+from crossmodal.contract.recipe import Pairing
 from crossmodal.contract.registry import Registry
-from crossmodal.data.training_data import TrainingData
 
 __all__ = [
     "DEFAULT_PERMUTATIONS",
@@ -70,9 +67,6 @@ DEFAULT_SEEDS = 16
 
 DEFAULT_PERMUTATIONS = 200
 """Label shufflings for the identifiability p-value (its smallest possible value is 1 / 201)."""
-
-UNTRAINED_SEED = 0
-"""``torch.manual_seed`` under which the untrained generator's weights are drawn."""
 
 _RHO_PERMUTATIONS = 10000
 """Shufflings of ``P`` ranks from which :func:`critical_rho` takes its quantile."""
@@ -439,31 +433,6 @@ class _Described:
         )
 
 
-def _untrained(registry: Registry, spec: JobSpec, origin: str, device: torch.device | str) -> ConditionalGenerator:
-    """The recipe's generator with fresh weights drawn under ``torch.manual_seed(UNTRAINED_SEED)``
-    (the global RNG is restored afterwards)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(UNTRAINED_SEED)
-        untrained = build_generator(
-            registry, spec.component("encoder"), spec.component("temporal"), spec.component("decoder"),
-            spec.n_tracks, recipe=spec.recipe, origin=origin, error=CheckpointError,
-        )
-    return untrained.to(device).eval()
-
-
-def _training_pairing(registry: Registry, spec: JobSpec, recipe: Recipe, conditions: SampleSet, targets: SampleSet,
-                      where: str) -> Pairing:
-    """The pairing the run was trained with (:func:`~crossmodal.data.pairing.recorded_pairing`),
-    prepared on its training data with the descriptors it recorded."""
-    names = dict(spec.descriptors) or {"condition_descriptor": recipe.condition_descriptor,
-                                       "sample_descriptor": recipe.sample_descriptor}
-    described = {role: None if names.get(role) is None else create_descriptor(registry, names[role], data.sample_kind,
-                                                                                where, role)
-                 for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets))}
-    data = TrainingData(conditions, targets, described["condition_descriptor"], described["sample_descriptor"], where)
-    return prepare_pairing(recorded_pairing(spec.pairing, recipe.pairing, where, CheckpointError), data)
-
-
 def _training_pairs(pairing: Pairing, conditions: SampleSet, targets: SampleSet, count: int, seed: int,
                     condition_descriptor: Descriptor, sample_descriptor: Descriptor,
                     batch_size: int) -> dict[str, dict[str, float]]:
@@ -512,13 +481,15 @@ def conditioning_report(
     origin = f"checkpoint {shown(path)}"
     if seeds < 2:
         raise CheckpointError(f"{origin}: the conditioning report needs at least 2 seeds, got {seeds}")
-    generator, spec = load_generator(registry, document, device)
+    spec = recorded_spec(document)
     recipe = get_recipe(registry, spec.recipe)
+    wanted = ["generator", "untrained", "read_conditions"]
+    if recipe.sample_descriptor is not None:  # the training targets tell which kind the samples are
+        wanted += ["data", "pairing"] if recipe.condition_descriptor is not None else ["data"]
+    restored = restore(registry, document, parts=wanted, device=device)
+    generator, untrained, training = restored.generator, restored.untrained, restored.data
     dataset = spec.component("conditions")
-    if dataset is None:
-        raise CheckpointError(f"{origin}: the recorded job names no conditions dataset")
-    held_out = create_component(registry, "sample-set", dataset, origin, label=f"conditions dataset {dataset.name!r}",
-                                error=CheckpointError, source=str(source))
+    held_out = restored.read_conditions(source)
     if tuple(held_out.sample_shape) != tuple(generator.condition_shape):
         raise CheckpointError(
             f"{origin}: {shown(str(source))} holds items of shape {tuple(held_out.sample_shape)}, but the "
@@ -531,15 +502,12 @@ def conditioning_report(
         )
     where = f"{origin} (recipe {spec.recipe!r})"
     condition_descriptor = sample_descriptor = None
-    training: tuple[SampleSet, SampleSet] | None = None
-    if recipe.sample_descriptor is not None:  # the training targets tell which kind the samples are
-        training = training_sets(registry, spec, origin, generator)
-        sample_descriptor = create_descriptor(registry, recipe.sample_descriptor, training[1].sample_kind, where,
+    if training is not None:
+        sample_descriptor = create_descriptor(registry, recipe.sample_descriptor, training.targets.sample_kind, where,
                                               "sample_descriptor")
         if recipe.condition_descriptor is not None:
             condition_descriptor = create_descriptor(registry, recipe.condition_descriptor, held_out.sample_kind,
                                                      where, "condition_descriptor")
-    untrained = _untrained(registry, spec, origin, device)
     noise = generator.sample_noise(seeds, torch.Generator().manual_seed(seed))  # (S, noise_dim), CPU
     results = {"checkpoint": _Described(), "untrained": _Described()}
     condition_values: dict[str, list[torch.Tensor]] = {}
@@ -563,11 +531,11 @@ def conditioning_report(
     columns = {name: result.figures(labels, groups, n_conditions, seeds, permutations, seed, values)
                for name, result in results.items()}
     pairs = 0
-    if training is not None and condition_descriptor is not None and sample_descriptor is not None:
+    if restored.pairing is not None:  # both descriptors named
         pairs = n_conditions * seeds
-        pairing = _training_pairing(registry, spec, recipe, *training, where)
         columns["training pairs"] = ConditioningFigures(agreement=_training_pairs(
-            pairing, *training, pairs, seed, condition_descriptor, sample_descriptor, batch_size
+            restored.pairing, training.conditions, training.targets, pairs, seed, condition_descriptor,
+            sample_descriptor, batch_size
         ))
     width = results["checkpoint"].features[0].shape[1]
     features = (f"{width} values from descriptor {recipe.sample_descriptor!r}" if sample_descriptor is not None

@@ -10,10 +10,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from crossmodal.job.build import JobSpec, check_dataset, create_component, load_generator
-from crossmodal.errors import CheckpointError, RecipeError
-from crossmodal.storage.files import shown
+from crossmodal.job.build import JobSpec, create_component
+from crossmodal.errors import RecipeError
 from crossmodal.job.generator import ConditionalGenerator
+from crossmodal.job.restore import restore
 from crossmodal.contract.interfaces import Evaluator, SampleSet, ratios
 from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.contract.registry import Registry
@@ -27,7 +27,6 @@ __all__ = [
     "format_value",
     "matching_evaluators",
     "set_features",
-    "training_sets",
 ]
 
 
@@ -206,9 +205,9 @@ def checkpoint_sets(
 ) -> CheckpointSets:
     """The generated and the real samples that compare a checkpoint with its training data.
 
-    Rebuilds the generator (:func:`crossmodal.job.build.load_generator`) and the conditions and
-    targets datasets recorded in the checkpoint's job, with their recorded options and sources,
-    and its validation dataset when it recorded one.
+    Restores the generator, the conditions and targets datasets recorded in the checkpoint's job
+    (with their recorded options and sources) and its validation dataset when it recorded one
+    (:func:`crossmodal.job.restore.restore`).
 
     :param document: from :func:`crossmodal.storage.checkpoint.load_checkpoint`.
     :param count: samples to generate; ``None``: as many as the targets hold.
@@ -218,49 +217,8 @@ def checkpoint_sets(
     :raises RecipeError, DataError: a recorded component is not registered, or the recorded data
         cannot be read (the message names it).
     """
-    path = Path(document["path"])
-    origin = f"checkpoint {shown(path)}"
-    try:
-        spec = JobSpec.from_dict(document["job"])
-    except RecipeError as err:
-        raise CheckpointError(f"{origin}: {err}") from err
-    for role in ("conditions", "targets"):
-        if spec.component(role) is None:
-            raise CheckpointError(f"{origin}: the recorded job names no {role} dataset")
-    generator, spec = load_generator(registry, document, device)
-    conditions, real = training_sets(registry, spec, origin, generator)
-    generated = GeneratedSet(generator, conditions, len(real) if count is None else count, seed,
+    restored = restore(registry, document, parts=("generator", "data", "validation"), device=device)
+    conditions, real = restored.data.conditions, restored.data.targets
+    generated = GeneratedSet(restored.generator, conditions, len(real) if count is None else count, seed,
                              real.sample_kind, device)
-    validation = None
-    if spec.component("validation") is not None:
-        validation = create_component(registry, "sample-set", spec.component("validation"), origin,
-                                      label="validation dataset", error=CheckpointError,
-                                      source=spec.sources.get("validation"))
-        check_dataset(validation, generator.sample_shape, f"{origin}: the validation dataset", "the generator",
-                      CheckpointError)
-    return CheckpointSets(generated, real, conditions, spec, path, validation)
-
-
-def training_sets(
-    registry: Registry, spec: JobSpec, origin: str, generator: ConditionalGenerator
-) -> tuple[SampleSet, SampleSet]:
-    """The conditions and targets sample sets a job was trained on, rebuilt with their recorded
-    options and sources and checked against ``generator``'s shapes.
-
-    :param origin: names the checkpoint in messages (``checkpoint PATH``).
-    :returns: ``(conditions, targets)``.
-    :raises CheckpointError: the job names no conditions or targets dataset, or one is empty or
-        holds items of another shape than the generator's.
-    :raises RecipeError, DataError: a recorded dataset is not registered, or its data cannot be read.
-    """
-    built = {}
-    for role, expected in (("conditions", generator.condition_shape), ("targets", generator.sample_shape)):
-        dataset = spec.component(role)
-        if dataset is None:
-            raise CheckpointError(f"{origin}: the recorded job names no {role} dataset")
-        label = f"{role} dataset {dataset.name!r}"
-        data = create_component(registry, "sample-set", dataset, origin, label=label, error=CheckpointError,
-                                source=spec.sources.get(role))
-        check_dataset(data, expected, f"{origin}: the {label}", "the generator", CheckpointError)
-        built[role] = data
-    return built["conditions"], built["targets"]
+    return CheckpointSets(generated, real, conditions, restored.spec, restored.path, restored.validation)

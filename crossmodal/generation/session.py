@@ -14,16 +14,22 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from crossmodal.errors import CheckpointError, DataError, OutputError, RecipeError
+import torch
+
+from crossmodal.contract.recipe import ComponentSpec
+from crossmodal.contract.registry import Registry
+from crossmodal.errors import DataError, OutputError, RecipeError
+from crossmodal.job.build import create_component
+from crossmodal.job.generator import ConditionalGenerator
+from crossmodal.job.restore import restore
+from crossmodal.storage.checkpoint import load_checkpoint
 from crossmodal.storage.files import leftover_name, remove_leftovers, shown
-
-if TYPE_CHECKING:  # pragma: no cover
-    import torch
-
-    from crossmodal.job.generator import ConditionalGenerator
-    from crossmodal.contract.registry import Registry
+from crossmodal.storage.model_file import PretrainedModel, load_model
+from crossmodal.storage.outputs import claim_new
+from crossmodal.storage.runs import run_dir_of
+from crossmodal.training.config import resolve_device
 
 __all__ = ["Generation", "default_model_name", "open_generation"]
 
@@ -100,8 +106,6 @@ class Generation:
         :raises RecipeError: ``render`` without a renderer (see :func:`open_generation`).
         :raises OutputError: a file could not be written.
         """
-        import torch
-
         if render and self.renderer is None:
             raise RecipeError(f"{self.source}: opened without its sample renderer; open it with render=True")
         out = Path(out)
@@ -149,7 +153,8 @@ def default_model_name(registry: Registry) -> str:
 
 def open_generation(registry: Registry, *, checkpoint: str | Path | None = None, model: str | None = None,
                     device: Any = "auto", render: bool = False) -> Generation:
-    """Load a generator and the components its job records, checking every recorded option first.
+    """Load a generator and the components its job records, checking every recorded option first
+    (:func:`crossmodal.job.restore.restore`).
 
     :param checkpoint: a run folder (its latest checkpoint) or a checkpoint file.
     :param model: a registered ``pretrained-model`` name; with neither, the one installed
@@ -161,84 +166,23 @@ def open_generation(registry: Registry, *, checkpoint: str | Path | None = None,
     :raises RecipeError: both ``checkpoint`` and ``model`` given, an unknown model, or ``render``
         for a recipe with no renderer.
     """
-    from crossmodal.job.build import check_options, create_component, load_generator
-    from crossmodal.storage.checkpoint import load_checkpoint
-    from crossmodal.training.config import resolve_device
-    from crossmodal.contract.interfaces import SampleRenderer
-    from crossmodal.storage.model_file import PretrainedModel, load_model
-    from crossmodal.contract.recipe import ComponentSpec
-    from crossmodal.storage.runs import run_dir_of
-
     if checkpoint is not None and model is not None:
         raise RecipeError("give either a checkpoint or a model, not both")
     if checkpoint is not None:
         document = load_checkpoint(checkpoint)
-        source, run_dir = f"checkpoint {shown(document['path'])}", run_dir_of(Path(document["path"]))
+        source = origin = f"checkpoint {shown(document['path'])}"
+        run_dir = run_dir_of(Path(document["path"]))
     else:
         name = model if model is not None else default_model_name(registry)
         shipped = create_component(registry, "pretrained-model", ComponentSpec(name), f"model {name!r}",
                                    expected=PretrainedModel)
         document = load_model(shipped, name)
         source, run_dir = f"model {name!r}", None
-    writer_spec, conditions_spec = _recorded(document, "writer", source), _recorded(document, "conditions", source)
-    if writer_spec is None:
-        raise CheckpointError(f"{source}: its recipe names no sample writer, so nothing can be written")
-    if conditions_spec is None:
-        raise CheckpointError(f"{source}: the recorded job names no conditions dataset")
-    label = f"conditions dataset {conditions_spec.name!r}"
-    check_options(registry, "sample-writer", writer_spec, source, error=CheckpointError)
-    renderer_spec = _renderer_spec(registry, document, source) if render else None
-    if renderer_spec is not None:
-        check_options(registry, "sample-renderer", renderer_spec, source, error=CheckpointError)
-    check_options(registry, "sample-set", conditions_spec, source, extra=("source",), label=label,
-                  error=CheckpointError)
-    generator, spec = load_generator(registry, document, resolve_device(device))
-    writer = create_component(registry, "sample-writer", writer_spec, source, error=CheckpointError)
-    renderer = None
-    if renderer_spec is not None:
-        renderer = create_component(registry, "sample-renderer", renderer_spec, source, expected=SampleRenderer,
-                                    error=CheckpointError)
-
-    def make_conditions(file: str | Path) -> Any:
-        return create_component(registry, "sample-set", conditions_spec, source, label=label,
-                                error=CheckpointError, source=str(file))
-
-    return Generation(generator, spec.recipe, source, run_dir, make_conditions, writer, renderer,
-                      dict(document.get("plugins", {})))
-
-
-def _recorded(document: dict, role: str, source: str):
-    from crossmodal.job.build import JobSpec
-
-    try:
-        return JobSpec.from_dict(document["job"]).component(role)
-    except Exception as err:  # noqa: BLE001 - a malformed job record
-        raise CheckpointError(f"{source}: {err}") from err
-
-
-def _renderer_spec(registry: Registry, document: dict, source: str):
-    """The sample renderer to render with: the one the job records; for a checkpoint written before
-    its recipe named one, the renderer its recipe (registered under the recorded name) names now.
-
-    :raises RecipeError: one line, when neither names a renderer.
-    """
-    from crossmodal.job.build import get_recipe
-    from crossmodal.errors import CrossmodalError
-
-    recorded = _recorded(document, "renderer", source)
-    if recorded is not None:
-        return recorded
-    name = document["job"]["recipe"]  # _recorded has read the job record
-    try:
-        current = get_recipe(registry, name).renderer
-    except CrossmodalError:  # the recipe is not registered now (its plugin left out, say)
-        current = None
-    if current is None:
-        raise RecipeError(
-            f"{source}: recipe {shown(str(name))!r} names no sample renderer, so its samples cannot be rendered; "
-            "generate without --render (renderers: `crossmodal list-components --kind sample-renderer`)"
-        )
-    return current
+        origin = f"{source} ({shown(document['path'])})"  # as load_model names it
+    parts = ("generator", "writer", "read_conditions", *(("renderer",) if render else ()))
+    restored = restore(registry, document, parts=parts, device=resolve_device(device), origin=origin)
+    return Generation(restored.generator, restored.spec.recipe, source, run_dir, restored.read_conditions,
+                      restored.writer, restored.renderer, dict(document.get("plugins", {})))
 
 
 def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: Path, renderer=None,
@@ -250,8 +194,6 @@ def _write_new(writer, generated: torch.Tensor, stem: str, out: Path, staging: P
 
     Neither sees ``out``, so whatever they do, nothing already there is overwritten.
     """
-    from crossmodal.storage.outputs import claim_new
-
     staging.mkdir(parents=True)
     made: list[Path] = []
     for item in range(generated.shape[0]):

@@ -53,7 +53,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crossmodal.generation.web_jobs import Job, JobQueue, QueueFull
+from crossmodal.generation.web_jobs import GenerationRequest, JobQueue, QueueFull
 
 if TYPE_CHECKING:  # pragma: no cover
     from crossmodal.generation.session import Generation
@@ -230,7 +230,7 @@ def _job_response(jobs: JobQueue, job_id: str, status_code: int = 200) -> Respon
     return JSONResponse(_status_of(job, ahead), status_code=status_code, headers=_PAGE_SECURITY)
 
 
-def _status_of(job: Job, ahead: int) -> dict:
+def _status_of(job: GenerationRequest, ahead: int) -> dict:
     """The JSON status of ``job`` (see the module docstring)."""
     entries = {name: {"name": name.split("/")[-1], "url": f"/files/{job.id}/{name}", "type": _media_type(name)}
                for name in job.files}

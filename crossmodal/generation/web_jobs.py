@@ -42,7 +42,8 @@ from crossmodal.generation.uploads import upload_being_read
 if TYPE_CHECKING:  # pragma: no cover
     from crossmodal.generation.session import Generation
 
-__all__ = ["Job", "JobQueue", "QueueFull", "clean_name", "MAX_WAITING", "MAX_JOBS_KEPT", "ROOT_NAME"]
+__all__ = ["GenerationRequest", "JobQueue", "QueueFull", "clean_name", "MAX_WAITING", "MAX_JOBS_KEPT",
+           "ROOT_NAME"]
 
 MAX_WAITING = 8
 """Jobs that may wait for the worker at once; one more is refused (:class:`QueueFull`)."""
@@ -87,7 +88,7 @@ def clean_name(name: str) -> str:
 
 
 @dataclasses.dataclass
-class Job:
+class GenerationRequest:
     """One request: its condition file, its settings, where it stands and what it made.
 
     ``state`` goes ``queued`` -> ``generating`` -> ``done`` (or ``error``, with the one-line
@@ -128,10 +129,10 @@ class JobQueue:
         self.max_waiting = max_waiting
         self.max_kept = max_kept
         self.root: Path | None = None
-        self._jobs: dict[str, Job] = {}  # by id, oldest first
+        self._jobs: dict[str, GenerationRequest] = {}  # by id, oldest first
         self._waiting: list[str] = []  # ids of queued jobs, in order
         self._lock = threading.Lock()
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queue: queue.Queue[GenerationRequest | None] = queue.Queue()
         self._closing = threading.Event()
         self._worker: threading.Thread | None = None
 
@@ -160,7 +161,7 @@ class JobQueue:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, upload_name: str, upload: BinaryIO, seed: int, samples: int) -> Job:
+    def submit(self, upload_name: str, upload: BinaryIO, seed: int, samples: int) -> GenerationRequest:
         """Copy ``upload`` (a readable binary file) into a new job's folder and queue the job.
 
         Blocking (it copies the file): call it off the event loop.
@@ -174,7 +175,8 @@ class JobQueue:
                 raise QueueFull(f"{len(self._waiting)} request(s) waiting")
             job_id = uuid.uuid4().hex
             folder = self.root / job_id
-            job = Job(job_id, folder, folder / "input" / clean_name(upload_name), upload_name, seed, samples)
+            job = GenerationRequest(job_id, folder, folder / "input" / clean_name(upload_name), upload_name, seed,
+                                    samples)
             self._jobs[job_id] = job
             self._waiting.append(job_id)
         try:
@@ -191,7 +193,7 @@ class JobQueue:
         self._forget_old()
         return job
 
-    def status(self, job_id: str) -> tuple[Job, int] | None:
+    def status(self, job_id: str) -> tuple[GenerationRequest, int] | None:
         """A copy of the job and how many jobs run or wait before it (0 once it runs), or None
         for an unknown (or deleted) id."""
         with self._lock:
@@ -225,7 +227,7 @@ class JobQueue:
                 job.files, job.preview, job.error = files, preview, error
                 job.state, job.finished = ("error" if error else "done"), time.monotonic()
 
-    def _generate(self, job: Job) -> tuple[dict[str, Path], str | None, str | None]:
+    def _generate(self, job: GenerationRequest) -> tuple[dict[str, Path], str | None, str | None]:
         """Run the generation of one job: ``(served name -> file, preview's served name, error)``."""
         render = self.generation.renderer_engine is not None
         try:
@@ -244,7 +246,7 @@ class JobQueue:
         return files, (preview.relative_to(job.folder).as_posix() if preview else None), None
 
     @staticmethod
-    def _message(job: Job, message: str) -> str:
+    def _message(job: GenerationRequest, message: str) -> str:
         """``message`` with the server's copy of the upload named as the user named it."""
         for text in (str(job.condition), shown(job.condition)):
             message = message.replace(text, shown(job.upload_name))

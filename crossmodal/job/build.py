@@ -3,31 +3,30 @@
 :func:`build_job` creates the generator, the critic, both datasets, the evaluators and the writer
 named by a :class:`~crossmodal.contract.recipe.Recipe` and checks that they fit together.
 :class:`JobSpec` is the core's internal, JSON-serialisable record of what was built (written to
-``config.json`` and into checkpoints), from which :func:`load_generator` rebuilds a generator;
-plugin authors never handle it.
+``config.json`` and into checkpoints), from which :func:`crossmodal.job.restore.restore` rebuilds
+a job's parts; plugin authors never handle it.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Collection, Mapping
 
 import torch
 from torch import nn
 
-from crossmodal.errors import CheckpointError, CrossmodalError, RecipeError, UnknownComponentError
-from crossmodal.storage.files import shown
+from crossmodal.errors import CrossmodalError, RecipeError, UnknownComponentError
 from crossmodal.job.generator import ConditionalGenerator
 from crossmodal.contract.interfaces import Critic, Decoder, Descriptor, Encoder, Evaluator, SampleSet, SampleWriter, TemporalSource
-from crossmodal.data.pairing import pairing_record, prepare_pairing, recorded_pairing
+from crossmodal.data.pairing import pairing_record, prepare_pairing, recipe_pairing, recorded_pairing
 from crossmodal.contract.recipe import ComponentSpec, Pairing, Recipe
 from crossmodal.contract.registry import ComponentInfo, Registry
 from crossmodal.data.training_data import TrainingData
+from crossmodal.losses.terms import build_terms, check_terms, recipe_terms, recorded_terms, terms_record
 
 __all__ = [
-    "MAX_UNCHECKED_SIZE",
     "RANGE_CHECK_ITEMS",
     "ROLE_KINDS",
     "Job",
@@ -35,7 +34,6 @@ __all__ = [
     "build_generator",
     "build_job",
     "check_dataset",
-    "check_finite_weights",
     "check_needs",
     "check_options",
     "check_sample_range",
@@ -43,7 +41,6 @@ __all__ = [
     "create_component",
     "create_descriptor",
     "get_recipe",
-    "load_generator",
 ]
 
 ROLE_KINDS = {
@@ -60,13 +57,6 @@ ROLE_KINDS = {
 """Role (a :class:`~crossmodal.contract.recipe.Recipe` field, and a key of :attr:`JobSpec.components`) ->
 the registry kind it names. Checkpoints record components by role, so the names of kinds can
 change without making older checkpoints unreadable."""
-
-MAX_UNCHECKED_SIZE = 1 << 16
-"""Largest integer (65,536) a checkpoint may record as ``n_tracks`` or in its generator's
-component options when those components cannot be built on the meta device, so that the saved
-shapes cannot be compared before memory is allocated (:func:`load_generator`): a Jukepix encoder
-of that ``feature_dim`` takes about 1 GB. Components that build on the meta device are not bound
-by it: their shapes are compared instead."""
 
 RANGE_CHECK_ITEMS = 2
 """Conditions the generator runs on when a recipe is built, to check that its decoders give
@@ -94,8 +84,12 @@ class JobSpec:
         given on the command line.
     :param sources: ``{"conditions": path or None, "targets": path or None}`` (and
         ``"validation"``, the targets' source, when the recipe holds samples out).
-    :param pairing: the recipe's pairing (:func:`~crossmodal.data.pairing.pairing_record`), ``{}`` in
-        checkpoints written before pairings were recorded.
+    :param pairing: the recipe's pairing, ``{"name": ..., "options": {...}}``
+        (:func:`~crossmodal.data.pairing.pairing_record`), ``{}`` in checkpoints written before
+        pairings were recorded.
+    :param losses: the recipe's extra loss terms, ``{"generator_losses": [{"name": ...,
+        "options": {...}}, ...], "critic_losses": [...]}`` (:func:`~crossmodal.losses.terms.terms_record`),
+        ``{}`` in checkpoints of crossmodal 0.2.0 and where the recipe holds a deprecated ``LossTerm``.
     :param descriptors: ``{"condition_descriptor": name or None, "sample_descriptor": name or
         None}``, the recipe's, which a pairing or loss term may read; ``{}`` in older checkpoints.
     """
@@ -107,6 +101,7 @@ class JobSpec:
     sources: Mapping[str, str | None] = field(default_factory=dict)
     pairing: Mapping[str, Any] = field(default_factory=dict)
     descriptors: Mapping[str, str | None] = field(default_factory=dict)
+    losses: Mapping[str, Any] = field(default_factory=dict)
 
     def component(self, role: str) -> ComponentSpec | None:
         """The recorded :class:`ComponentSpec` of ``role`` (``None`` when absent)."""
@@ -122,6 +117,7 @@ class JobSpec:
             "sources": dict(self.sources),
             "pairing": _plain(dict(self.pairing)),
             "descriptors": dict(self.descriptors),
+            "losses": _plain(dict(self.losses)),
         }
 
     @classmethod
@@ -135,6 +131,7 @@ class JobSpec:
                 sources=dict(document.get("sources", {})),
                 pairing=dict(document.get("pairing", {})),
                 descriptors=dict(document.get("descriptors", {})),
+                losses=dict(document.get("losses", {})),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise RecipeError(f"job description is incomplete or malformed ({type(err).__name__}: {err})") from err
@@ -144,10 +141,13 @@ class JobSpec:
 class Job:
     """The live objects of one training job (see :func:`build_job`).
 
+    :ivar recipe: the recipe as the job trains it: its ``pairing`` the one drawn with (the
+        record's, when rebuilt from one) and its loss terms the
+        :class:`~crossmodal.contract.recipe.LossTerm` records the trainer runs.
     :ivar pairing: the function that draws ``(condition_indices, target_indices)``: the recipe's
         pairing, prepared on :attr:`data` (:func:`~crossmodal.data.pairing.prepare_pairing`).
-    :ivar loss_modules: loss-term name -> the module its :attr:`~crossmodal.contract.recipe.LossTerm.module`
-        factory built (only terms that own one).
+    :ivar loss_modules: loss-term name -> its module (only terms whose module holds parameters or
+        buffers: those are trained with their side's optimiser and saved in checkpoints).
     :ivar data: the sample sets and their descriptor values, as the pairing and the loss terms saw them.
     """
 
@@ -450,9 +450,10 @@ def build_job(
         (``None`` = the plugin's embedded default data).
     :param condition_options, target_options: dataset options over the recipe's.
     :param spec: rebuild from a recorded :class:`JobSpec` (component names and options, data
-        sources, pairing, descriptor names) instead of the recipe's; the recipe still supplies the
-        loss terms, and a pairing that is not shipped with crossmodal, which must record as the
-        recorded one (:func:`~crossmodal.data.pairing.recorded_pairing`). Used when resuming.
+        sources, pairing, descriptor names, loss terms) instead of the recipe's; the recipe still
+        supplies what a record of crossmodal 0.2.0 lacks (its loss terms) and the deprecated forms
+        of pairing, which must record as the recorded one
+        (:func:`~crossmodal.data.pairing.recorded_pairing`). Used when resuming.
     :param origin: where ``spec`` comes from, for messages (``"checkpoint PATH"`` when resuming);
         default ``recipe '<name>'``.
     :param error: the error class of option and build failures (:class:`CheckpointError` for a
@@ -462,8 +463,10 @@ def build_job(
         mismatching shapes, naming the recipe and the components; finally a decoder whose values
         on a few conditions leave [0, 1] (:func:`check_sample_range`), a descriptor the recipe
         names that describes another sample kind (:func:`create_descriptor`), a pairing that
-        does not suit the data (:meth:`~crossmodal.data.pairing.DataAwarePairing.prepare`), or a loss
-        term's module factory that fails (:func:`_loss_modules`).
+        does not suit the data, or a loss term whose factory fails
+        (:func:`~crossmodal.losses.terms.build_terms`). The job's ``recipe`` holds the pairing
+        and the loss terms it trains: the :class:`~crossmodal.contract.recipe.LossTerm` records
+        the trainer runs.
     :raises UnknownComponentError: before anything is built, a name nothing is registered under,
         naming the recipe and the plugin it comes from.
     """
@@ -475,6 +478,7 @@ def build_job(
         "conditions": frozenset(condition_options or ()) if spec is None else frozenset(),
         "targets": frozenset(target_options or ()) if spec is None else frozenset(),
     }
+    pairing, terms = recipe_pairing(recipe.pairing, where), recipe_terms(recipe, where)  # deprecated forms warn
     if spec is None:
         cond_spec = ComponentSpec(recipe.conditions.name, {**recipe.conditions.options, **(condition_options or {})})
         target_spec = ComponentSpec(recipe.targets.name, {**recipe.targets.options, **(target_options or {})})
@@ -499,11 +503,13 @@ def build_job(
             evaluators=tuple(recipe.evaluators),
             sources={"conditions": condition_source, "targets": target_source,
                      **({"validation": target_source} if recipe.validation is not None else {})},
-            pairing=pairing_record(recipe.pairing),
+            pairing=_plain(pairing_record(pairing)),
             descriptors={"condition_descriptor": recipe.condition_descriptor,
                          "sample_descriptor": recipe.sample_descriptor},
+            losses=_plain(terms_record(terms)),
         )
-    pairing = recorded_pairing(spec.pairing, recipe.pairing, where, error)
+    pairing = recorded_pairing(spec.pairing, pairing, where, error, registry)
+    terms = recorded_terms(spec.losses, terms, where, error)
     descriptor_names = dict(spec.descriptors) or {"condition_descriptor": recipe.condition_descriptor,
                                                   "sample_descriptor": recipe.sample_descriptor}
     get = spec.component
@@ -515,9 +521,16 @@ def build_job(
             _lookup(registry, kind, get(role).name, named_by)
     for evaluator_name in spec.evaluators:
         _lookup(registry, "evaluator", evaluator_name, named_by)
+    named = [("pairing", pairing), *(("loss-term", term) for side in terms.values() for term in side)]
+    for kind, entry in named:
+        if isinstance(entry, ComponentSpec):
+            _lookup(registry, kind, entry.name, named_by)
     for role in ("encoder", "temporal", "decoder", "critic", "writer", "renderer"):
         if get(role) is not None:
             check_options(registry, ROLE_KINDS[role], get(role), where, error=error)
+    if isinstance(pairing, ComponentSpec):
+        check_options(registry, "pairing", pairing, where, extra=("data",), error=error)
+    check_terms(registry, terms, where, error)
     data_roles = ("conditions", "targets", "validation") if get("validation") is not None else ("conditions", "targets")
     command_line["validation"] = command_line["targets"]
     for role in data_roles:
@@ -588,32 +601,11 @@ def build_job(
         raise RecipeError(
             f"recipe {name!r}: sample-writer {writer_spec.name!r} built a {type(writer).__name__} without write()"
         )
-    prepared = prepare_pairing(pairing, training_data)
-    loss_modules = _loss_modules(recipe, training_data, f"recipe {name!r}")  # last: every other weight is drawn
+    prepared = prepare_pairing(pairing, training_data, registry, where, error)
+    resolved, loss_modules = build_terms(registry, terms, training_data, where, error)  # last: every other weight is drawn
+    recipe = replace(recipe, pairing=pairing, **resolved)
     return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer, prepared, loss_modules,
                training_data, validation)
-
-
-def _loss_modules(recipe: Recipe, data: TrainingData, origin: str) -> dict[str, nn.Module]:
-    """Build the module of every extra loss term that owns one (:attr:`~crossmodal.contract.recipe.LossTerm.module`).
-
-    :raises RecipeError: two such terms share a name, or a factory built no ``torch.nn.Module``.
-    """
-    modules: dict[str, nn.Module] = {}
-    for side, terms in (("generator_losses", recipe.generator_losses), ("critic_losses", recipe.critic_losses)):
-        for term in terms:
-            if term.module is None:
-                continue
-            if term.name in modules:
-                raise RecipeError(f"{origin}: two extra loss terms named {term.name!r} own a module; name them apart")
-            module = term.module(data)
-            if not isinstance(module, nn.Module):
-                raise RecipeError(
-                    f"{origin}: the module factory of {side} term {term.name!r} built a {type(module).__name__}, "
-                    "not a torch.nn.Module"
-                )
-            modules[term.name] = module
-    return modules
 
 
 def create_descriptor(registry: Registry, name: str, sample_kind: str, origin: str, role: str) -> Descriptor:
@@ -650,148 +642,3 @@ def check_dataset(data: Any, expected: Any, what: str, consumer: str, error: typ
         raise error(f"{what} holds items of shape {tuple(data.sample_shape)}, but {consumer} expects {tuple(expected)}")
     if len(data) == 0:
         raise error(f"{what} holds no item")
-
-
-def check_finite_weights(state: Any, where: str) -> None:
-    """Refuse a state dict (name -> tensor) holding NaN or infinite values, or no tensors at all.
-
-    :param where: the file, for the message (``"checkpoint PATH: generator"``).
-    :raises CheckpointError: naming ``where`` and the first bad tensor.
-    """
-    if not isinstance(state, Mapping) or not state:
-        raise CheckpointError(f"{where} weights are missing or not a dict of tensors")
-    for name, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"{where} weight {shown(str(name))!r} is a {type(value).__name__}, not a tensor")
-        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(
-                f"{where} weight {shown(str(name))!r} holds NaN or infinite values, so every sample would "
-                "be garbage; use an earlier checkpoint of the run"
-            )
-
-
-def load_generator(
-    registry: Registry, document: Mapping[str, Any], device: Any = "cpu"
-) -> tuple[ConditionalGenerator, JobSpec]:
-    """Rebuild the generator recorded in a loaded checkpoint and load its weights: the averaged
-    ones (``generator_average``, see :attr:`~crossmodal.training.config.TrainConfig.generator_average`)
-    when the run kept an average, else the trained ones.
-
-    Before anything is built, the saved weights must be finite and the recorded component
-    options must be ones the registered factories take. The generator is then first built on
-    the meta device (no memory) and its shapes compared with the saved ones (:func:`_meta_build`
-    says which failures of that build are final); where its components cannot be built there,
-    every recorded size must be at most :data:`MAX_UNCHECKED_SIZE` before the real build
-    allocates anything.
-
-    :param document: from :func:`crossmodal.storage.checkpoint.load_checkpoint`.
-    :returns: the generator (on ``device``, in evaluation mode) and the checkpoint's job spec.
-    :raises RecipeError: when a recorded component is not registered.
-    :raises CheckpointError: when the saved weights are not finite, a recorded option is unknown
-        or cannot be built, a recorded size is refused unbuilt, or the weights do not fit the
-        rebuilt generator (naming the file).
-    """
-    path = shown(str(document.get("path", "")))
-    try:
-        spec = JobSpec.from_dict(document["job"])
-    except RecipeError as err:
-        raise CheckpointError(f"checkpoint {path}: {err}") from err
-    key = "generator_average" if "generator_average" in document else "generator"
-    weights = document.get(key)
-    check_finite_weights(weights, f"checkpoint {path}: {key.replace('_', ' ')}")
-    origin = f"checkpoint {path} (recipe {spec.recipe!r})"
-    parts = {role: spec.component(role) for role in ("encoder", "temporal", "decoder")}
-    missing = [role for role, part in parts.items() if part is None]
-    if missing:
-        raise CheckpointError(f"{origin}: the recorded job names no {', '.join(missing)}")
-    _check_generator_options(registry, parts, origin, CheckpointError)
-
-    def build() -> ConditionalGenerator:
-        return build_generator(
-            registry, parts["encoder"], parts["temporal"], parts["decoder"], spec.n_tracks, recipe=spec.recipe,
-            origin=origin, error=CheckpointError,
-        )
-
-    misfit = f"{origin}: the saved generator does not fit the one built from its recorded components " \
-             "(did a plugin change, or was the file edited?)"
-    skeleton = _meta_build(build)  # first without memory, so absurd recorded sizes are refused unallocated
-    if skeleton is None:
-        _check_unchecked_sizes(parts, spec.n_tracks, origin)
-    else:
-        _compare_shapes(skeleton.state_dict(), weights, misfit)
-        del skeleton
-    generator = build()
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as err:
-        raise CheckpointError(f"{misfit}: {' '.join(str(err).split())[:400]}") from err
-    return generator.to(device).eval(), spec
-
-
-def _compare_shapes(built: Mapping[str, Any], saved: Mapping[str, Any], misfit: str) -> None:
-    """Refuse when ``saved`` lacks a tensor of ``built``, has an extra one, or one of another shape."""
-    for name, tensor in built.items():
-        if name not in saved:
-            raise CheckpointError(f"{misfit}: the file has no weight {name!r}")
-        if tuple(saved[name].shape) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"{misfit}: weight {name!r} is {tuple(saved[name].shape)} in the file, but the recorded "
-                f"options build {tuple(tensor.shape)}"
-            )
-    extra = [name for name in saved if name not in built]
-    if extra:
-        raise CheckpointError(f"{misfit}: the file has an unexpected weight {shown(str(extra[0]))!r}")
-
-
-def _meta_build(build: Callable[[], ConditionalGenerator]) -> ConditionalGenerator | None:
-    """``build()`` on the meta device (shapes, no memory), or ``None`` where the meta device
-    cannot build these components.
-
-    A :class:`~crossmodal.errors.CrossmodalError` that no other exception caused is honoured
-    (raised as is): crossmodal's own refusals (the recorded sizes do not fit each other, an
-    option the factory lacks) and a plugin's own (a :class:`~crossmodal.errors.ShapeError`...)
-    are the same on every device. Anything else counts as the meta device being unsupported,
-    whether raised as is or wrapped by :func:`create_component`: the meta device itself raises
-    ``RuntimeError`` and ``NotImplementedError`` (``Tensor.item()``, an operator without a meta
-    kernel) and ``TypeError`` (conversion to numpy), which cannot be told from a plugin's own
-    ``ValueError`` or ``TypeError``, so those are left to the real build to raise again.
-    """
-    try:
-        with torch.device("meta"):
-            return build()
-    except CrossmodalError as err:
-        cause = err.__cause__
-        while isinstance(cause, CrossmodalError):
-            cause = cause.__cause__
-        if cause is None:
-            raise
-        return None
-    except Exception:  # noqa: BLE001 - a plugin's exception of its own class, see above
-        return None
-
-
-def _check_unchecked_sizes(parts: Mapping[str, ComponentSpec], n_tracks: int, origin: str) -> None:
-    """Refuse ``n_tracks`` or an integer in the recorded options above :data:`MAX_UNCHECKED_SIZE`."""
-    sizes = {"n_tracks": n_tracks}
-    for role, part in parts.items():
-        sizes.update({f"{ROLE_KINDS[role]} {part.name!r} option {name!r}": _largest_integer(value)
-                      for name, value in part.options.items()})
-    for label, size in sizes.items():
-        if size > MAX_UNCHECKED_SIZE:
-            raise CheckpointError(
-                f"{origin}: {label} records {size}; these components cannot be built on the meta device to "
-                f"check the saved shapes first, so sizes above {MAX_UNCHECKED_SIZE} are refused rather than allocated"
-            )
-
-
-def _largest_integer(value: Any) -> int:
-    """The largest integer in a recorded option value, searching lists and dicts (0: none, booleans not counted)."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Mapping):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return max(map(_largest_integer, value), default=0)
-    return 0

@@ -1,5 +1,6 @@
-"""Loss terms: the WGAN-GP losses (:mod:`.wasserstein`) and the information term
-(:mod:`.information`). A new loss term is a module here, or a plugin's, named by a recipe."""
+"""Loss terms: the WGAN-GP losses (:mod:`.wasserstein`), the information term's generic part
+(:mod:`.information`), and how the registered ``loss-term`` entries a recipe names are recorded and
+built (:mod:`.terms`). A new loss term is a plugin's registered ``loss-term``, named by a recipe."""
 
 
 def __getattr__(name: str) -> object:  # crossmodal.losses was a module in 0.2.0

@@ -6,15 +6,13 @@ Scores are the critic's outputs, float tensors ``(B,)``; the losses are scalars 
 
 from __future__ import annotations
 
-import math
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 __all__ = [
     "InformationLoss",
-    "flat_information_head",
     "gradient_penalty",
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
@@ -67,25 +65,15 @@ def gradient_penalty(
         return weight * ((norm - 1.0) ** 2).mean()
 
 
-def flat_information_head(sample_shape: Sequence[int], n_outputs: int, hidden: int = 64) -> nn.Module:
-    """A head for :class:`InformationLoss` that knows no modality: the flattened sample
-    ``(B, prod(sample_shape))`` through ``Linear(hidden)``, LeakyReLU(0.2), ``Linear(n_outputs)``.
-
-    Fine for small samples; for large ones (a Jukepix phrase is 98,304 values) a plugin's head
-    that summarises the sample first is smaller and learns faster.
-    """
-    return nn.Sequential(
-        nn.Flatten(), nn.Linear(math.prod(sample_shape), hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, n_outputs)
-    )
-
-
 class InformationLoss(nn.Module):
     """InfoGAN's information term (Chen et al. 2016) for a conditional GAN: a head reads each
     sample's condition back, as the condition's standardised descriptor values.
 
     ``loss = mean over the batch and the D descriptors of (head(sample) - target(condition))^2``,
     float32. The generator is rewarded for samples from which the condition can be read, and
-    the head learns to read it, both by minimising this loss.
+    the head learns to read it, both by minimising this loss. A ``loss-term`` module: called with
+    the trainer's context, it scores ``context["fake"]`` against the conditions at
+    ``context["condition_indices"]`` (:func:`crossmodal.losses.information.information_module` builds it).
 
     :param head: samples ``(B, *sample_shape)`` in [0, 1] -> predictions ``(B, D)``.
     :param targets: float ``(N_conditions, D)``: every condition's descriptor values,
@@ -113,8 +101,12 @@ class InformationLoss(nn.Module):
             )
         return predictions
 
-    def forward(self, samples: torch.Tensor, condition_indices: torch.Tensor) -> torch.Tensor:
+    def loss(self, samples: torch.Tensor, condition_indices: torch.Tensor) -> torch.Tensor:
         """The loss for samples ``(B, *sample_shape)`` of the conditions at ``condition_indices``
         (int64 ``(B,)``, any device): a float32 scalar."""
         target = self.targets[condition_indices.to(self.targets.device)]  # (B, D)
         return (self.predict(samples) - target).pow(2).mean()
+
+    def forward(self, context: Mapping[str, Any]) -> torch.Tensor:
+        """:meth:`loss` of the generated samples, ``context["fake"]``, and their ``condition_indices``."""
+        return self.loss(context["fake"], context["condition_indices"])

@@ -25,8 +25,8 @@ prune files elsewhere (:func:`crossmodal.storage.files.open_regular`).
 Trust model: ``weights_only=True`` means loading a file cannot run code (no pickled classes or
 functions are accepted). It does not make a file's *values* trustworthy: recorded component
 options are checked against the factories' signatures and the generator is first built without
-memory and compared with the saved shapes, and ``generate`` refuses non-finite weights (see
-:func:`crossmodal.job.build.load_generator`).
+memory and compared with the saved shapes, and non-finite weights are refused (see
+:func:`crossmodal.job.restore.restore`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ No critic, optimiser or random-number state: a model file generates, it does not
 Loading (:func:`load_model`) first compares the file's SHA-256 with the one the plugin recorded (a
 changed or damaged file is refused before ``torch.load`` sees it), then reads it with
 ``torch.load(weights_only=True)``, and returns a document shaped like
-:func:`crossmodal.storage.checkpoint.load_checkpoint`'s, so :func:`crossmodal.job.build.load_generator` builds
+:func:`crossmodal.storage.checkpoint.load_checkpoint`'s, so :func:`crossmodal.job.restore.restore` builds
 and checks the generator the same way for both.
 """
 
@@ -95,7 +95,7 @@ def load_model(model: PretrainedModel, name: str) -> dict[str, Any]:
 
     :param name: the model's registered name (for messages).
     :returns: ``job`` (parsed), ``plugins``, ``generator`` (float32), ``generator_step`` and
-        ``path``: what :func:`crossmodal.job.build.load_generator` needs.
+        ``path``: what :func:`crossmodal.job.restore.restore` needs.
     :raises CheckpointError: the file is missing, its SHA-256 is not the recorded one, it holds
         pickled objects other than tensors and plain values, or its layout is not a model file's.
     """

@@ -291,6 +291,19 @@ class RunFolder:
             self.tensorboard = None
 
 
+def open_run(folder: RunFolder | None, world_size: int, write_config: Callable[[], object]) -> None:
+    """Every process calls it: the main one opens ``folder`` (:meth:`RunFolder.open`), the others
+    (``folder`` is ``None``) learn its refusal, if any (:func:`hold_lock`).
+
+    :raises RunInUseError: another process holds the lock.
+    :raises OutputError: the folder, its lock or ``config.json`` cannot be written.
+    """
+    if folder is None:
+        hold_lock(None, world_size)
+    else:
+        folder.open(world_size, write_config)
+
+
 def run_config(
     job: Job, config: TrainConfig, plugin_versions: Mapping[str, str], device: torch.device
 ) -> dict[str, Any]:

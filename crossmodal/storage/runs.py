@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import torch
 
-from crossmodal.job.build import JobSpec
 from crossmodal.errors import RecipeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crossmodal.job.build import JobSpec
 
 
 def seed_everything(seed: int) -> None:

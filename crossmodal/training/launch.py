@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from crossmodal.data.batches import local_batch
-from crossmodal.errors import CheckpointError, OutputError, RunInUseError
-from crossmodal.job.build import Job, JobSpec, build_job, get_recipe
+from crossmodal.errors import OutputError, RunInUseError
+from crossmodal.job.build import Job, build_job, get_recipe
+from crossmodal.job.restore import recorded_spec, restore
 from crossmodal.contract.registry import Registry
 from crossmodal.storage.checkpoint import load_checkpoint, plugin_version_changes
-from crossmodal.storage.files import shown
 from crossmodal.storage.runlock import RunLock
 from crossmodal.storage.runs import check_same_job, new_run_dir, resolved_source, run_dir_of, seed_everything
 from crossmodal.training import distributed
 from crossmodal.training.config import TrainConfig, resolve_config, resolve_device, resume_config
-from crossmodal.training.trainer import Progress, Trainer
+from crossmodal.callbacks.base import Callback, Progress, deprecated_functions
+from crossmodal.training.trainer import Trainer
 
 __all__ = ["resume_training", "start_training"]
 
@@ -64,6 +65,7 @@ def start_training(
     config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     plugin_versions: Mapping[str, str] | None = None,
+    callbacks: Iterable[Callback] = (),
     progress: Progress | None = None,
     is_main_process: bool | None = None,
 ) -> Trainer:
@@ -78,6 +80,8 @@ def start_training(
         ``None`` values ignored) win over both.
     :param condition_source, target_source: a source that names an existing file or folder is
         recorded as its absolute path, so the run resumes from any working directory.
+    :param callbacks: the trainer's (:mod:`crossmodal.callbacks.base`); ``progress``, deprecated
+        (gone in 0.4), is :class:`~crossmodal.callbacks.base.ProgressFunctions`'s.
     :param is_main_process: default: rank 0 (``True`` without a process group).
     :returns: a :class:`Trainer` ready for :meth:`Trainer.train`, holding the run folder's lock.
     """
@@ -92,8 +96,8 @@ def start_training(
     condition_source, target_source = resolved_source(condition_source), resolved_source(target_source)
     job = build_job(registry, recipe, condition_source, target_source, condition_options, target_options)
     run_dir = distributed.broadcast_object(new_run_dir(config.out_dir, recipe_name) if is_main_process else None)
-    return _opened_trainer(job, config, run_dir, None, plugin_versions=plugin_versions,
-                           is_main_process=is_main_process, progress=progress)
+    return _opened_trainer(job, config, run_dir, None, plugin_versions=plugin_versions, is_main_process=is_main_process,
+                           callbacks=[*callbacks, *deprecated_functions("start_training(progress=...)", progress)])
 
 
 def resume_training(
@@ -108,6 +112,7 @@ def resume_training(
     condition_options: Mapping[str, Any] | None = None,
     target_options: Mapping[str, Any] | None = None,
     plugin_versions: Mapping[str, str] | None = None,
+    callbacks: Iterable[Callback] = (),
     progress: Progress | None = None,
     is_main_process: bool | None = None,
 ) -> Trainer:
@@ -123,16 +128,16 @@ def resume_training(
 
     :param recipe_name, condition_source, target_source, condition_options, target_options:
         ``None`` (not given) or what the run already has; anything else is refused.
+    :param callbacks, progress: as for :func:`start_training`.
     :raises RecipeError: an option, the recipe or the data differ from the run's where they may not.
     :raises RunInUseError: another process is training this run.
     :raises CheckpointError: the checkpoint is unusable (or holds NaN/inf weights).
     """
+    callbacks = [*callbacks, *deprecated_functions("resume_training(progress=...)", progress)]
     document = load_checkpoint(checkpoint)
     path = Path(document["path"])
-    spec = JobSpec.from_dict(document["job"])
-    check_same_job(spec, recipe_name, {"conditions": condition_source, "targets": target_source},
+    check_same_job(recorded_spec(document), recipe_name, {"conditions": condition_source, "targets": target_source},
                    {"conditions": condition_options, "targets": target_options})
-    recipe = dataclasses.replace(get_recipe(registry, spec.recipe), name=spec.recipe)
     recorded = TrainConfig().merged(document["config"], f"checkpoint {path}")
     config = resume_config(recorded, config_file, overrides)
     is_main_process = _joined(config, (str(path), config.to_dict()), "checkpoint and training options",
@@ -146,9 +151,9 @@ def resume_training(
             if distributed.world_size() == 1:
                 raise
     try:
-        job = build_job(registry, recipe, spec=spec, origin=f"checkpoint {shown(path)}", error=CheckpointError)
+        job = restore(registry, document, parts=("job",)).job
         return _opened_trainer(job, config, run_dir, document, plugin_versions=plugin_versions,
-                               is_main_process=is_main_process, progress=progress, run_lock=run_lock)
+                               is_main_process=is_main_process, run_lock=run_lock, callbacks=callbacks)
     except BaseException:
         if run_lock is not None:
             run_lock.release()

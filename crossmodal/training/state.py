@@ -1,4 +1,5 @@
-"""What a checkpoint holds and restores: networks, optimisers, update counters and RNG streams."""
+"""A run's training state: networks, optimisers, update counters and RNG streams, which a
+checkpoint holds and restores, and the two updates that advance them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from crossmodal.data.batches import BatchDraws
-from crossmodal.job.build import JobSpec
+from crossmodal.job.build import Job
 from crossmodal.storage.checkpoint import capture_rng_state, restore_rng_state
-from crossmodal.training.config import TrainConfig
+from crossmodal.training import distributed, updates
+from crossmodal.training.config import TrainConfig, critic_updates_for, updates_through
 from crossmodal.callbacks.divergence import non_finite_weight
 from crossmodal.errors import CheckpointError
 from crossmodal.version import __version__
@@ -39,37 +41,82 @@ def _moving_average(decay: float):
 
 
 class TrainingState:
-    """Both networks with their Adam optimisers, the update counters, the batch draws' RNGs, the
-    generator's weight average when ``config.generator_average`` asks for one, the modules of
-    extra loss terms, and (saved, never restored) what a run was made of: its configuration,
-    job and plugins.
+    """Both networks on the device with their Adam optimisers, the update counters, the batch
+    draws and their RNGs, the generator's weight average when ``config.generator_average`` asks
+    for one, the modules of extra loss terms, and (saved, never restored) what a run was made of:
+    its configuration, job and plugins. :meth:`critic_update` and :meth:`generator_update` run
+    one update of them (the maths: :mod:`crossmodal.training.updates`).
 
-    :param draws: whose ``rng`` (CPU) and ``device_rng`` are saved and restored.
+    :param job: its networks and loss-term modules are moved to ``device``; the parameters of each
+        extra term's module are one more parameter group of that side's optimiser (same ``lr`` and betas).
+    :param world_size, rank: this process's share of each batch (:class:`BatchDraws`); updates
+        average the gradients over the processes (see :mod:`crossmodal.training.trainer`).
     :param plugin_versions: plugin name -> version.
-    :param generator_terms, critic_terms: loss-term name -> module, of the generator's and the
-        critic's extra terms that own one; each module's parameters are one more parameter group
-        of that side's optimiser (same ``lr`` and betas).
+    :raises RecipeError: when ``batch_size`` is not a multiple of ``world_size``.
     """
 
-    def __init__(
-        self, generator: nn.Module, critic: nn.Module, config: TrainConfig, draws: BatchDraws, spec: JobSpec,
-        plugin_versions: Mapping[str, str], generator_terms: Mapping[str, nn.Module] | None = None,
-        critic_terms: Mapping[str, nn.Module] | None = None,
-    ) -> None:
+    def __init__(self, job: Job, config: TrainConfig, device: torch.device, world_size: int, rank: int,
+                 plugin_versions: Mapping[str, str]) -> None:
         betas = (config.beta1, config.beta2)
-        self.config, self.spec, self.plugin_versions = config, spec, plugin_versions
-        self.generator, self.critic = generator, critic
-        self.generator_optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
-        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=betas)
-        self.term_modules = {**(generator_terms or {}), **(critic_terms or {})}
-        for optimizer, terms in ((self.generator_optimizer, generator_terms), (self.critic_optimizer, critic_terms)):
-            for module in (terms or {}).values():
+        self.config, self.recipe, self.spec, self.plugin_versions = config, job.recipe, job.spec, plugin_versions
+        self.generator, self.critic = job.generator.to(device), job.critic.to(device)
+        self.loss_modules = {name: module.to(device) for name, module in job.loss_modules.items()}
+        self.draws = BatchDraws(job, config, device, self.generator.sample_noise, world_size, rank)
+        self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas)
+        self.term_modules: dict[str, nn.Module] = {}
+        for optimizer, terms in ((self.generator_optimizer, job.recipe.generator_losses),
+                                 (self.critic_optimizer, job.recipe.critic_losses)):
+            owned = {term.name: self.loss_modules[term.name] for term in terms if term.name in self.loss_modules}
+            for module in owned.values():
                 optimizer.add_param_group({"params": list(module.parameters())})
-        self.draws = draws
+            self.term_modules.update(owned)
         self.step = 0  # generator updates done
         self.critic_updates_done = 0
         self.average = None if config.generator_average == 0 else AveragedModel(
-            generator, multi_avg_fn=_moving_average(config.generator_average), use_buffers=True)
+            self.generator, multi_avg_fn=_moving_average(config.generator_average), use_buffers=True)
+        # Updates that need gradients averaged over the processes go through DDP wrappers (the
+        # modules themselves when alone); the rest use the plain modules, which share their parameters.
+        self.players = tuple(  # (generator, critic), as the updates see them
+            updates.Player(module, distributed.wrap(module, device), optimizer)
+            for module, optimizer in ((self.generator, self.generator_optimizer), (self.critic, self.critic_optimizer)))
+        self.wrapped_terms = {  # DDP refuses a module with nothing to train
+            name: distributed.wrap(module, device) if any(p.requires_grad for p in module.parameters()) else module
+            for name, module in self.loss_modules.items()
+        }
+        self.autocast = updates.autocast_for(device, config.bf16)
+
+    def critic_update(self) -> torch.Tensor:
+        """One critic update on a batch of :attr:`draws`, counted; its losses ``(n,)`` on the device,
+        in the order of :func:`~crossmodal.training.updates.loss_names`
+        (:func:`~crossmodal.training.updates.critic_update`)."""
+        losses = updates.critic_update(
+            *self.players, self.draws.batch(), gp_weight=self.config.gp_weight, penalty_rng=self.draws.penalty_rng(),
+            extra_terms=self.recipe.critic_losses, term_modules=self.wrapped_terms, autocast=self.autocast,
+        )
+        self.critic_updates_done += 1
+        return torch.stack(list(losses.values()))
+
+    def generator_update(self) -> torch.Tensor:
+        """One generator update on a batch of :attr:`draws` (without targets unless an extra term
+        needs them); its losses ``(n,)`` as :meth:`critic_update`'s
+        (:func:`~crossmodal.training.updates.generator_update`). The caller folds it into the
+        average (:meth:`average_generator`) and counts it."""
+        extra_terms = self.recipe.generator_losses
+        losses = updates.generator_update(
+            *self.players, self.draws.batch(with_targets=bool(extra_terms)), extra_terms=extra_terms,
+            term_modules=self.wrapped_terms, autocast=self.autocast,
+        )
+        return torch.stack(list(losses.values()))
+
+    def critic_updates_left(self) -> int:
+        """Critic updates that generator update :attr:`step` still needs: :func:`critic_updates_for`
+        less those a checkpoint written during the step holds (:attr:`critic_updates_done` counts
+        them). A count that fits no stopped step (updates run one by one, outside a training
+        loop) leaves the step whole."""
+        planned = critic_updates_for(self.step, self.config)
+        done = self.critic_updates_done + self.step - updates_through(self.step, self.config)
+        return planned - done if 0 <= done < planned else planned
 
     @property
     def sampling_generator(self) -> nn.Module:

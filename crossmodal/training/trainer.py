@@ -1,15 +1,20 @@
-"""The one WGAN-GP trainer, for whatever components a recipe names.
+"""The one WGAN-GP trainer, for whatever components a recipe names: a loop plus callbacks.
 
 Each generator update is preceded by :func:`~crossmodal.training.config.critic_updates_for` critic updates
 (the maths: :mod:`crossmodal.training.updates`). Batches of (condition, target) index pairs come from
-``recipe.pairing`` (:mod:`crossmodal.data.batches`).
+``recipe.pairing`` (:mod:`crossmodal.data.batches`). What a run does beside its updates is done by
+callbacks (:mod:`crossmodal.callbacks.base` says when each hook is called): evaluations with
+``metrics.csv``, curves and TensorBoard (:mod:`crossmodal.callbacks.metrics`), written samples
+(:mod:`crossmodal.callbacks.fixed_samples`), checkpoints (:mod:`crossmodal.callbacks.checkpoints`),
+``progress.csv`` and the timing (:mod:`crossmodal.callbacks.progress_log`), and, given by the
+command line, its progress display (:mod:`crossmodal.cli.train`).
 
 Losses stay on the device during training; every ``log_every`` generator updates (and before
-every evaluation, sample or checkpoint) they are copied to the host once, checked for NaN/inf
-and for an absolute value above ``divergence_bound`` (:mod:`crossmodal.callbacks.divergence`), and
-reported. Such a loss raises :class:`~crossmodal.errors.TrainingDivergedError` naming the step
-and the loss; no checkpoint is written after it, and only checkpoints whose weights were checked
-finite (when written, or when loaded to resume) are ever called good.
+every evaluation, sample or checkpoint) they are flushed: copied to the host once, checked for
+NaN/inf and for an absolute value above ``divergence_bound`` (:mod:`crossmodal.callbacks.divergence`),
+and handed to the callbacks. Such a loss raises :class:`~crossmodal.errors.TrainingDivergedError`
+naming the step and the loss; no checkpoint is written after it, and only checkpoints whose
+weights were checked finite (when written, or when loaded to resume) are ever called good.
 
 SIGINT (Ctrl-C) and SIGTERM, while :meth:`Trainer.train` runs, ask the run to stop
 (:mod:`crossmodal.training.stop_signals`): the main process says so on stderr at once, the current update
@@ -47,131 +52,81 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 import torch
 
-from crossmodal.training import distributed, updates
-from crossmodal.data.batches import BatchDraws
-from crossmodal.job.build import Job
-from crossmodal.storage.checkpoint import checkpoint_name, save_checkpoint
-from crossmodal.training.config import TrainConfig, critic_updates_for, updates_through
-from crossmodal.callbacks.divergence import LossLog, check_losses, check_weights
+from crossmodal.callbacks.base import Callback, Progress, UpdateProgress, deprecated_functions
+from crossmodal.callbacks.checkpoints import Checkpoints
+from crossmodal.callbacks.divergence import LossLog
+from crossmodal.callbacks.fixed_samples import FixedSamples, SampleWriting
+from crossmodal.callbacks.metrics import MetricsLog
+from crossmodal.callbacks.progress_log import ProgressLog
 from crossmodal.errors import TrainingInterrupted
-from crossmodal.storage.files import shown
-from crossmodal.callbacks.fixed_samples import FixedSamples
-from crossmodal.contract.recipe import LossTerm
-from crossmodal.storage.run_folder import RunFolder, hold_lock, run_config
+from crossmodal.job.build import Job
+from crossmodal.storage.run_folder import RunFolder, open_run, run_config
 from crossmodal.storage.runlock import RunLock
-from crossmodal.training.stop_signals import StopSignals
+from crossmodal.training import distributed, updates
+from crossmodal.training.config import TrainConfig
 from crossmodal.training.state import TrainingState
+from crossmodal.training.stop_signals import StopSignals
 
-__all__ = ["Progress", "Trainer", "UpdateProgress"]
-
-Progress = Callable[[int, int, Mapping[str, float]], None]
-"""``progress(generator_step, total_steps, losses)``, called every ``log_every`` updates."""
-
-UpdateProgress = Callable[[int, int], None]
-"""``on_update(updates_done, updates_total)``, called after every critic and generator update;
-both count critic and generator updates together from generator step 0
-(:func:`~crossmodal.training.config.updates_through`)."""
-
-
-def _due(every: int, step: int, last: int) -> bool:
-    return step == last or (every > 0 and step % every == 0)
+__all__ = ["Trainer"]
 
 
 class Trainer:
-    """Trains ``job.generator`` against ``job.critic`` with WGAN-GP and Adam.
+    """Trains ``job.generator`` against ``job.critic`` with WGAN-GP and Adam; making one writes no file.
 
-    :param job: from :func:`~crossmodal.job.build.build_job`.
-    :param config: the resolved :class:`~crossmodal.training.config.TrainConfig`.
+    :param job: from :func:`~crossmodal.job.build.build_job`; ``config``: its resolved :class:`TrainConfig`.
     :param run_dir: the run folder (``None``: write nothing, e.g. in tests of single steps).
     :param plugin_versions: plugin name -> version, recorded in ``config.json`` and checkpoints.
-    :param is_main_process: only the main process writes files, evaluates and reports progress
-        (default: rank 0 of the process group, or ``True`` when there is none).
-    :param progress: called as ``progress(step, total, losses)`` every ``log_every`` updates.
-    :param on_update: called as ``on_update(updates_done, updates_total)`` after every critic and
-        generator update (:data:`UpdateProgress`), on the main process: a progress bar that moves
-        during the warm-up's long runs of critic updates.
-    :param run_lock: the run folder's :class:`RunLock`, maybe already taken (default: the main
-        process makes one on ``run_dir``; :meth:`open` takes it).
+    :param is_main_process: only it writes files and evaluates (default: rank 0, or ``True`` alone).
+    :param callbacks: :class:`~crossmodal.callbacks.base.Callback` s, called after the trainer's own.
+    :param progress, on_update: deprecated (gone in 0.4): :class:`~crossmodal.callbacks.base.ProgressFunctions`.
+    :param run_lock: the run folder's :class:`RunLock`, maybe taken already (default: a new one).
     :raises RecipeError: when ``batch_size`` is not a multiple of the number of processes.
 
-    Making a trainer writes no file; :meth:`open` (called by :meth:`train`) prepares the run folder.
-
-    Attributes: ``step`` (generator updates done), ``critic_updates_done``, ``device``,
-    ``world_size`` and ``rank`` (1 and 0 without a process group),
-    ``last_losses`` (means over the last logging interval), ``last_metrics`` (last evaluation),
-    ``seconds_per_step`` (wall-clock seconds per generator update over the last logging interval,
-    training only: evaluations, samples and checkpoints left out; ``None`` before the first),
-    ``step_seconds`` (wall-clock seconds of the last training step's updates alone, without a
-    wait for the device, so on a GPU the time to queue them once its queue is full; ``None``
-    before the first), ``updates_done`` (critic and generator updates done),
-    ``real_metrics`` (the real samples' ``real/...`` metrics, once evaluated),
-    ``warnings`` (lines for the user, e.g. plugin versions that changed since a checkpoint).
+    Attributes: ``state`` (:class:`TrainingState`), ``device``, ``world_size`` and ``rank`` (1 and 0
+    alone), ``callbacks`` (its own first: ``metrics_log``, ``sample_writing``, ``checkpoints`` and
+    ``progress_log``, which keep ``last_metrics``, ``last_checkpoint``, ``seconds_per_step``),
+    ``last_losses`` (means over the last flush), ``step_seconds`` (seconds of the last step's
+    updates alone, without a wait for the device), ``warnings`` (e.g. plugin versions changed).
     """
 
     def __init__(
-        self,
-        job: Job,
-        config: TrainConfig,
-        run_dir: str | Path | None = None,
-        *,
-        plugin_versions: Mapping[str, str] | None = None,
-        is_main_process: bool | None = None,
-        progress: Progress | None = None,
-        on_update: UpdateProgress | None = None,
-        run_lock: RunLock | None = None,
+        self, job: Job, config: TrainConfig, run_dir: str | Path | None = None, *,
+        plugin_versions: Mapping[str, str] | None = None, is_main_process: bool | None = None,
+        callbacks: Iterable[Callback] = (), progress: Progress | None = None,
+        on_update: UpdateProgress | None = None, run_lock: RunLock | None = None,
     ) -> None:
-        self.job, self.config = job, config
+        self.job, self.config, self.plugin_versions = job, config, dict(plugin_versions or {})
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.plugin_versions = dict(plugin_versions or {})
+        self.checkpoint_dir = None if self.run_dir is None else self.run_dir / "checkpoints"
         self.world_size, self.rank = distributed.world_size(), distributed.rank()
         self.is_main_process = distributed.is_main_process() if is_main_process is None else is_main_process
-        self.progress = progress
-        self.on_update = on_update
-        self.seconds_per_step: float | None = None
-        self.step_seconds: float | None = None
-        self._interval = (time.perf_counter(), 0)  # (when, generator step) the timed interval began
-        self._updates_total = 0  # of the running train() call, for on_update
         self.device = distributed.device_for(config.device)
-        self.generator = job.generator.to(self.device)
-        self.critic = job.critic.to(self.device)
-        self.loss_modules = {name: module.to(self.device) for name, module in job.loss_modules.items()}
-        self.draws = BatchDraws(job, config, self.device, self.generator.sample_noise, self.world_size, self.rank)
-        self.state = TrainingState(
-            self.generator, self.critic, config, self.draws, job.spec, self.plugin_versions,
-            self._terms_of(job.recipe.generator_losses), self._terms_of(job.recipe.critic_losses),
-        )
-        self.generator_optimizer, self.critic_optimizer = self.state.generator_optimizer, self.state.critic_optimizer
-        # Updates that need gradients averaged over the processes go through DDP wrappers (the
-        # modules themselves when alone); the rest use the plain modules, which share their parameters.
-        self._generator_player = updates.Player(
-            self.generator, distributed.wrap(self.generator, self.device), self.generator_optimizer)
-        self._critic_player = updates.Player(
-            self.critic, distributed.wrap(self.critic, self.device), self.critic_optimizer)
-        self._term_modules = {  # DDP refuses a module with nothing to train
-            name: distributed.wrap(module, self.device) if any(p.requires_grad for p in module.parameters()) else module
-            for name, module in self.loss_modules.items()
-        }
-        self._autocast = updates.autocast_for(self.device, config.bf16)
-        self.fixed = FixedSamples(job, config, self.state.sampling_generator, self.draws.conditions, self._autocast)
+        self.state = state = TrainingState(job, config, self.device, self.world_size, self.rank, self.plugin_versions)
+        self.generator, self.critic, self.loss_modules = state.generator, state.critic, state.loss_modules
+        self.generator_optimizer, self.critic_optimizer, self.draws = (
+            state.generator_optimizer, state.critic_optimizer, state.draws)
+        self.fixed = FixedSamples(job, config, state.sampling_generator, self.draws.conditions, state.autocast)
+        self._critic_names, self._generator_names = updates.loss_names(job.recipe)
+        self._losses = LossLog(self._critic_names, self._generator_names, config.divergence_bound)
+        self.loss_names = self._losses.names
+        # one update each, its losses (len(_critic_names),) or (len(_generator_names),) on the device
+        self._critic_update, self._generator_update = state.critic_update, state.generator_update
         self.last_losses: dict[str, float] = {}
         self.last_metrics: dict[str, float] = {}
+        self.last_checkpoint: Path | None = None  # the newest whose weights were checked finite
+        self.seconds_per_step: float | None = None
+        self.step_seconds: float | None = None
         self.warnings: list[str] = []
-        self._critic_names, self._generator_names = updates.loss_names(job.recipe)
-        self.loss_names = [
-            *(f"critic/{name}" for name in self._critic_names), *(f"generator/{name}" for name in self._generator_names)
-        ]
-        self._losses = LossLog(self.loss_names, config.divergence_bound)
-        self._last_checkpoint: Path | None = None
+        own = [MetricsLog(), SampleWriting(), Checkpoints(), ProgressLog()]  # the progress log times the rest: last
+        self.metrics_log, self.sample_writing, self.checkpoints, self.progress_log = own
+        deprecated = deprecated_functions("Trainer(progress=..., on_update=...)", progress, on_update)
+        self.callbacks: list[Callback] = [*own, *callbacks, *deprecated]
         writes = self.run_dir is not None and self.is_main_process
         self.run_folder = RunFolder(self.run_dir, run_lock) if writes else None
-
-    def _terms_of(self, terms: tuple[LossTerm, ...]) -> dict[str, torch.nn.Module]:
-        """The modules of ``terms`` that own one, by name."""
-        return {term.name: self.loss_modules[term.name] for term in terms if term.name in self.loss_modules}
 
     @property
     def step(self) -> int:
@@ -180,59 +135,29 @@ class Trainer:
 
     @property
     def critic_updates_done(self) -> int:
-        """Critic updates done."""
         return self.state.critic_updates_done
 
     @property
     def updates_done(self) -> int:
-        """Critic and generator updates done, as progress counts them (:data:`UpdateProgress`)."""
+        """Critic and generator updates done (:func:`~crossmodal.training.config.updates_through`)."""
         return self.state.critic_updates_done + self.state.step
-
-    @property
-    def last_checkpoint(self) -> Path | None:
-        """The newest checkpoint whose weights were checked finite (written or resumed from)."""
-        return self._last_checkpoint
 
     @property
     def real_metrics(self) -> dict[str, float] | None:
         """The real samples' metrics (``real/...``), once evaluated."""
         return self.fixed.real_metrics
 
-    @property
-    def device_rng(self) -> torch.Generator:
-        """The generator of noise and penalty weights (:class:`~crossmodal.data.batches.BatchDraws`)."""
-        return self.draws.device_rng
-
-    @device_rng.setter
-    def device_rng(self, generator: torch.Generator) -> None:
-        self.draws.device_rng = generator
-
-    @property
-    def checkpoint_dir(self) -> Path | None:
-        return None if self.run_dir is None else self.run_dir / "checkpoints"
-
-    # ---------------------------------------------------------------------------------------
-    # The run folder
-
     def open(self) -> None:
-        """Take the run folder's lock; the first time, also create the folder, remove the
-        leftovers of killed processes and write ``config.json``. Every process calls it.
-
-        :raises RunInUseError: when another process trains in ``run_dir``.
-        :raises OutputError: when the folder, its lock or ``config.json`` cannot be written.
-        """
-        if self.run_folder is None:
-            hold_lock(None, self.world_size)  # learn the main process's refusal, if any
-        else:
-            self.run_folder.open(self.world_size, self.write_run_config)
+        """Take the run folder's lock; the first time, also make the folder, remove killed processes'
+        leftovers and write ``config.json`` (:func:`open_run`: every process calls it)."""
+        open_run(self.run_folder, self.world_size, self.write_run_config)
 
     def write_run_config(self) -> Path:
         """Write ``config.json``: recipe, components, data, training options, plugins, device."""
         return self.run_folder.write_config(run_config(self.job, self.config, self.plugin_versions, self.device))
 
     def open_tensorboard(self) -> bool:
-        """Open the run (:meth:`open`) and log to ``run/tensorboard`` when ``torch.utils.tensorboard``
-        imports; returns whether it does (never off the main process)."""
+        """:meth:`open`, and log to ``tensorboard/`` when ``torch.utils.tensorboard`` imports (main process)."""
         self.open()
         return self.run_folder is not None and self.run_folder.open_tensorboard()
 
@@ -241,242 +166,111 @@ class Trainer:
         if self.run_folder is not None:
             self.run_folder.close()
 
-    # ---------------------------------------------------------------------------------------
-    # Updates and steps
-
-    def _critic_update(self) -> torch.Tensor:
-        """One critic update; its losses ``(len(_critic_names),)`` on the device."""
-        batch = self.draws.batch()
-        losses = updates.critic_update(
-            self._generator_player, self._critic_player, batch, gp_weight=self.config.gp_weight,
-            penalty_rng=self.draws.penalty_rng(), extra_terms=self.job.recipe.critic_losses,
-            term_modules=self._term_modules, autocast=self._autocast,
-        )
-        self.state.critic_updates_done += 1
-        return torch.stack(list(losses.values()))
-
-    def _generator_update(self) -> torch.Tensor:
-        """One generator update; its losses ``(len(_generator_names),)`` on the device."""
-        extra_terms = self.job.recipe.generator_losses
-        batch = self.draws.batch(with_targets=bool(extra_terms))
-        losses = updates.generator_update(
-            self._generator_player, self._critic_player, batch, extra_terms=extra_terms,
-            term_modules=self._term_modules, autocast=self._autocast,
-        )
-        return torch.stack(list(losses.values()))
-
-    def _step(
-        self, critic_updates: int, stop: Callable[[], int] = lambda: 0
-    ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-        """One training step: ``critic_updates`` critic updates, one generator update; advances
-        :attr:`step` and times it (:attr:`step_seconds`).
-
-        :param stop: asked between two critic updates; when it answers non-zero the step ends
-            there, without its generator update.
-        :returns: on the device, each critic update's losses ``(len(_critic_names),)`` and the
-            generator update's ``(len(_generator_names),)`` (``None`` when ``stop`` ended the step).
-        """
-        began = time.perf_counter()
-        critic = []
+    def _step(self, critic_updates: int, stop: Callable[[], int] = lambda: 0) -> tuple[list[torch.Tensor], Any]:
+        """``critic_updates`` critic updates and a generator update, each told to the callbacks; advances
+        :attr:`step` and times it (:attr:`step_seconds`). A non-zero ``stop()`` between two ends the step
+        there. Returns each update's losses on the device (the generator's ``None`` when stopped)."""
+        began, critic = time.perf_counter(), []
         for left in range(critic_updates - 1, -1, -1):
             critic.append(self._critic_update())
-            self._updated()
+            self._tell("on_update")
             if left and stop():
                 return critic, None
         generator = self._generator_update()
         self.state.average_generator()
         self.state.step += 1
         self.step_seconds = time.perf_counter() - began
-        self._updated()
+        self._tell("on_update")
         return critic, generator
 
-    def _critic_updates_left(self) -> int:
-        """Critic updates that generator update :attr:`step` still needs: :func:`critic_updates_for`
-        less those a checkpoint written during the step holds (:attr:`critic_updates_done` counts
-        them). A count that fits no stopped step (updates run by hand with :meth:`critic_step`
-        or :meth:`generator_step`) leaves the step whole."""
-        planned = critic_updates_for(self.step, self.config)
-        done = self.updates_done - updates_through(self.step, self.config)
-        return planned - done if 0 <= done < planned else planned
-
-    def _updated(self) -> None:
-        """Tell :attr:`on_update` (main process) how many updates are done."""
-        if self.on_update is not None and self.is_main_process:
-            self.on_update(self.updates_done, self._updates_total)
-
-    def _checked(self, names: list[str], losses: torch.Tensor, what: str, step: int) -> dict[str, float]:
-        """``losses`` of one update by name, once :func:`check_losses` passed them."""
-        values = losses.tolist()  # one copy to the host
-        check_losses([values], names, [step], self.config.divergence_bound, what, self._last_good())
-        return dict(zip(names, values))
+    def _tell(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` of every callback, in order."""
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
 
     def critic_step(self) -> dict[str, float]:
-        """Run one critic update; returns ``wasserstein``, ``gp``, each extra term and ``total``.
-
-        :raises TrainingDivergedError: when a loss is NaN, infinite or beyond ``divergence_bound``.
-        """
-        return self._checked(self._critic_names, self._critic_update(), "critic loss", self.step)
+        """Run one critic update; returns ``wasserstein``, ``gp``, each extra term and ``total``
+        (:class:`TrainingDivergedError` when one is NaN, infinite or beyond ``divergence_bound``)."""
+        return self._losses.checked(self._critic_names, self._critic_update(), "critic loss", self.step,
+                                    self.last_checkpoint)
 
     def generator_step(self) -> dict[str, float]:
-        """Run one generator update (no critic updates); advances :attr:`step`.
-
-        :returns: ``adversarial``, each extra term and ``total``.
-        :raises TrainingDivergedError: when a loss is NaN, infinite or beyond ``divergence_bound``.
-        """
-        _, losses = self._step(critic_updates=0)
-        return self._checked(self._generator_names, losses, "generator loss", self.step - 1)
-
-    # ---------------------------------------------------------------------------------------
-    # The loop
+        """Run one generator update, advancing :attr:`step`; returns ``adversarial``, each extra
+        term and ``total`` (checked as by :meth:`critic_step`)."""
+        losses = self._step(critic_updates=0)[1]
+        return self._losses.checked(self._generator_names, losses, "generator loss", self.step - 1,
+                                    self.last_checkpoint)
 
     def train(self, steps: int | None = None) -> dict[str, float]:
-        """Train until :attr:`step` reaches ``steps`` (default: ``config.steps``).
-
-        Evaluates, writes samples and checkpoints at their intervals and at the last step. Holds
-        the run folder's lock (:meth:`open`: taken again if it was let go) and, in the main
-        thread, handles SIGINT and SIGTERM until it returns (see the module docstring). A run
-        resumed from a checkpoint written during a step first finishes that step.
+        """Train until :attr:`step` reaches ``steps`` (default: ``config.steps``), calling the
+        callbacks (evaluations, samples and checkpoints at their intervals and at the last step).
+        Holds the run folder's lock (:meth:`open`) and, in the main thread, handles SIGINT and
+        SIGTERM (see the module docstring). A run resumed mid-step first finishes that step.
 
         :returns: the last evaluation's metrics (empty when the recipe has no evaluators).
-        :raises TrainingDivergedError: on a NaN/inf loss or one beyond ``divergence_bound`` (no
-            checkpoint is written after it).
+        :raises TrainingDivergedError: on a diverged loss or weight (no checkpoint is written after it).
         :raises TrainingInterrupted: after SIGINT or SIGTERM, once a checkpoint is written.
-        :raises RunInUseError: when another process took the run folder meanwhile.
-        :raises OutputError: when a file cannot be written (e.g. a full disk).
+        :raises RunInUseError, OutputError: another process took the run folder; a file cannot be written.
         """
-        config = self.config
-        last = config.steps if steps is None else steps
-        self._updates_total = updates_through(last, config)
+        last = self.config.steps if steps is None else steps
         self.open()
-        self._interval = (time.perf_counter(), self.step)
         try:
+            self._tell("on_train_start", last)
             stops_after = "update" if self.world_size == 1 else "generator step"
             with StopSignals(stops_after, announce=self.is_main_process) as stop_signals:
                 between_updates = partial(stop_signals.between_updates, self.world_size)
                 while self.step < last:
-                    critic, generator = self._step(self._critic_updates_left(), between_updates)
-                    if generator is None:
-                        self._stop_within_step(critic, stop_signals.received)
+                    critic, generator = self._step(self.state.critic_updates_left(), between_updates)
+                    if generator is None:  # stopped between two critic updates: the checkpoint holds them
+                        self._losses.checked(self._critic_names, torch.stack(critic).mean(dim=0), "critic loss",
+                                             self.step, self.last_checkpoint)
+                        self._interrupted(stop_signals.received)
                     self._losses.add(self.step - 1, torch.cat([torch.stack(critic).mean(dim=0), generator]))
-                    step = self.step
-                    evaluate = _due(config.eval_every, step, last)
-                    sample = _due(config.sample_every, step, last)
-                    checkpoint = _due(config.checkpoint_every, step, last)
-                    flush = evaluate or sample or checkpoint or step % config.log_every == 0
-                    if flush:
-                        self._flush(last)
-                    if evaluate and self.is_main_process:
-                        self.evaluate()
-                    if sample:
-                        self.write_samples()
-                    if checkpoint:
-                        self.save_checkpoint()
-                    if flush:  # the next interval's time leaves out this evaluation, samples and checkpoint
-                        self._interval = (time.perf_counter(), step)
-                    stop = stop_signals.agreed(self.world_size, self.device) if step < last else 0
+                    if self.step % self.config.log_every == 0:
+                        self.flush()
+                    self._tell("on_step_end", last)
+                    stop = stop_signals.agreed(self.world_size, self.device) if self.step < last else 0
                     if stop:
-                        if not checkpoint:
-                            self.save_checkpoint()
-                        raise TrainingInterrupted(stop, step, self._last_checkpoint, self.run_dir, self.world_size)
+                        self._interrupted(stop, saved=self.checkpoints.saved_step == self.step)
         finally:
             if self.run_folder is not None:
                 self.run_folder.lock.release()
         return self.last_metrics
 
-    def _stop_within_step(self, critic: list[torch.Tensor], signal_number: int) -> NoReturn:
-        """After a signal between two critic updates: check their losses, write a checkpoint that
-        holds them (resuming runs the rest of the step) and raise :class:`TrainingInterrupted`."""
-        self._checked(self._critic_names, torch.stack(critic).mean(dim=0), "critic loss", self.step)
-        self.save_checkpoint()
-        raise TrainingInterrupted(signal_number, self.step, self._last_checkpoint, self.run_dir, self.world_size)
+    def _interrupted(self, signal_number: int, saved: bool = False) -> NoReturn:
+        """Write a checkpoint (unless ``saved``: this step's is written) and raise :class:`TrainingInterrupted`."""
+        if not saved:
+            self.save_checkpoint()
+        raise TrainingInterrupted(signal_number, self.step, self.last_checkpoint, self.run_dir, self.world_size)
 
-    def _last_good(self) -> str:
-        """Names the newest checkpoint whose weights were checked finite (written or resumed from)."""
-        if self._last_checkpoint is not None:
-            return f"the last good checkpoint is {shown(self._last_checkpoint)}"
-        return "no checkpoint had been written yet"
-
-    def _flush(self, total: int) -> None:
-        """Check and report the losses logged since the last flush (every process, same steps),
-        time the interval (:attr:`seconds_per_step`) and append its row to ``progress.csv``."""
-        losses = self._losses.flush(self._last_good())  # waits for the device: the time below is honest
-        if losses is None:
-            return
-        began, first = self._interval
-        if self.step > first:
-            self.seconds_per_step = (time.perf_counter() - began) / (self.step - first)
-        self.last_losses = losses
-        if self.progress is not None and self.is_main_process:
-            self.progress(self.step, total, losses)
-        if self.run_folder is not None:
-            self.run_folder.log_scalars("loss", losses, self.step)
-            row = {"step": self.step, "wall_time": round(time.time(), 3),
-                   "seconds_per_step": "" if self.seconds_per_step is None else round(self.seconds_per_step, 6),
-                   "updates": updates_through(self.step, self.config), **losses}
-            self.run_folder.append_progress(row, self.loss_names)
-
-    # ---------------------------------------------------------------------------------------
-    # Evaluating and writing samples (the fixed pairs of :attr:`fixed`)
+    def flush(self) -> None:
+        """Check the losses logged since the last flush (:class:`LossLog`: averaged over the processes,
+        so all flush at the same steps), keep their means as :attr:`last_losses`, tell the callbacks."""
+        losses = self._losses.flush(self.last_checkpoint)  # waits for the device
+        if losses is not None:
+            self.last_losses = losses
+            self._tell("on_flush", losses)
 
     def evaluate(self) -> dict[str, float]:
-        """Run the recipe's evaluators on ``eval_samples`` generated and real samples.
-
-        Appends a row (step, time, losses, metrics) to ``metrics.csv``, redraws the curves and
-        logs to TensorBoard. The real samples' metrics are computed once and repeated per row.
-
-        :returns: the generated samples' metrics (``name/trackK`` or ``name``).
-        """
-        self.last_metrics = metrics = self.fixed.metrics()
-        if self.run_folder is not None:
-            row = {"step": self.step, "wall_time": round(time.time(), 3), **self.last_losses,
-                   **metrics, **(self.real_metrics or {})}
-            self.run_folder.append_metrics(row, self.loss_names)
-            self.run_folder.draw_curves()
-            self.run_folder.log_scalars("metric", metrics, self.step)
-        return metrics
+        """Evaluate now, into ``metrics.csv`` and the curves (:meth:`MetricsLog.evaluate`)."""
+        return self.metrics_log.evaluate(self)
 
     def write_samples(self) -> list[Path]:
         """Write the fixed (condition, noise) pairs' samples to ``samples/step-XXXXXX/`` (main process)."""
         return [] if self.run_folder is None else self.fixed.write(self.run_folder, self.step)
 
-    # ---------------------------------------------------------------------------------------
-    # State
+    def save_checkpoint(self) -> Path | None:
+        """Check losses and weights, write a checkpoint (:meth:`Checkpoints.save`: all processes call it)."""
+        return self.checkpoints.save(self)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything :meth:`load_state_dict` needs to continue exactly (tensors and plain values)."""
         return self.state.state_dict()
 
     def load_state_dict(self, document: Mapping[str, Any]) -> None:
-        """Restore networks, optimisers, counters and RNG states from a checkpoint's contents.
-
-        :raises CheckpointError: when the saved networks do not match the built ones, or hold NaN/inf.
-        """
+        """Restore networks, optimisers, counters and RNG states from a checkpoint's contents
+        (:class:`CheckpointError` when the saved networks do not fit the built ones or hold NaN/inf)."""
         where = f"checkpoint {document.get('path', '')}".strip()
-        warning = self.state.load_state_dict(document, where, self.config.seed)
-        if warning is not None:
-            self.warnings.append(warning)
+        self.warnings.extend(filter(None, [self.state.load_state_dict(document, where, self.config.seed)]))
         if document.get("path") is not None:
-            self._last_checkpoint = Path(document["path"])
-
-    def save_checkpoint(self) -> Path | None:
-        """Check pending losses and the weights, then write a checkpoint (main process only).
-
-        In a distributed run every process calls it and waits until rank 0 has written the file.
-
-        :returns: the path written (``None`` when this process writes no files).
-        :raises TrainingDivergedError: when a pending loss diverged or a weight is NaN/inf (a
-            loss can be finite while the update it produced was not).
-        """
-        self._flush(self.config.steps)
-        check_weights({"generator": self.generator, "critic": self.critic,
-                       **{f"loss term {name!r}": module for name, module in self.loss_modules.items()}},
-                      self.step, self._last_good())
-        written = None
-        if self.run_folder is not None:
-            written = save_checkpoint(self.state_dict(), self.run_folder.checkpoints, self.config.keep_checkpoints)
-        distributed.barrier()
-        if written is not None:
-            self._last_checkpoint = written
-        elif self.run_dir is not None:  # where rank 0 wrote it, for this process's messages
-            self._last_checkpoint = self.run_dir / "checkpoints" / checkpoint_name(self.step)
-        return written
+            self.last_checkpoint = Path(document["path"])

@@ -1,9 +1,10 @@
-"""The head of Jukepix's information term: it reads a painting's descriptors back from a phrase.
+"""Jukepix's information term: a head reads a painting's descriptors back from a phrase.
 
-For :func:`crossmodal.information_term` (the generic part, in the core), named by import path so
-a recipe module imports no torch::
+Registered as the loss term ``information`` (:func:`phrase_information`, which builds the core's
+generic part, :func:`crossmodal.losses.information.information_module`, around
+:class:`PhraseInformationHead`); a recipe names it::
 
-    generator_losses=(information_term("jukepix.information:PhraseInformationHead"),)
+    generator_losses=(ComponentSpec("information", {"weight": 5.0}),)
 
 The head sees the generated phrase, values in [0, 1] (0/1 with straight-through binary neurons,
 whose gradient still flows), through three summaries that change smoothly with every cell, so
@@ -16,7 +17,7 @@ the generator learns from its error:
 - the **onsets**: notes started per 16th note, per track (note density), a note starting where a
   cell is on and the cell one step before is off.
 
-Public: :class:`PhraseInformationHead`, :data:`STEPS_PER_SIXTEENTH`.
+Public: :class:`PhraseInformationHead`, :func:`phrase_information`, :data:`STEPS_PER_SIXTEENTH`.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from crossmodal import ShapeError, check_shape
+from crossmodal import ShapeError, TrainingData, check_shape
+from crossmodal.losses.information import information_module
 
 from .constants import BARS_PER_PHRASE, N_PITCHES, N_TRACKS, PHRASE_SHAPE, STEPS_PER_BAR, STEPS_PER_BEAT
 
-__all__ = ["DEFAULT_HIDDEN", "STEPS_PER_SIXTEENTH", "PhraseInformationHead"]
+__all__ = ["DEFAULT_HIDDEN", "STEPS_PER_SIXTEENTH", "PhraseInformationHead", "phrase_information"]
 
 STEPS_PER_SIXTEENTH = STEPS_PER_BEAT // 4
 """6 time steps per 16th note: the time resolution of the voices and onsets summaries."""
@@ -80,3 +82,19 @@ class PhraseInformationHead(nn.Module):
     def forward(self, phrases: torch.Tensor) -> torch.Tensor:
         return self.net(self.summaries(phrases))
 
+
+
+def phrase_information(data: TrainingData, descriptors: Sequence[str] | None = None,
+                       hidden: int = DEFAULT_HIDDEN) -> nn.Module:
+    """Information term: a head reads the painting's descriptors back from the generated phrase.
+
+    The loss term registered as ``information``: the mean squared error, in standard deviations,
+    between a :class:`PhraseInformationHead`'s predictions from the generated phrases and their
+    paintings' standardised descriptor values (the recipe's ``condition_descriptor``), about 1
+    when the head reads nothing. Its head is trained with the generator and saved with the run.
+
+    :param data: the job's training data (the core passes it).
+    :param descriptors: which of the painting descriptor's values to predict (default: all).
+    :param hidden: units of the head's hidden layer.
+    """
+    return information_module(data, PhraseInformationHead, descriptors, {"hidden": hidden})

@@ -44,6 +44,8 @@ COMPONENTS: tuple[tuple[str, str, str, str], ...] = (
      "Painting: brightness (BT.601 luma), colourfulness (Hasler-Suesstrunk), warmth (R - B), edge density (Canny)."),
     ("descriptor", "phrase", "jukepix.descriptors:PhraseDescriptor",
      "Phrase: mean pitch, note density (onsets per bar), mode (major - minor key fit), polyphony."),
+    ("loss-term", "information", "jukepix.information:phrase_information",
+     "Information term: a head reads the painting's descriptors back from the generated phrase."),
     ("recipe", "jukepix", "jukepix.recipes:piano_hands",
      "Jukepix, dual piano: painting -> 4-bar phrase, right hand + left hand."),
     ("recipe", "jukepix-strings", "jukepix.recipes:piano_strings",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from crossmodal import ComponentSpec, Recipe, descriptor_pairs, information_term
+from crossmodal import ComponentSpec, Recipe
 
 from .constants import N_TRACKS, PIANO_PROGRAMS_PAIR, PIANO_STRINGS_PROGRAMS
 
@@ -33,16 +33,17 @@ MUSIC_OPTIONS = {
 painting feature; 0/1 bar generators (straight-through binary neurons) whose cells hold 6 steps
 (16th notes), over MIDI pitches 24-95 only; a critic that sees how much the 4 bars differ."""
 
-PAIRING = descriptor_pairs(
-    couplings=(("brightness", "mean-pitch", +1), ("colourfulness", "note-density", +1), ("warmth", "mode", +1)),
-    temperature=0.5,
-)
+PAIRING = ComponentSpec("descriptor-pairs", {
+    "couplings": [["brightness", "mean-pitch", +1], ["colourfulness", "note-density", +1], ["warmth", "mode", +1]],
+    "temperature": 0.5,
+})
 """How the default recipes pair paintings with phrases: by rank agreement of the painting and
 phrase descriptors (bright <-> high, colourful <-> dense, warm <-> major) at temperature 0.5,
 instead of the paper's independent draws (docs/evaluators.md, "Making the condition matter")."""
 
-INFORMATION = information_term("jukepix.information:PhraseInformationHead", weight=5.0)
-"""The generator is rewarded when a head can read the painting's descriptors from its phrase; at
+INFORMATION = ComponentSpec("information", {"weight": 5.0})
+"""The generator is rewarded when a head can read the painting's descriptors from its phrase
+(:func:`jukepix.information.phrase_information`, registered as ``information``); at
 weight 5, because at the default's learning rate weight 1 let the noise take the painting's place
 (docs/benchmarks.md, "Learning rate", E35 against E37)."""
 

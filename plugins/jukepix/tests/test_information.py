@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from crossmodal import ShapeError, descriptor_pairs, information_term, load_plugins
+from crossmodal import ComponentSpec, ShapeError, load_plugins
 from crossmodal.job.build import build_job
 from crossmodal.evaluation.conditioning import spearman
 from crossmodal.training.config import TrainConfig
@@ -63,8 +63,8 @@ def test_both_methods_in_a_jukepix_recipe_train_a_real_step(shared_data):
     registry = load_plugins(allow=["jukepix", "evaluators"], strict=True).registry
     recipe = dataclasses.replace(
         piano_hands(),
-        pairing=descriptor_pairs(couplings=COUPLINGS, temperature=0),
-        generator_losses=(information_term("jukepix.information:PhraseInformationHead", weight=1.0),),
+        pairing=ComponentSpec("descriptor-pairs", {"couplings": COUPLINGS, "temperature": 0}),
+        generator_losses=(ComponentSpec("information", {"weight": 1.0}),),
     )
     job = build_job(registry, recipe, shared_data / "paintings", shared_data / PIANO_FILE)
     conditions, targets = job.pairing(len(job.conditions), len(job.targets), 400, torch.Generator().manual_seed(0))

@@ -8,7 +8,7 @@ import pytest
 from crossmodal.cli import LazyCommand
 from crossmodal.contract.plugins import load_plugins
 from crossmodal.contract.registry import Registry
-from jukepix import audio, commands, datasets, descriptors, models, pretrained, recipes, voices, writer
+from jukepix import audio, commands, datasets, descriptors, information, models, pretrained, recipes, voices, writer
 from jukepix import plugin
 
 FACTORIES = {
@@ -23,6 +23,7 @@ FACTORIES = {
     "pianoroll-audio": audio.PianoRollRenderer,
     "painting": descriptors.PaintingDescriptor,
     "phrase": descriptors.PhraseDescriptor,
+    "information": information.phrase_information,
     "jukepix": recipes.piano_hands,
     "jukepix-strings": recipes.piano_strings,
     "jukepix-folk": recipes.melody_chords,

@@ -10,7 +10,7 @@ light-pattern  ``flicker``    mean ``|x[t+1] - x[t]|`` over both lamps (0-1)
 =============  =============  ==============================================================
 
 Used by ``crossmodal evaluate --conditioning`` and by pairings and loss terms that read
-descriptors (``crossmodal.descriptor_pairs``, ``crossmodal.information_term``).
+descriptors (the core's ``descriptor-pairs`` pairing, an information loss term).
 """
 
 from __future__ import annotations
