@@ -102,6 +102,20 @@ def _variant(registry, recipe_name: str, options: list[str], training: list[str]
     return dataclasses.replace(recipe, **changes, training={**recipe.training, **_key_values(training)})
 
 
+def with_information_weight(recipe, weight: float | None):
+    """``recipe`` with its information term at ``weight`` (``None``: as it is).
+
+    :raises SystemExit: the recipe has no information term.
+    """
+    if weight is None:
+        return recipe
+    terms = tuple(ComponentSpec(term.name, {**term.options, "weight": weight}) if term.name == "information" else term
+                  for term in recipe.generator_losses)
+    if terms == recipe.generator_losses:
+        raise SystemExit(f"--information-weight: recipe {recipe.name!r} has no information term")
+    return dataclasses.replace(recipe, generator_losses=terms)
+
+
 def with_recipe(name: str, recipe):
     """Every installed plugin, plus a benchmark plugin that registers ``recipe`` as ``name``."""
     @hookimpl
@@ -137,12 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     plugins = load_plugins()
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
-    if args.information_weight is not None:
-        terms = tuple(ComponentSpec(term.name, {**term.options, "weight": args.information_weight})
-                      if term.name == "information" else term for term in variant.generator_losses)
-        if terms == variant.generator_losses:
-            raise SystemExit(f"--information-weight: recipe {args.recipe!r} has no information term")
-        variant = dataclasses.replace(variant, generator_losses=terms)
+    variant = with_information_weight(variant, args.information_weight)
 
     plugins = with_recipe("time-to-music", variant)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,

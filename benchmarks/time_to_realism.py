@@ -39,7 +39,8 @@ from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.training.launch import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
-from time_to_music import _variant, with_recipe
+from crossmodal.callbacks.base import Callback
+from time_to_music import _variant, with_information_weight, with_recipe
 
 
 @torch.no_grad()
@@ -55,6 +56,21 @@ def generate(trainer, conditions: torch.Tensor, seeds: int) -> torch.Tensor:
         phrases.append(generator(conditions.to(trainer.device), noise.to(trainer.device)).float().cpu())
     generator.train(was_training)
     return torch.cat(phrases)
+
+
+class LinearLearningRateDecay(Callback):
+    """A lever under trial (``--lr-decay START:END``): both networks' learning rate falls linearly
+    from the recipe's at generator step ``START`` to ``floor`` times it at ``END``, and stays there."""
+
+    def __init__(self, start: int, end: int, floor: float = 0.1) -> None:
+        self.start, self.end, self.floor = start, end, floor
+
+    def on_step_end(self, trainer, last: int) -> None:
+        done = min(max(trainer.step - self.start, 0) / max(self.end - self.start, 1), 1.0)
+        scale = 1.0 - (1.0 - self.floor) * done
+        for optimizer in (trainer.state.generator_optimizer, trainer.state.critic_optimizer):
+            for group in optimizer.param_groups:
+                group["lr"] = trainer.config.lr * scale
 
 
 def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
@@ -78,6 +94,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--option", action="append", default=[], metavar="KIND.KEY=VALUE")
     parser.add_argument("--set", dest="training", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--information-weight", type=float, metavar="WEIGHT",
+                        help="the weight of the recipe's information term (the painting read back)")
+    parser.add_argument("--lr-decay", metavar="START:END",
+                        help="learning rate falls linearly to a tenth from generator step START to END")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -86,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     plugins = load_plugins()
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
     targets = ComponentSpec(variant.targets.name, {**variant.targets.options, "split": "train"})
-    variant = dataclasses.replace(variant, targets=targets)
+    variant = with_information_weight(dataclasses.replace(variant, targets=targets), args.information_weight)
     if args.decoder_from:
         variant = dataclasses.replace(variant, decoder=get_recipe(plugins.registry, args.decoder_from).decoder)
 
@@ -94,6 +114,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
     trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
+    if args.lr_decay:
+        start, _, end = args.lr_decay.partition(":")
+        trainer.callbacks.append(LinearLearningRateDecay(int(start), int(end)))
     held_out = phrase_dataset(mode=targets.options.get("mode", "piano-hands"), split="validation")
     real = held_out.batch(torch.arange(len(held_out))).numpy()
     real_features = phrase_features(real)
@@ -122,6 +145,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "decoder": {"name": variant.decoder.name, "options": dict(variant.decoder.options)},
         "options": args.option,
         "training": args.training,
+        "information_weight": args.information_weight,
+        "lr_decay": args.lr_decay,
         "threads": args.threads,
         "goal": args.goal,
         "generated_per_evaluation": len(conditions) * args.seeds,
