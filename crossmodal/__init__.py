@@ -142,20 +142,20 @@ import error gives."""
 _MOVED: dict[str, str] = {
     **{f"crossmodal.{name}": f"crossmodal.contract.{name}"
        for name in ("interfaces", "hookspecs", "recipe", "registry", "plugins", "discovery")},
-    **{f"crossmodal.{name}": f"crossmodal.data.{name}" for name in ("training_data", "pairing", "batches")},
+    **{f"crossmodal.{name}": f"crossmodal.data.{name}" for name in ("training_data", "pairing")},
     "crossmodal.build": "crossmodal.job.build",
     "crossmodal.generator": "crossmodal.job.generator",
     **{f"crossmodal.{name}": f"crossmodal.training.{name}"
-       for name in ("trainer", "config", "distributed", "stop_signals")},
+       for name in ("trainer", "config", "distributed", "stop_signals", "batches")},
     "crossmodal.wgan": "crossmodal.training.updates",
     "crossmodal.training_state": "crossmodal.training.state",
-    **{f"crossmodal.{name}": f"crossmodal.callbacks.{name}" for name in ("curves", "fixed_samples", "divergence")},
+    **{f"crossmodal.{name}": f"crossmodal.callbacks.{name}" for name in ("curves", "fixed_samples", "divergence", "run_folder")},
     "crossmodal.losses": "crossmodal.losses.wasserstein",
     "crossmodal.information": "crossmodal.losses.information",
     "crossmodal.evaluation": "crossmodal.evaluation.sets",
     "crossmodal.conditioning": "crossmodal.evaluation.conditioning",
     **{f"crossmodal.{name}": f"crossmodal.storage.{name}"
-       for name in ("files", "outputs", "checkpoint", "run_folder", "runlock", "runs", "skips")},
+       for name in ("files", "outputs", "checkpoint", "runlock", "runs", "skips")},
     "crossmodal.pretrained": "crossmodal.storage.model_file",
     "crossmodal.generation": "crossmodal.generation.session",
     "crossmodal.serve": "crossmodal.generation.uploads",

@@ -88,7 +88,7 @@ def test_a_path_without_description_is_listed_under_its_path_without_importing(l
 
 
 def test_the_imported_signature_feeds_option_checking(lazy_module):
-    from crossmodal.job.build import check_options, create_component
+    from crossmodal.contract.components import check_options, create_component
 
     registry = Registry()
     registry.add("sample-writer", "lazy", f"{lazy_module}:LazyWriter", "Writes nothing.", plugin="p")

@@ -24,7 +24,7 @@ from crossmodal.storage import checkpoint as ckpt  # noqa: E402
 from crossmodal.cli import make_cli  # noqa: E402
 from crossmodal.callbacks import curves  # noqa: E402
 from crossmodal.storage.files import atomic_write_text, leftover_name  # noqa: E402
-from crossmodal.storage.run_folder import RunFolder  # noqa: E402
+from crossmodal.callbacks.run_folder import RunFolder  # noqa: E402
 from crossmodal.storage.runlock import RunLock  # noqa: E402
 
 LINK = "is a symbolic link; crossmodal never follows links"
@@ -161,7 +161,7 @@ BOUNDED_FORGET = """
 import resource, sys
 from pathlib import Path
 from crossmodal.errors import OutputError
-from crossmodal.storage.run_folder import RunFolder
+from crossmodal.callbacks.run_folder import RunFolder
 
 status = Path("/proc/self/status").read_text().splitlines()
 size = int(next(line for line in status if line.startswith("VmSize:")).split()[1]) * 1024

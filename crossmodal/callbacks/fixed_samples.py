@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Callable, Mapping
 import torch
 
 from crossmodal.callbacks.base import Callback, due
-from crossmodal.data.batches import DeviceItems
+from crossmodal.training.batches import DeviceItems
 from crossmodal.job.build import Job
 from crossmodal.training.config import TrainConfig
 from crossmodal.errors import ShapeError
 from crossmodal.evaluation.sets import set_features
 from crossmodal.job.generator import ConditionalGenerator
 from crossmodal.contract.interfaces import Evaluator, ratios
-from crossmodal.storage.run_folder import RunFolder
+from crossmodal.callbacks.run_folder import RunFolder
 
 if TYPE_CHECKING:  # pragma: no cover
     from crossmodal.training.trainer import Trainer

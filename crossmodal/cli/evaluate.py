@@ -27,7 +27,7 @@ import click
 import torch
 from click.core import ParameterSource
 
-from crossmodal.job.build import create_component
+from crossmodal.contract.components import create_component
 from crossmodal.storage.checkpoint import load_checkpoint, plugin_version_changes
 from crossmodal.training.config import resolve_device
 from crossmodal.errors import RecipeError

@@ -1,3 +1,3 @@
-"""What a job trains on: the training data a pairing and a loss term see (:mod:`.training_data`),
-the pairing rules that draw a target for each condition (:mod:`.pairing`), and each process's
-share of a batch on its device (:mod:`.batches`)."""
+"""What a job trains on: the training data a pairing and a loss term see, with its descriptor
+values (:mod:`.training_data`), and the pairing rules that draw a target for each condition
+(:mod:`.pairing`)."""

@@ -37,6 +37,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from crossmodal.contract.components import create_component
 from crossmodal.errors import CrossmodalError, RecipeError
 from crossmodal.contract.recipe import RANDOM_PAIRS, ComponentSpec, Pairing, random_pairs
 
@@ -401,7 +402,6 @@ def prepare_pairing(pairing: Any, data: TrainingData, registry: Registry | None 
     """
     origin = origin or data.origin
     if isinstance(pairing, ComponentSpec):
-        from crossmodal.job.build import create_component
 
         if registry is None:
             from crossmodal.contract.plugins import core_registry

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from crossmodal.contract.interfaces import Descriptor, SampleSet
 
-__all__ = ["DESCRIBE_BATCH", "TrainingData"]
+__all__ = ["DESCRIBE_BATCH", "TrainingData", "standardize"]
 
 DESCRIBE_BATCH = 256
 """Items described per call when a whole sample set is described: bounds memory (256 Jukepix
@@ -102,3 +102,21 @@ class TrainingData:
         self.seconds[role] = time.perf_counter() - began
         self._values[role] = values
         return values
+
+
+def standardize(features: torch.Tensor) -> torch.Tensor:
+    """Each column to mean 0 and standard deviation 1 over the rows, float64 ``(N, D)``.
+
+    Computed over the finite values of a column; NaN (undefined for that item) becomes 0, the
+    column's mean, so it pulls no item towards any other. A constant column becomes 0.
+    """
+    import torch
+
+    values = features.double().reshape(features.shape[0], -1)
+    finite = torch.isfinite(values)
+    count = finite.sum(dim=0).clamp_min(1)
+    filled = torch.where(finite, values, torch.zeros_like(values))
+    mean = filled.sum(dim=0) / count
+    centred = torch.where(finite, values - mean, torch.zeros_like(values))
+    std = (centred.pow(2).sum(dim=0) / count).sqrt()
+    return torch.where(std > 0, centred / std.clamp_min(1e-300), torch.zeros_like(centred))

@@ -45,6 +45,7 @@ from crossmodal.storage.files import shown
 from crossmodal.contract.interfaces import Descriptor, SampleSet
 from crossmodal.contract.recipe import Pairing
 from crossmodal.contract.registry import Registry
+from crossmodal.data.training_data import standardize
 
 __all__ = [
     "DEFAULT_PERMUTATIONS",
@@ -75,22 +76,6 @@ _RHO_PERMUTATIONS = 10000
 # -------------------------------------------------------------------------------------------
 # Statistics: plain tensors in, numbers out
 # -------------------------------------------------------------------------------------------
-
-
-def standardize(features: torch.Tensor) -> torch.Tensor:
-    """Each column to mean 0 and standard deviation 1 over the rows, float64 ``(N, D)``.
-
-    Computed over the finite values of a column; NaN (undefined for that item) becomes 0, the
-    column's mean, so it pulls no item towards any other. A constant column becomes 0.
-    """
-    values = features.double().reshape(features.shape[0], -1)
-    finite = torch.isfinite(values)
-    count = finite.sum(dim=0).clamp_min(1)
-    filled = torch.where(finite, values, torch.zeros_like(values))
-    mean = filled.sum(dim=0) / count
-    centred = torch.where(finite, values - mean, torch.zeros_like(values))
-    std = (centred.pow(2).sum(dim=0) / count).sqrt()
-    return torch.where(std > 0, centred / std.clamp_min(1e-300), torch.zeros_like(centred))
 
 
 @dataclass(frozen=True)

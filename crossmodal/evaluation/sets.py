@@ -10,7 +10,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from crossmodal.job.build import JobSpec, create_component
+from crossmodal.job.build import JobSpec
+
+from crossmodal.contract.components import create_component
 from crossmodal.errors import RecipeError
 from crossmodal.job.generator import ConditionalGenerator
 from crossmodal.job.restore import restore

@@ -21,7 +21,7 @@ import torch
 from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.contract.registry import Registry
 from crossmodal.errors import DataError, OutputError, RecipeError
-from crossmodal.job.build import create_component
+from crossmodal.contract.components import create_component
 from crossmodal.job.generator import ConditionalGenerator
 from crossmodal.job.restore import restore
 from crossmodal.storage.checkpoint import load_checkpoint

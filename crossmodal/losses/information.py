@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from crossmodal.data.training_data import standardize
 from crossmodal.errors import RecipeError
 from crossmodal.contract.recipe import LossTerm
 from crossmodal.contract.registry import import_object, is_import_path
@@ -66,7 +67,6 @@ def information_module(data: TrainingData, head: Head, descriptors: Sequence[str
     """
     import torch
 
-    from crossmodal.evaluation.conditioning import standardize
     from crossmodal.losses.wasserstein import InformationLoss
 
     values = data.condition_descriptors

@@ -26,6 +26,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
+from crossmodal.contract.components import check_options, create_component
 from crossmodal.errors import CrossmodalError, RecipeError
 from crossmodal.contract.recipe import ComponentSpec, LossTerm, Recipe
 
@@ -109,7 +110,6 @@ def check_terms(registry: Registry, sides: Terms, origin: str, error: type[Cross
     :raises RecipeError: a name twice.
     :raises UnknownComponentError: a name nothing is registered under.
     """
-    from crossmodal.job.build import check_options
 
     named: list[str] = []
     for side in SIDES:
@@ -143,7 +143,6 @@ def build_terms(registry: Registry, sides: Terms, data: TrainingData, origin: st
     """
     from torch import nn
 
-    from crossmodal.job.build import create_component
 
     check_terms(registry, sides, origin, error)
     resolved: dict[str, tuple[LossTerm, ...]] = {}

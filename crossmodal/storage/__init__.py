@@ -1,3 +1,3 @@
-"""Files and run folders: safe writes and bounded reads (:mod:`.files`), outputs never overwritten
-(:mod:`.outputs`), checkpoints (:mod:`.checkpoint`), model files (:mod:`.model_file`), the run
-folder (:mod:`.run_folder`, :mod:`.runlock`, :mod:`.runs`) and skipped inputs (:mod:`.skips`)."""
+"""Files: safe writes and bounded reads (:mod:`.files`), outputs never overwritten
+(:mod:`.outputs`), checkpoints (:mod:`.checkpoint`), model files (:mod:`.model_file`), run
+folders and their lock (:mod:`.runs`, :mod:`.runlock`) and skipped inputs (:mod:`.skips`)."""

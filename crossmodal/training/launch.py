@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from crossmodal.data.batches import local_batch
+from crossmodal.training.batches import local_batch
 from crossmodal.errors import OutputError, RunInUseError
 from crossmodal.job.build import Job, build_job, get_recipe
 from crossmodal.job.restore import recorded_spec, restore

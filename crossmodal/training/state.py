@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from crossmodal.data.batches import BatchDraws
+from crossmodal.training.batches import BatchDraws
 from crossmodal.job.build import Job
 from crossmodal.storage.checkpoint import capture_rng_state, restore_rng_state
 from crossmodal.training import distributed, updates

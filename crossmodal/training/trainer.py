@@ -2,7 +2,7 @@
 
 Each generator update is preceded by :func:`~crossmodal.training.config.critic_updates_for` critic updates
 (the maths: :mod:`crossmodal.training.updates`). Batches of (condition, target) index pairs come from
-``recipe.pairing`` (:mod:`crossmodal.data.batches`). What a run does beside its updates is done by
+``recipe.pairing`` (:mod:`crossmodal.training.batches`). What a run does beside its updates is done by
 callbacks (:mod:`crossmodal.callbacks.base` says when each hook is called): evaluations with
 ``metrics.csv``, curves and TensorBoard (:mod:`crossmodal.callbacks.metrics`), written samples
 (:mod:`crossmodal.callbacks.fixed_samples`), checkpoints (:mod:`crossmodal.callbacks.checkpoints`),
@@ -25,7 +25,7 @@ states are those after them) and is named after the last whole generator step, a
 runs only the step's remaining updates, so the run continues bit for bit as if never stopped.
 Several processes stop at the next step boundary, where they agree (one all-reduce per step).
 
-The run folder's files (:mod:`crossmodal.storage.run_folder`) are written by the main process only
+The run folder's files (:mod:`crossmodal.callbacks.run_folder`) are written by the main process only
 (``is_main_process``). Making a :class:`Trainer` writes nothing; :meth:`Trainer.open` (which
 :meth:`Trainer.train` calls) creates the folder, takes an exclusive lock on ``run.lock``
 (:class:`RunLock`) until :meth:`Trainer.train` returns or :meth:`Trainer.close`, so a second
@@ -64,7 +64,7 @@ from crossmodal.callbacks.metrics import MetricsLog
 from crossmodal.callbacks.progress_log import ProgressLog
 from crossmodal.errors import TrainingInterrupted
 from crossmodal.job.build import Job
-from crossmodal.storage.run_folder import RunFolder, open_run, run_config
+from crossmodal.callbacks.run_folder import RunFolder, open_run, run_config
 from crossmodal.storage.runlock import RunLock
 from crossmodal.training import distributed, updates
 from crossmodal.training.config import TrainConfig

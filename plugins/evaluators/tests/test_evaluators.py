@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import crossmodal
-from crossmodal.job.build import check_options
+from crossmodal.contract.components import check_options
 from crossmodal.errors import RecipeError, ShapeError
 from crossmodal.evaluation.sets import evaluate_set
 from crossmodal.contract.plugins import load_plugins
