@@ -310,6 +310,36 @@ def build_generator(
         ) from err
 
 
+def recipe_spec(recipe: Recipe, pairing: Any, terms: Any, sources: tuple[str | None, str | None],
+                options: tuple[Mapping[str, Any], Mapping[str, Any]]) -> JobSpec:
+    """The record of what ``recipe`` builds: its components (the datasets with the command line's
+    ``options`` over the recipe's), evaluators, data ``sources``, pairing, descriptors and loss terms.
+
+    :param sources, options: ``(conditions, targets)``.
+    """
+    conditions = ComponentSpec(recipe.conditions.name, {**recipe.conditions.options, **options[0]})
+    targets = ComponentSpec(recipe.targets.name, {**recipe.targets.options, **options[1]})
+    specs = {"encoder": recipe.encoder, "temporal": recipe.temporal, "decoder": recipe.decoder,
+             "critic": recipe.critic, "conditions": conditions, "targets": targets}
+    if recipe.validation is not None:
+        specs["validation"] = ComponentSpec(targets.name, {**targets.options, **recipe.validation})
+    for role in ("writer", "renderer"):
+        if getattr(recipe, role) is not None:
+            specs[role] = getattr(recipe, role)
+    held_out = {"validation": sources[1]} if recipe.validation is not None else {}
+    return JobSpec(
+        recipe=recipe.name,
+        n_tracks=recipe.n_tracks,
+        components={k: {"name": s.name, "options": _plain(dict(s.options))} for k, s in specs.items()},
+        evaluators=tuple(recipe.evaluators),
+        sources={"conditions": sources[0], "targets": sources[1], **held_out},
+        pairing=_plain(pairing_record(pairing)),
+        descriptors={"condition_descriptor": recipe.condition_descriptor,
+                     "sample_descriptor": recipe.sample_descriptor},
+        losses=_plain(terms_record(terms)),
+    )
+
+
 def build_job(
     registry: Registry,
     recipe: Recipe | str,
@@ -359,34 +389,8 @@ def build_job(
     }
     pairing, terms = recipe_pairing(recipe.pairing, where), recipe_terms(recipe, where)  # deprecated forms warn
     if spec is None:
-        cond_spec = ComponentSpec(recipe.conditions.name, {**recipe.conditions.options, **(condition_options or {})})
-        target_spec = ComponentSpec(recipe.targets.name, {**recipe.targets.options, **(target_options or {})})
-        specs = {
-            "encoder": recipe.encoder,
-            "temporal": recipe.temporal,
-            "decoder": recipe.decoder,
-            "critic": recipe.critic,
-            "conditions": cond_spec,
-            "targets": target_spec,
-        }
-        if recipe.validation is not None:
-            specs["validation"] = ComponentSpec(target_spec.name, {**target_spec.options, **recipe.validation})
-        if recipe.writer is not None:
-            specs["writer"] = recipe.writer
-        if recipe.renderer is not None:
-            specs["renderer"] = recipe.renderer
-        spec = JobSpec(
-            recipe=name,
-            n_tracks=recipe.n_tracks,
-            components={k: {"name": s.name, "options": _plain(dict(s.options))} for k, s in specs.items()},
-            evaluators=tuple(recipe.evaluators),
-            sources={"conditions": condition_source, "targets": target_source,
-                     **({"validation": target_source} if recipe.validation is not None else {})},
-            pairing=_plain(pairing_record(pairing)),
-            descriptors={"condition_descriptor": recipe.condition_descriptor,
-                         "sample_descriptor": recipe.sample_descriptor},
-            losses=_plain(terms_record(terms)),
-        )
+        spec = recipe_spec(recipe, pairing, terms, (condition_source, target_source),
+                           (condition_options or {}, target_options or {}))
     pairing = recorded_pairing(spec.pairing, pairing, where, error, registry)
     terms = recorded_terms(spec.losses, terms, where, error)
     descriptor_names = dict(spec.descriptors) or {"condition_descriptor": recipe.condition_descriptor,
