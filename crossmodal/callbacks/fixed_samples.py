@@ -16,7 +16,7 @@ from crossmodal.training.config import TrainConfig
 from crossmodal.errors import ShapeError
 from crossmodal.evaluation.sets import set_features
 from crossmodal.job.generator import ConditionalGenerator
-from crossmodal.contract.interfaces import Evaluator, ratios
+from crossmodal.contract.interfaces import Evaluator, add_totals, ratios
 from crossmodal.callbacks.run_folder import RunFolder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,12 +147,7 @@ def conditioned_values(
     for start in range(0, samples.shape[0], batch_size):
         stop = min(start + batch_size, samples.shape[0])
         batch = samples[start:stop]
-        totals = evaluator.totals(batch, conditions(start, stop).to(batch.device))  # type: ignore[call-arg]
-        for name, (numerator, denominator) in totals.items():
-            numerator, denominator = numerator.double().cpu(), denominator.double().cpu()
-            if name in sums:
-                numerator, denominator = numerator + sums[name][0], denominator + sums[name][1]
-            sums[name] = (numerator, denominator)
+        add_totals(sums, evaluator.totals(batch, conditions(start, stop).to(batch.device)))  # type: ignore[call-arg]
     return ratios(sums)
 
 

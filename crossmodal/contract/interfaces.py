@@ -228,6 +228,10 @@ class Descriptor:
         (the mean pitch of a silent phrase); the same names, in the same order, for every call."""
         raise NotImplementedError
 
+    def described(self, items: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:meth:`describe` as float64 ``(N,)`` tensors on the CPU (what the core gathers over batches)."""
+        return {name: torch.as_tensor(value).double().reshape(-1).cpu() for name, value in self.describe(items).items()}
+
     def features(self, items: torch.Tensor) -> torch.Tensor:
         """One feature vector per item, float ``(N, D)`` (NaN where undefined), used to tell items
         of different conditions apart; the report standardises each column.
@@ -237,6 +241,17 @@ class Descriptor:
         """
         values = list(self.describe(items).values())
         return torch.stack([v.double().reshape(-1) for v in values], dim=1)
+
+
+def add_totals(sums: dict[str, tuple[torch.Tensor, torch.Tensor]],
+               totals: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Add one batch's ``{name: (numerator, denominator)}`` (:meth:`Evaluator.totals`) to ``sums``,
+    in float64 on the CPU; :func:`ratios` of the sums is then the value over every batch at once."""
+    for name, (numerator, denominator) in totals.items():
+        numerator, denominator = numerator.double().cpu(), denominator.double().cpu()
+        if name in sums:
+            numerator, denominator = numerator + sums[name][0], denominator + sums[name][1]
+        sums[name] = (numerator, denominator)
 
 
 def ratios(totals: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:

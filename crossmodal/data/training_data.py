@@ -90,8 +90,8 @@ class TrainingData:
         with torch.no_grad():
             for start in range(0, len(data), DESCRIBE_BATCH):
                 items = data.batch(torch.arange(start, min(start + DESCRIBE_BATCH, len(data))))
-                for name, value in descriptor.describe(items).items():
-                    parts.setdefault(name, []).append(torch.as_tensor(value).double().reshape(-1).cpu())
+                for name, value in descriptor.described(items).items():
+                    parts.setdefault(name, []).append(value)
         values = {name: torch.cat(chunks) for name, chunks in parts.items()}
         for name, value in values.items():
             if value.shape != (len(data),):

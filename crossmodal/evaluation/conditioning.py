@@ -45,6 +45,7 @@ from crossmodal.storage.files import shown
 from crossmodal.contract.interfaces import Descriptor, SampleSet
 from crossmodal.contract.recipe import Pairing
 from crossmodal.contract.registry import Registry
+from crossmodal.data.pairing import rank_scores
 from crossmodal.data.training_data import standardize
 
 __all__ = [
@@ -194,30 +195,19 @@ def distance_ratio(features: torch.Tensor, labels: torch.Tensor, groups: torch.T
     return distances[same].mean().item() / inter if inter > 0 else math.nan
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties sharing the mean of their ranks (as Spearman's rho needs)."""
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(1, len(values) + 1)
-    _, inverse = np.unique(values, return_inverse=True)
-    return (np.bincount(inverse, ranks) / np.bincount(inverse))[inverse]
-
-
 def spearman(x: Any, y: Any) -> float:
     """Spearman's rank correlation of two equally long 1-D arrays: Pearson's r of their ranks
-    (average ranks for ties). Pairs where either value is NaN are left out; NaN when fewer than
-    3 pairs remain or either side is constant."""
-    x = np.asarray(torch.as_tensor(x).double().reshape(-1))
-    y = np.asarray(torch.as_tensor(y).double().reshape(-1))
+    (average ranks for ties), the mean product of their standardised ranks
+    (:func:`~crossmodal.data.pairing.rank_scores`). Pairs where either value is NaN are left out;
+    NaN when fewer than 3 pairs remain or either side is constant."""
+    x, y = torch.as_tensor(x).double().reshape(-1), torch.as_tensor(y).double().reshape(-1)
     if x.shape != y.shape:
         raise ValueError(f"spearman: {x.shape[0]} values against {y.shape[0]}")
-    keep = np.isfinite(x) & np.isfinite(y)
-    if keep.sum() < 3:
+    keep = torch.isfinite(x) & torch.isfinite(y)
+    if int(keep.sum()) < 3:
         return math.nan
-    rx, ry = _ranks(x[keep]), _ranks(y[keep])
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    scale = math.sqrt(float((rx * rx).sum() * (ry * ry).sum()))
-    return float((rx * ry).sum() / scale) if scale > 0 else math.nan
+    rx, ry = rank_scores(x[keep]), rank_scores(y[keep])
+    return float((rx * ry).mean()) if bool(rx.any()) and bool(ry.any()) else math.nan
 
 
 def descriptor_agreement(
@@ -402,8 +392,8 @@ class _Described:
             self.features.append(samples.reshape(samples.shape[0], -1).float())
             return
         self.features.append(descriptor.features(samples).double())
-        for name, value in descriptor.describe(samples).items():
-            self.values.setdefault(name, []).append(torch.as_tensor(value).double().reshape(-1))
+        for name, value in descriptor.described(samples).items():
+            self.values.setdefault(name, []).append(value)
 
     def figures(self, labels: torch.Tensor, groups: torch.Tensor, n_conditions: int, seeds: int,
                 permutations: int, seed: int, condition_values: Mapping[str, torch.Tensor]) -> ConditioningFigures:
@@ -428,8 +418,8 @@ def _training_pairs(pairing: Pairing, conditions: SampleSet, targets: SampleSet,
         stop = min(start + batch_size, count)
         for values, data, index, descriptor in ((sides[0], conditions, condition_index, condition_descriptor),
                                                 (sides[1], targets, target_index, sample_descriptor)):
-            for name, value in descriptor.describe(data.batch(index[start:stop])).items():
-                values.setdefault(name, []).append(torch.as_tensor(value).double().reshape(-1))
+            for name, value in descriptor.described(data.batch(index[start:stop])).items():
+                values.setdefault(name, []).append(value)
     joined = [{name: torch.cat(parts) for name, parts in side.items()} for side in sides]
     return descriptor_agreement(joined[0], joined[1])
 
@@ -502,8 +492,8 @@ def conditioning_report(
             index = torch.arange(start, min(start + per_batch, n_conditions))
             items = held_out.batch(index)  # (k, *condition_shape)
             if condition_descriptor is not None:
-                for name, value in condition_descriptor.describe(items).items():
-                    condition_values.setdefault(name, []).append(torch.as_tensor(value).double().reshape(-1))
+                for name, value in condition_descriptor.described(items).items():
+                    condition_values.setdefault(name, []).append(value)
             repeated = items.repeat_interleave(seeds, dim=0).to(device)  # (k * S, *condition_shape)
             codes = noise.repeat(len(index), 1).to(device)  # (k * S, noise_dim): seed s for every condition
             for name, model in (("checkpoint", generator), ("untrained", untrained)):

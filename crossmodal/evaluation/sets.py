@@ -16,7 +16,7 @@ from crossmodal.contract.components import create_component
 from crossmodal.errors import RecipeError
 from crossmodal.job.generator import ConditionalGenerator
 from crossmodal.job.restore import restore
-from crossmodal.contract.interfaces import Evaluator, SampleSet, ratios
+from crossmodal.contract.interfaces import Evaluator, SampleSet, add_totals, ratios
 from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.contract.registry import Registry
 
@@ -91,12 +91,7 @@ def evaluate_set(
         indices = torch.arange(start, min(start + batch_size, len(sample_set)))
         batch = sample_set.batch(indices).to(device)
         for evaluator in evaluators:
-            for name, (numerator, denominator) in evaluator.totals(batch).items():
-                numerator, denominator = numerator.double().cpu(), denominator.double().cpu()
-                if name in sums:
-                    numerator = numerator + sums[name][0]
-                    denominator = denominator + sums[name][1]
-                sums[name] = (numerator, denominator)
+            add_totals(sums, evaluator.totals(batch))
         if progress is not None:
             progress(len(indices))
     return ratios(sums)
