@@ -469,13 +469,7 @@ def build_job(
                 f"holds {targets.sample_kind!r}"
             )
         evaluators[evaluator_name] = evaluator
-    descriptors = {
-        role: None if descriptor_names.get(role) is None else create_descriptor(
-            registry, descriptor_names[role], data.sample_kind, f"recipe {name!r}", role)
-        for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets))
-    }
-    training_data = TrainingData(conditions, targets, descriptors["condition_descriptor"],
-                                 descriptors["sample_descriptor"], f"recipe {name!r}")
+    training_data = described_data(registry, descriptor_names, conditions, targets, f"recipe {name!r}")
     writer_spec = get("writer")
     writer = None if writer_spec is None else create_component(
         registry, ROLE_KINDS["writer"], writer_spec, where, error=error
@@ -489,6 +483,20 @@ def build_job(
     recipe = replace(recipe, pairing=pairing, **resolved)
     return Job(recipe, spec, generator, critic, conditions, targets, evaluators, writer, prepared, loss_modules,
                training_data, validation)
+
+
+def described_data(registry: Registry, names: Mapping[str, str | None], conditions: SampleSet,
+                   targets: SampleSet, origin: str) -> TrainingData:
+    """The job's :class:`TrainingData` with the descriptors ``names`` gives for
+    ``condition_descriptor`` and ``sample_descriptor`` (``None``: none), each checked by
+    :func:`create_descriptor`."""
+    descriptors = {
+        role: None if names.get(role) is None else create_descriptor(registry, names[role], data.sample_kind,
+                                                                       origin, role)
+        for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets))
+    }
+    return TrainingData(conditions, targets, descriptors["condition_descriptor"], descriptors["sample_descriptor"],
+                        origin)
 
 
 def create_descriptor(registry: Registry, name: str, sample_kind: str, origin: str, role: str) -> Descriptor:

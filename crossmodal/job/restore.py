@@ -39,7 +39,7 @@ from crossmodal.job.build import (
     check_dataset,
     check_options,
     create_component,
-    create_descriptor,
+    described_data,
     get_recipe,
 )
 from crossmodal.job.generator import ConditionalGenerator
@@ -321,11 +321,7 @@ def _restore_data(registry: Registry, wanted: set[str], restored: Restored, wher
     recipe = get_recipe(registry, spec.recipe)
     names = dict(spec.descriptors) or {"condition_descriptor": recipe.condition_descriptor,
                                        "sample_descriptor": recipe.sample_descriptor}
-    described = {role: None if names.get(role) is None else create_descriptor(registry, names[role], data.sample_kind,
-                                                                                where, role)
-                 for role, data in (("condition_descriptor", conditions), ("sample_descriptor", targets))}
-    restored.data = TrainingData(conditions, targets, described["condition_descriptor"],
-                                 described["sample_descriptor"], where)
+    restored.data = described_data(registry, names, conditions, targets, where)
     pairing = recorded_pairing(spec.pairing, recipe_pairing(recipe.pairing, where), where, CheckpointError, registry)
     restored.pairing = prepare_pairing(pairing, restored.data, registry, where, CheckpointError)
 
