@@ -39,6 +39,7 @@ from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.training.launch import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
+from jukepix.models import PhraseCritic
 from crossmodal.callbacks.base import Callback
 from time_to_music import _variant, with_information_weight, with_recipe
 
@@ -95,6 +96,50 @@ class OnsetRateMatching(torch.nn.Module):
         return ((self.onsets(fake) - real) / real.clamp_min(1.0)).pow(2).mean()
 
 
+class RhythmSeeingCritic(PhraseCritic):
+    """A lever under trial (``--rhythm-critic``): the phrase critic whose head also gets each bar's
+    rhythm, per track, computed from the sample itself (so the gradient penalty stays per sample):
+    onsets per bar / 8, the share of steps where something sounds, and notes sounding per step / 2
+    (a chorale hand: about 1, 1 and 1). Against phrases that thin out into held notes and rests,
+    which the critic's learned features let pass."""
+
+    RHYTHM_FEATURES = 3
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        bars, tracks = self.sample_shape[0], self.sample_shape[-1]
+        first = self.head[0]
+        self.head = _HeadWithExtra(first.in_features, first.out_features, bars * tracks * self.RHYTHM_FEATURES)
+
+    @staticmethod
+    def rhythm(sample: torch.Tensor) -> torch.Tensor:
+        """``(B, bars, steps, pitches, tracks)`` in [0, 1] -> ``(B, bars * tracks * 3)``."""
+        starts = torch.relu(sample[:, :, 1:] - sample[:, :, :-1]).sum(dim=(2, 3)) + sample[:, :, 0].sum(dim=2)
+        sounding = (1 - torch.prod(1 - sample, dim=3)).mean(dim=2)  # (B, bars, tracks)
+        voices = sample.sum(dim=3).mean(dim=2)
+        return torch.stack([starts / 8, sounding, voices / 2], dim=-1).flatten(1)
+
+    def forward(self, condition: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+        self.head.extra = self.rhythm(sample)
+        try:
+            return super().forward(condition, sample)
+        finally:
+            self.head.extra = None
+
+
+class _HeadWithExtra(torch.nn.Module):
+    """The critic's two-layer head, fed the phrase and image vectors plus ``extra`` (set per call)."""
+
+    def __init__(self, inputs: int, hidden: int, extra: int) -> None:
+        super().__init__()
+        self.extra: torch.Tensor | None = None
+        self.layers = torch.nn.Sequential(torch.nn.Linear(inputs + extra, hidden), torch.nn.LeakyReLU(0.2),
+                                          torch.nn.Linear(hidden, 1))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(torch.cat([features, self.extra], dim=1))
+
+
 def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
     """The first evaluation from which every later one has realism >= ``goal`` (None: never)."""
     for index in range(len(evaluations)):
@@ -122,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="learning rate falls linearly to a tenth from generator step START to END")
     parser.add_argument("--onset-matching", type=float, metavar="WEIGHT",
                         help="add a generator loss term matching the onsets per phrase to the real batch's")
+    parser.add_argument("--rhythm-critic", action="store_true",
+                        help="the critic's head also gets each bar's onsets, sounding share and voices per track")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -139,6 +186,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         entries.append(("loss-term", "onset-matching", OnsetRateMatching))
         term = ComponentSpec("onset-matching", {"weight": args.onset_matching})
         variant = dataclasses.replace(variant, generator_losses=(*variant.generator_losses, term))
+    if args.rhythm_critic:
+        entries.append(("critic", "phrase-critic-rhythm", RhythmSeeingCritic))
+        variant = dataclasses.replace(variant, critic=ComponentSpec("phrase-critic-rhythm", variant.critic.options))
     plugins = with_recipe("time-to-realism", variant, entries)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
@@ -177,6 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "information_weight": args.information_weight,
         "lr_decay": args.lr_decay,
         "onset_matching": args.onset_matching,
+        "rhythm_critic": args.rhythm_critic,
         "threads": args.threads,
         "goal": args.goal,
         "generated_per_evaluation": len(conditions) * args.seeds,
