@@ -40,6 +40,7 @@ from crossmodal.training.launch import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
 from jukepix.models import PhraseCritic
+from jukepix.voices import VoiceBarDecoder
 from crossmodal.callbacks.base import Callback
 from time_to_music import _variant, with_information_weight, with_recipe
 
@@ -140,6 +141,25 @@ class _HeadWithExtra(torch.nn.Module):
         return self.layers(torch.cat([features, self.extra], dim=1))
 
 
+class KeyBiasedVoiceDecoder(VoiceBarDecoder):
+    """A lever under trial (``--key-bias``): the voice decoder with one more linear layer from the
+    code to 12 pitch-class biases per bar, added to every voice's and cell's logit of each pitch
+    of that class, so a bar can favour one key's notes with a single choice."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        low = self.pitch_padding[0]
+        pitches = self.tokens - 2
+        classes = torch.zeros(pitches + 2, 12)
+        classes[torch.arange(pitches), (low + torch.arange(pitches)) % 12] = 1.0  # rest, hold: no class
+        self.register_buffer("pitch_classes", classes)  # (tokens, 12)
+        self.key = torch.nn.Linear(self.input_dim, 12)
+
+    def logits(self, code: torch.Tensor) -> torch.Tensor:
+        bias = self.key(code) @ self.pitch_classes.T  # (N, tokens)
+        return super().logits(code) + bias[:, None, None, :]
+
+
 def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
     """The first evaluation from which every later one has realism >= ``goal`` (None: never)."""
     for index in range(len(evaluations)):
@@ -169,6 +189,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="add a generator loss term matching the onsets per phrase to the real batch's")
     parser.add_argument("--rhythm-critic", action="store_true",
                         help="the critic's head also gets each bar's onsets, sounding share and voices per track")
+    parser.add_argument("--key-bias", action="store_true",
+                        help="the voice decoder also gets 12 pitch-class biases per bar from its code")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -189,6 +211,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.rhythm_critic:
         entries.append(("critic", "phrase-critic-rhythm", RhythmSeeingCritic))
         variant = dataclasses.replace(variant, critic=ComponentSpec("phrase-critic-rhythm", variant.critic.options))
+    if args.key_bias:
+        entries.append(("decoder", "voice-bar-key", KeyBiasedVoiceDecoder))
+        variant = dataclasses.replace(variant, decoder=ComponentSpec("voice-bar-key", variant.decoder.options))
     plugins = with_recipe("time-to-realism", variant, entries)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
@@ -228,6 +253,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "lr_decay": args.lr_decay,
         "onset_matching": args.onset_matching,
         "rhythm_critic": args.rhythm_critic,
+        "key_bias": args.key_bias,
         "threads": args.threads,
         "goal": args.goal,
         "generated_per_evaluation": len(conditions) * args.seeds,
