@@ -41,7 +41,6 @@ from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
 from jukepix.models import PhraseCritic
 from jukepix.voices import VoiceBarDecoder
-from crossmodal.callbacks.base import Callback
 from time_to_music import _variant, with_information_weight, with_recipe
 
 
@@ -58,21 +57,6 @@ def generate(trainer, conditions: torch.Tensor, seeds: int) -> torch.Tensor:
         phrases.append(generator(conditions.to(trainer.device), noise.to(trainer.device)).float().cpu())
     generator.train(was_training)
     return torch.cat(phrases)
-
-
-class LinearLearningRateDecay(Callback):
-    """A lever under trial (``--lr-decay START:END``): both networks' learning rate falls linearly
-    from the recipe's at generator step ``START`` to ``floor`` times it at ``END``, and stays there."""
-
-    def __init__(self, start: int, end: int, floor: float = 0.1) -> None:
-        self.start, self.end, self.floor = start, end, floor
-
-    def on_step_end(self, trainer, last: int) -> None:
-        done = min(max(trainer.step - self.start, 0) / max(self.end - self.start, 1), 1.0)
-        scale = 1.0 - (1.0 - self.floor) * done
-        for optimizer in (trainer.state.generator_optimizer, trainer.state.critic_optimizer):
-            for group in optimizer.param_groups:
-                group["lr"] = trainer.config.lr * scale
 
 
 class OnsetRateMatching(torch.nn.Module):
@@ -184,7 +168,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--information-weight", type=float, metavar="WEIGHT",
                         help="the weight of the recipe's information term (the painting read back)")
     parser.add_argument("--lr-decay", metavar="START:END",
-                        help="learning rate falls linearly to a tenth from generator step START to END")
+                        help="learning rate falls linearly to a tenth from generator step START to END "
+                             "(short for --set lr_decay_from=START --set lr_decay_to=END)")
     parser.add_argument("--onset-matching", type=float, metavar="WEIGHT",
                         help="add a generator loss term matching the onsets per phrase to the real batch's")
     parser.add_argument("--rhythm-critic", action="store_true",
@@ -196,6 +181,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 
+    if args.lr_decay:
+        start, _, end = args.lr_decay.partition(":")
+        args.training += [f"lr_decay_from={int(start)}", f"lr_decay_to={int(end)}"]
     plugins = load_plugins()
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
     targets = ComponentSpec(variant.targets.name, {**variant.targets.options, "split": "train"})
@@ -218,9 +206,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
     trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
-    if args.lr_decay:
-        start, _, end = args.lr_decay.partition(":")
-        trainer.callbacks.append(LinearLearningRateDecay(int(start), int(end)))
     held_out = phrase_dataset(mode=targets.options.get("mode", "piano-hands"), split="validation")
     real = held_out.batch(torch.arange(len(held_out))).numpy()
     real_features = phrase_features(real)
