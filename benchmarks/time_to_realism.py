@@ -144,6 +144,20 @@ class KeyBiasedVoiceDecoder(VoiceBarDecoder):
         return super().logits(code) + bias[:, None, None, :]
 
 
+def _critic_keeps_lr(trainer) -> None:
+    """A lever under trial (``--critic-keeps-lr``): after the decay sets both optimisers' rate for an
+    update, the critic's goes back to ``lr``, so a slowed generator meets a critic that still learns."""
+    state = trainer.state
+    follow = state._follow_learning_rate
+
+    def generator_only() -> None:
+        follow()
+        for group in state.critic_optimizer.param_groups:
+            group["lr"] = trainer.config.lr
+
+    state._follow_learning_rate = generator_only
+
+
 def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
     """The first evaluation from which every later one has realism >= ``goal`` (None: never)."""
     for index in range(len(evaluations)):
@@ -176,6 +190,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="the critic's head also gets each bar's onsets, sounding share and voices per track")
     parser.add_argument("--key-bias", action="store_true",
                         help="the voice decoder also gets 12 pitch-class biases per bar from its code")
+    parser.add_argument("--critic-keeps-lr", action="store_true",
+                        help="the learning-rate decay lowers the generator's rate only; the critic's stays at lr")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -206,6 +222,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
     trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
+    if args.critic_keeps_lr:
+        _critic_keeps_lr(trainer)
     held_out = phrase_dataset(mode=targets.options.get("mode", "piano-hands"), split="validation")
     real = held_out.batch(torch.arange(len(held_out))).numpy()
     real_features = phrase_features(real)
@@ -239,6 +257,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "onset_matching": args.onset_matching,
         "rhythm_critic": args.rhythm_critic,
         "key_bias": args.key_bias,
+        "critic_keeps_lr": args.critic_keeps_lr,
         "threads": args.threads,
         "goal": args.goal,
         "generated_per_evaluation": len(conditions) * args.seeds,
