@@ -95,12 +95,10 @@ VOICE_DECODER = ComponentSpec("voice-bar")
 (:class:`jukepix.voices.VoiceBarDecoder`), the shape of a chorale hand (docs/benchmarks.md,
 "Time to realism": realism 0.63 against 0.38 for the multi-hot roll after ~500 CPU-seconds)."""
 
-VOICE_TRAINING = {"generator_average": 0.99, "lr_decay_from": 100, "lr_decay_to": 250}
+VOICE_TRAINING = {"generator_average": 0.99}
 """The ``jukepix`` recipe evaluates, writes and ships an exponential moving average of the
 generator's weights (decay 0.99): realism 0.62-0.67 from step 125 to 225 where the trained weights
-drifted to 0.54-0.57 (docs/benchmarks.md, "Time to realism", E45); and its learning rate falls
-linearly to a tenth from step 100 to 250, which slows the drift after step 250 (0.63 at step 300
-where the constant rate fell to 0.54-0.56; E52)."""
+drifted to 0.54-0.57 (docs/benchmarks.md, "Time to realism", E45)."""
 
 HELD_OUT = {"split": "validation"}
 """The ``jukepix`` recipe trains on the ``train`` part of its phrases and measures ``realism``
