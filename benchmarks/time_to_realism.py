@@ -39,6 +39,7 @@ from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.training.launch import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
+from crossmodal.callbacks.base import Callback
 from jukepix.models import PhraseCritic
 from jukepix.voices import VoiceBarDecoder
 from time_to_music import _variant, with_information_weight, with_recipe
@@ -57,6 +58,23 @@ def generate(trainer, conditions: torch.Tensor, seeds: int) -> torch.Tensor:
         phrases.append(generator(conditions.to(trainer.device), noise.to(trainer.device)).float().cpu())
     generator.train(was_training)
     return torch.cat(phrases)
+
+
+class LinearLearningRateDecay(Callback):
+    """A lever under trial (``--lr-decay START:END``): the learning rate falls linearly from the
+    recipe's at generator step ``START`` to ``floor`` times it at ``END``, and stays there; for both
+    networks, or for the generator alone (``critic=False``, ``--critic-keeps-lr``)."""
+
+    def __init__(self, start: int, end: int, floor: float = 0.1, critic: bool = True) -> None:
+        self.start, self.end, self.floor, self.critic = start, end, floor, critic
+
+    def on_step_end(self, trainer, last: int) -> None:
+        done = min(max(trainer.step - self.start, 0) / max(self.end - self.start, 1), 1.0)
+        scale = 1.0 - (1.0 - self.floor) * done
+        optimizers = (trainer.state.generator_optimizer, trainer.state.critic_optimizer)
+        for optimizer in optimizers[:2 if self.critic else 1]:
+            for group in optimizer.param_groups:
+                group["lr"] = trainer.config.lr * scale
 
 
 class OnsetRateMatching(torch.nn.Module):
@@ -144,20 +162,6 @@ class KeyBiasedVoiceDecoder(VoiceBarDecoder):
         return super().logits(code) + bias[:, None, None, :]
 
 
-def _critic_keeps_lr(trainer) -> None:
-    """A lever under trial (``--critic-keeps-lr``): after the decay sets both optimisers' rate for an
-    update, the critic's goes back to ``lr``, so a slowed generator meets a critic that still learns."""
-    state = trainer.state
-    follow = state._follow_learning_rate
-
-    def generator_only() -> None:
-        follow()
-        for group in state.critic_optimizer.param_groups:
-            group["lr"] = trainer.config.lr
-
-    state._follow_learning_rate = generator_only
-
-
 def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
     """The first evaluation from which every later one has realism >= ``goal`` (None: never)."""
     for index in range(len(evaluations)):
@@ -182,8 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--information-weight", type=float, metavar="WEIGHT",
                         help="the weight of the recipe's information term (the painting read back)")
     parser.add_argument("--lr-decay", metavar="START:END",
-                        help="learning rate falls linearly to a tenth from generator step START to END "
-                             "(short for --set lr_decay_from=START --set lr_decay_to=END)")
+                        help="learning rate falls linearly to a tenth from generator step START to END")
     parser.add_argument("--onset-matching", type=float, metavar="WEIGHT",
                         help="add a generator loss term matching the onsets per phrase to the real batch's")
     parser.add_argument("--rhythm-critic", action="store_true",
@@ -197,9 +200,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    if args.lr_decay:
-        start, _, end = args.lr_decay.partition(":")
-        args.training += [f"lr_decay_from={int(start)}", f"lr_decay_to={int(end)}"]
     plugins = load_plugins()
     variant = _variant(plugins.registry, args.recipe, args.option, args.training)
     targets = ComponentSpec(variant.targets.name, {**variant.targets.options, "split": "train"})
@@ -222,8 +222,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
     trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
-    if args.critic_keeps_lr:
-        _critic_keeps_lr(trainer)
+    if args.lr_decay:
+        start, _, end = args.lr_decay.partition(":")
+        trainer.callbacks.append(LinearLearningRateDecay(int(start), int(end), critic=not args.critic_keeps_lr))
     held_out = phrase_dataset(mode=targets.options.get("mode", "piano-hands"), split="validation")
     real = held_out.batch(torch.arange(len(held_out))).numpy()
     real_features = phrase_features(real)

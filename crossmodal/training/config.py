@@ -28,7 +28,6 @@ __all__ = [
     "RESUMABLE_OPTIONS",
     "TrainConfig",
     "critic_updates_for",
-    "learning_rate_for",
     "resolve_config",
     "resolve_device",
     "resume_config",
@@ -55,11 +54,6 @@ class TrainConfig:
     """Adam's first-moment decay (dimensionless)."""
     beta2: float = 0.9
     """Adam's second-moment decay (dimensionless)."""
-    lr_decay_from: int = 0
-    """Generator update at which the learning rate starts to fall (see ``lr_decay_to``)."""
-    lr_decay_to: int = 0
-    """Generator update by which the learning rate has fallen linearly to a tenth of ``lr``, and
-    stays (:func:`learning_rate_for`); ``0``: ``lr`` throughout."""
     gp_weight: float = 10.0
     """Gradient-penalty coefficient lambda (dimensionless)."""
     generator_average: float = 0.0
@@ -107,7 +101,7 @@ class TrainConfig:
         positive = ("steps", "batch_size", "critic_updates_warmup", "critic_updates", "keep_checkpoints",
                     "log_every", "eval_samples")
         non_negative = ("warmup_generator_steps", "eval_every", "sample_every", "checkpoint_every",
-                        "write_samples", "lr_decay_from", "lr_decay_to")
+                        "write_samples")
         for name in positive + non_negative:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -123,9 +117,6 @@ class TrainConfig:
             raise ValueError(f"divergence_bound must be a number > 0 (inf: no bound), got {bound!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.lr_decay_to and self.lr_decay_to <= self.lr_decay_from:
-            raise ValueError(f"lr_decay_to must be after lr_decay_from ({self.lr_decay_from}), "
-                             f"or 0 for no decay; got {self.lr_decay_to}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError(f"Adam betas must be in [0, 1), got ({self.beta1}, {self.beta2})")
         if not 0 <= self.generator_average < 1:
@@ -226,21 +217,6 @@ def critic_updates_for(generator_step: int, config: TrainConfig) -> int:
     return config.critic_updates
 
 
-LR_DECAY_FLOOR = 0.1
-"""Where the learning rate's decay ends, as a fraction of ``lr``."""
-
-
-def learning_rate_for(generator_step: int, config: TrainConfig) -> float:
-    """Adam's learning rate for generator update number ``generator_step`` (counted from 0) and the
-    critic updates before it: ``lr`` until ``lr_decay_from``, then falling linearly to
-    ``LR_DECAY_FLOOR * lr`` at ``lr_decay_to`` and staying there; ``lr`` throughout when
-    ``lr_decay_to`` is 0. With ``lr_decay_from=100, lr_decay_to=250``: update 175 trains at 0.55 lr."""
-    if not config.lr_decay_to:
-        return config.lr
-    done = min(max(generator_step - config.lr_decay_from, 0) / (config.lr_decay_to - config.lr_decay_from), 1.0)
-    return config.lr * (1.0 - (1.0 - LR_DECAY_FLOOR) * done)
-
-
 def updates_through(generator_steps: int, config: TrainConfig) -> int:
     """Updates, critic and generator together, in generator updates ``0 .. generator_steps - 1``
     (:func:`critic_updates_for` critic updates and one generator update each); with the
@@ -283,7 +259,7 @@ often it reports, evaluates, samples and checkpoints, how many checkpoints it ke
 divergence bound and the device. Every other option would change what is trained or measured."""
 
 _WHY_NOT_RESUMABLE: dict[str, str] = {
-    **{name: _SAME_UPDATES for name in ("batch_size", "lr", "lr_decay_from", "lr_decay_to", "beta1", "beta2", "gp_weight",
+    **{name: _SAME_UPDATES for name in ("batch_size", "lr", "beta1", "beta2", "gp_weight",
                                         "critic_updates_warmup", "warmup_generator_steps",
                                         "critic_updates", "seed", "bf16")},
     "generator_average": ("it changes the averaged weights that evaluations and samples use, so new "

@@ -14,7 +14,7 @@ from crossmodal.training.batches import BatchDraws
 from crossmodal.job.build import Job
 from crossmodal.storage.checkpoint import capture_rng_state, restore_rng_state
 from crossmodal.training import distributed, updates
-from crossmodal.training.config import TrainConfig, critic_updates_for, learning_rate_for, updates_through
+from crossmodal.training.config import TrainConfig, critic_updates_for, updates_through
 from crossmodal.callbacks.divergence import non_finite_weight
 from crossmodal.errors import CheckpointError
 from crossmodal.version import __version__
@@ -90,7 +90,6 @@ class TrainingState:
         """One critic update on a batch of :attr:`draws`, counted; its losses ``(n,)`` on the device,
         in the order of :func:`~crossmodal.training.updates.loss_names`
         (:func:`~crossmodal.training.updates.critic_update`)."""
-        self._follow_learning_rate()
         losses = updates.critic_update(
             *self.players, self.draws.batch(), gp_weight=self.config.gp_weight, penalty_rng=self.draws.penalty_rng(),
             extra_terms=self.recipe.critic_losses, term_modules=self.wrapped_terms, autocast=self.autocast,
@@ -104,21 +103,11 @@ class TrainingState:
         (:func:`~crossmodal.training.updates.generator_update`). The caller folds it into the
         average (:meth:`average_generator`) and counts it."""
         extra_terms = self.recipe.generator_losses
-        self._follow_learning_rate()
         losses = updates.generator_update(
             *self.players, self.draws.batch(with_targets=bool(extra_terms)), extra_terms=extra_terms,
             term_modules=self.wrapped_terms, autocast=self.autocast,
         )
         return torch.stack(list(losses.values()))
-
-    def _follow_learning_rate(self) -> None:
-        """Set both optimisers' learning rate (every parameter group) to :func:`learning_rate_for` the
-        current generator update; a no-op without a decay (``lr_decay_to`` 0)."""
-        if self.config.lr_decay_to:
-            lr = learning_rate_for(self.step, self.config)
-            for optimizer in (self.generator_optimizer, self.critic_optimizer):
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
 
     def critic_updates_left(self) -> int:
         """Critic updates that generator update :attr:`step` still needs: :func:`critic_updates_for`
