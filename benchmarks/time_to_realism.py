@@ -162,6 +162,21 @@ class KeyBiasedVoiceDecoder(VoiceBarDecoder):
         return super().logits(code) + bias[:, None, None, :]
 
 
+def _lazy_penalty(every: int) -> None:
+    """A lever under trial (``--penalty-every K``): the gradient penalty is computed on one critic
+    update in ``K``, at ``K`` times its weight, and is 0 (not computed) on the others."""
+    import crossmodal.training.updates as updates
+
+    full, calls = updates.gradient_penalty, iter(range(10**12))
+
+    def penalty(critic, condition, real, fake, weight=10.0, *, generator=None):
+        if next(calls) % every:
+            return real.new_zeros((), dtype=torch.float32)
+        return full(critic, condition, real, fake, weight * every, generator=generator)
+
+    updates.gradient_penalty = penalty
+
+
 def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
     """The first evaluation from which every later one has realism >= ``goal`` (None: never)."""
     for index in range(len(evaluations)):
@@ -195,6 +210,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="the voice decoder also gets 12 pitch-class biases per bar from its code")
     parser.add_argument("--critic-keeps-lr", action="store_true",
                         help="the learning-rate decay lowers the generator's rate only; the critic's stays at lr")
+    parser.add_argument("--penalty-every", type=int, metavar="K",
+                        help="compute the gradient penalty on one critic update in K, at K times its weight")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -221,6 +238,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     plugins = with_recipe("time-to-realism", variant, entries)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
+    if args.penalty_every:
+        _lazy_penalty(args.penalty_every)
     trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
     if args.lr_decay:
         start, _, end = args.lr_decay.partition(":")
@@ -259,6 +278,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rhythm_critic": args.rhythm_critic,
         "key_bias": args.key_bias,
         "critic_keeps_lr": args.critic_keeps_lr,
+        "penalty_every": args.penalty_every,
         "threads": args.threads,
         "goal": args.goal,
         "generated_per_evaluation": len(conditions) * args.seeds,
