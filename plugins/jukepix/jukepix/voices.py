@@ -113,12 +113,9 @@ class VoiceBarDecoder(Decoder):
             nn.Conv1d(channels, voices * self.tokens, 1),
         )
 
-    def logits(self, code: torch.Tensor) -> torch.Tensor:
-        """Token logits ``(N, voices, cells, tokens)`` for a checked ``code`` ``(N, input_dim)``."""
-        cells = self.expand(code).view(len(code), self.channels, self.cells)
-        return self.layers(cells).view(len(code), self.voices, self.tokens, self.cells).transpose(2, 3)
-
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         check_shape(self, "code", code, (None, self.input_dim))
-        roll = voices_to_roll(_straight_through_one_hot(self.logits(code)), self.steps_per_cell)  # (N, 96, pitches)
+        cells = self.expand(code).view(len(code), self.channels, self.cells)
+        logits = self.layers(cells).view(len(code), self.voices, self.tokens, self.cells).transpose(2, 3)
+        roll = voices_to_roll(_straight_through_one_hot(logits), self.steps_per_cell)  # (N, 96, pitches)
         return F.pad(roll, self.pitch_padding)
