@@ -202,13 +202,20 @@ def test_a_record_of_crossmodal_0_2_0_names_the_shipped_pairings_in_its_own_word
     assert recorded_pairing({"name": "random_pairs", "options": {}}, MATCHED, "checkpoint c") == RANDOM_PAIRS
 
 
+def whole_and_half(registry, recipe, tmp_path):
+    """Two runs of ``recipe``: 4 steps, and the first 2 of them (its checkpoint to resume)."""
+    options = {"out_dir": str(tmp_path), "checkpoint_every": 0, "keep_checkpoints": 5}
+    runs = []
+    for steps in (4, 2):
+        trainer = start_training(registry(), recipe, overrides={**options, "steps": steps})
+        trainer.train()
+        runs.append(trainer)
+    return runs
+
+
 @pytest.mark.slow  # trains
 def test_a_checkpoint_records_the_pairing_and_terms_and_a_resume_rebuilds_them(tmp_path):
-    options = {"out_dir": str(tmp_path), "checkpoint_every": 0, "keep_checkpoints": 5}
-    whole = start_training(kinds_registry(), "toy-kinds", overrides={**options, "steps": 4})
-    whole.train()
-    half = start_training(kinds_registry(), "toy-kinds", overrides={**options, "steps": 2})
-    half.train()
+    whole, half = whole_and_half(kinds_registry, "toy-kinds", tmp_path)
     document = load_checkpoint(half.run_dir)
     assert document["job"]["pairing"] == {"name": "every-nth", "options": {"step": 3}}
     assert document["job"]["losses"]["critic_losses"] == [{"name": "critic-scale", "options": {"start": 0.1}}]
@@ -227,11 +234,7 @@ def test_a_checkpoint_records_the_pairing_and_terms_and_a_resume_rebuilds_them(t
 
 @pytest.mark.slow  # trains
 def test_a_checkpoint_of_crossmodal_0_2_0_still_resumes(tmp_path):
-    options = {"out_dir": str(tmp_path), "checkpoint_every": 0, "keep_checkpoints": 5}
-    whole = start_training(matched_registry(), "toy-matched", overrides={**options, "steps": 4})
-    whole.train()
-    half = start_training(matched_registry(), "toy-matched", overrides={**options, "steps": 2})
-    half.train()
+    whole, half = whole_and_half(matched_registry, "toy-matched", tmp_path)
     path = load_checkpoint(half.run_dir)["path"]
     document = torch.load(path, weights_only=True)
     job = json.loads(document["job"])
