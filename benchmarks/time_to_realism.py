@@ -39,7 +39,6 @@ from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.training.launch import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
-from jukepix.information import PhraseInformationHead
 from time_to_music import _variant, with_information_weight, with_recipe
 
 
@@ -56,28 +55,6 @@ def generate(trainer, conditions: torch.Tensor, seeds: int) -> torch.Tensor:
         phrases.append(generator(conditions.to(trainer.device), noise.to(trainer.device)).float().cpu())
     generator.train(was_training)
     return torch.cat(phrases)
-
-
-class SummaryModeSeeking(torch.nn.Module):
-    """A lever under trial (``--mode-seeking WEIGHT``), a generator loss term after MSGAN (Mao et
-    al. 2019, "Mode seeking generative adversarial networks for diverse image synthesis"): a
-    second phrase from new noise for the same paintings, and the loss ``1 / (d_s / d_z + 1e-5)``,
-    where ``d_s`` is the mean absolute difference of the two phrases' rhythm and pitch summaries
-    (:meth:`jukepix.information.PhraseInformationHead.summaries`: pitch profile, voices and onsets
-    per 16th) and ``d_z`` that of the two noises (dimensionless; small when the noise moves the
-    phrase). Against one painting's phrases all having the same rhythm (notes per phrase varies by
-    1.5-1.9 within a painting at step 200, by 5-6 across the held-out chorales)."""
-
-    def __init__(self, data) -> None:
-        super().__init__()
-        self.summaries = PhraseInformationHead(tuple(data.targets.sample_shape)).summaries
-
-    def forward(self, context) -> torch.Tensor:
-        generator, noise = context["generator"], context["noise"]
-        other_noise = generator.sample_noise(len(noise), device=noise.device)
-        other = generator(context["conditions"], other_noise)
-        distance = (self.summaries(context["fake"]) - self.summaries(other)).abs().mean()
-        return 1.0 / (distance / (noise - other_noise).abs().mean() + 1e-5)
 
 
 def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
@@ -103,8 +80,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--set", dest="training", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--information-weight", type=float, metavar="WEIGHT",
                         help="the weight of the recipe's information term (the painting read back)")
-    parser.add_argument("--mode-seeking", type=float, metavar="WEIGHT",
-                        help="add a generator loss term rewarding phrases whose summaries move with the noise")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -117,12 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.decoder_from:
         variant = dataclasses.replace(variant, decoder=get_recipe(plugins.registry, args.decoder_from).decoder)
 
-    entries = []
-    if args.mode_seeking is not None:
-        entries.append(("loss-term", "mode-seeking", SummaryModeSeeking))
-        term = ComponentSpec("mode-seeking", {"weight": args.mode_seeking})
-        variant = dataclasses.replace(variant, generator_losses=(*variant.generator_losses, term))
-    plugins = with_recipe("time-to-realism", variant, entries)
+    plugins = with_recipe("time-to-realism", variant)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
     trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
@@ -155,7 +125,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "options": args.option,
         "training": args.training,
         "information_weight": args.information_weight,
-        "mode_seeking": args.mode_seeking,
         "threads": args.threads,
         "goal": args.goal,
         "generated_per_evaluation": len(conditions) * args.seeds,
