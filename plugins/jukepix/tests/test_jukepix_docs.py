@@ -2,7 +2,7 @@
 
 * docs/data.md gives the ``format_version`` of prepared datasets: :data:`jukepix.store.FORMAT_VERSION`;
 * docs/jukepix.md describes the demo that ``crossmodal train --plugin jukepix`` runs: its numbers are
-  those of :data:`jukepix.recipes.DEMO_TRAINING` (the core's tests/test_docs.py checks the core's
+  those of the ``jukepix`` recipe's training schedule (the core's tests/test_docs.py checks the core's
   pages; this file does the same for Jukepix, which the core's tests never import).
 """
 
@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from jukepix.recipes import DEMO_TRAINING
+from jukepix.recipes import piano_hands
 from jukepix.store import FORMAT_VERSION
+
+DEMO = piano_hands().training
+"""The schedule `crossmodal train --plugin jukepix` runs: the ``jukepix`` recipe's."""
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -48,15 +51,15 @@ def _demo_numbers() -> dict[str, int]:
 
 def test_jukepix_md_describes_the_demo_that_train_runs():
     stated = _demo_numbers()
-    expected = {name: DEMO_TRAINING[name] for name in (
+    expected = {name: DEMO[name] for name in (
         "batch_size", "steps", "warmup_generator_steps", "critic_updates_warmup", "critic_updates",
         "eval_every", "eval_samples", "sample_every")}
     assert {name: stated[name] for name in expected} == expected
-    assert DEMO_TRAINING["checkpoint_every"] == DEMO_TRAINING["sample_every"], (
+    assert DEMO["checkpoint_every"] == DEMO["sample_every"], (
         "docs/jukepix.md says 'samples and checkpoints every N': give them separate numbers there")
-    warmup = DEMO_TRAINING["warmup_generator_steps"]
-    critic_total = (warmup * DEMO_TRAINING["critic_updates_warmup"]
-                    + (DEMO_TRAINING["steps"] - warmup) * DEMO_TRAINING["critic_updates"])
+    warmup = DEMO["warmup_generator_steps"]
+    critic_total = (warmup * DEMO["critic_updates_warmup"]
+                    + (DEMO["steps"] - warmup) * DEMO["critic_updates"])
     assert stated["critic_total"] == critic_total
 
 
@@ -67,7 +70,7 @@ def test_jukepix_md_measured_the_demo_as_it_is():
                          r"at step (\d+)", text)
     assert measured, "docs/jukepix.md: the measured demo run no longer says 'Generated (N fixed ...) at step S'"
     pairs, real, step = (int(n) for n in measured.groups())
-    assert pairs == real == DEMO_TRAINING["eval_samples"] and step == DEMO_TRAINING["steps"], (
+    assert pairs == real == DEMO["eval_samples"] and step == DEMO["steps"], (
         "docs/jukepix.md reports a demo run of another schedule: measure the current demo again")
     after = re.search(r"After (\d+) generator updates the phrases are", text)
-    assert after and int(after.group(1)) == DEMO_TRAINING["steps"]
+    assert after and int(after.group(1)) == DEMO["steps"]
