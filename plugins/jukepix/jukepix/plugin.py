@@ -55,7 +55,7 @@ COMPONENTS: tuple[tuple[str, str, str, str], ...] = (
     ("recipe", "jukepix-paper", "jukepix.recipes:paper",
      "Jukepix as published: Table I's networks and the paper's training settings, dual piano."),
     ("pretrained-model", "jukepix-default", "jukepix.pretrained:default_model",
-     "Jukepix's default model: the ``jukepix`` recipe, 200 steps on the Bach chorales and the bundled pictures."),
+     "Jukepix's default model: the ``jukepix`` recipe, 800 steps on the Bach chorales and the bundled pictures."),
 )
 """``(kind, name, import path, description)`` of every entry, as registered. The networks'
 descriptions are written for ``list-components``; the others are the summary lines of their

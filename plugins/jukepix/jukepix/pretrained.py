@@ -17,7 +17,7 @@ __all__ = ["MODEL_CARD", "MODEL_FILE", "MODEL_SHA256", "default_model"]
 MODEL_FILE = Path(__file__).with_name("weights") / "jukepix-default.pt"
 """The model file, shipped as package data (float16 generator weights and the job record)."""
 
-MODEL_SHA256 = "f6edbdec2d8589f825f2092be53315f5df6dc95bfd22862aea327b0f146a93d8"
+MODEL_SHA256 = "187583d60c237c4ded7827eed71c171cd7caab19c59158df0d211026bd3c1243"
 """The SHA-256 ``crossmodal export-model`` printed for :data:`MODEL_FILE`."""
 
 MODEL_CARD = "docs/model-card-jukepix-default.md"
@@ -25,5 +25,5 @@ MODEL_CARD = "docs/model-card-jukepix-default.md"
 
 
 def default_model() -> PretrainedModel:
-    """Jukepix's default model: the ``jukepix`` recipe, 200 steps on the Bach chorales and the bundled pictures."""
+    """Jukepix's default model: the ``jukepix`` recipe, 800 steps on the Bach chorales and the bundled pictures."""
     return PretrainedModel(MODEL_FILE, MODEL_SHA256, MODEL_CARD, default_model.__doc__.splitlines()[0])
