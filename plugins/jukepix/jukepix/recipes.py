@@ -99,9 +99,9 @@ VOICE_TRAINING = {"generator_average": 0.99, "steps": 200}
 """The ``jukepix`` recipe evaluates, writes and ships an exponential moving average of the
 generator's weights (decay 0.99): realism 0.62-0.67 from step 125 to 225 where the trained weights
 drifted to 0.54-0.57 (docs/benchmarks.md, "Time to realism", E45). Its demo stops after 200
-generator steps (1,150 critic updates): five runs of these settings measure no more realism at
-step 250 than at 200 and less at 300 (docs/benchmarks.md, "The demo's length"); ``--steps``
-trains longer."""
+generator steps (1,150 critic updates): five runs of these settings measure about the same realism
+at step 250 as at 200 (-0.07 to +0.02) and less at 300 (docs/benchmarks.md, "The demo's length
+and training long"); ``--steps`` trains longer."""
 
 HELD_OUT = {"split": "validation"}
 """The ``jukepix`` recipe trains on the ``train`` part of its phrases and measures ``realism``
