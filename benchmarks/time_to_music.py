@@ -116,11 +116,14 @@ def with_information_weight(recipe, weight: float | None):
     return dataclasses.replace(recipe, generator_losses=terms)
 
 
-def with_recipe(name: str, recipe):
-    """Every installed plugin, plus a benchmark plugin that registers ``recipe`` as ``name``."""
+def with_recipe(name: str, recipe, entries=()):
+    """Every installed plugin, plus a benchmark plugin that registers ``recipe`` as ``name`` and
+    ``entries``, ``(kind, name, factory)`` triples of levers under trial."""
     @hookimpl
     def crossmodal_register_components(register):
         register("recipe", name, lambda: recipe, "the recipe under test, with the benchmark's overrides")
+        for kind, entry, factory in entries:
+            register(kind, entry, factory, "a lever under trial in the benchmark")
 
     bench_plugin = types.ModuleType(f"{name}-bench")
     bench_plugin.crossmodal_register_components = crossmodal_register_components

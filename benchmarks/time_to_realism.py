@@ -36,9 +36,14 @@ import torch
 from crossmodal import load_plugins
 from crossmodal.job.build import get_recipe
 from crossmodal.contract.recipe import ComponentSpec
+from crossmodal.data.training_data import standardize
+from crossmodal.evaluation.conditioning import conditioning_report
+from crossmodal.storage.checkpoint import load_checkpoint
+from crossmodal.training import updates
 from crossmodal.training.launch import start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
+from jukepix.descriptors import mode_score
 from time_to_music import _variant, with_information_weight, with_recipe
 
 
@@ -55,6 +60,86 @@ def generate(trainer, conditions: torch.Tensor, seeds: int) -> torch.Tensor:
         phrases.append(generator(conditions.to(trainer.device), noise.to(trainer.device)).float().cpu())
     generator.train(was_training)
     return torch.cat(phrases)
+
+
+COUPLINGS = (("brightness", "mean-pitch"), ("colourfulness", "note-density"), ("warmth", "mode"))
+"""The pairing's three correspondences (painting descriptor, phrase summary), all positive."""
+
+
+class Correspondence(torch.nn.Module):
+    """A lever under trial (``--correspondence WEIGHT``), a generator loss term: minus the sum,
+    over :data:`COUPLINGS`, of Pearson's r across the batch between the painting's standardised
+    descriptor and a differentiable summary of its generated phrase ``(B, 4, 96, 128, 2)`` in
+    [0, 1]: mean pitch (MIDI number, each cell weighing by its value), note density (cells
+    switching on, per phrase) and mode (the best major minus the best minor key profile's r with the
+    pitch-class profile, as :func:`jukepix.descriptors.mode_score`). In [-3, 3]; -3 when every
+    correspondence holds exactly. Where the information term lets any head read the painting back
+    (rhythm, say), this fixes which phrase property each painting property must move."""
+
+    def __init__(self, data) -> None:
+        super().__init__()
+        values = data.condition_descriptors
+        targets = standardize(torch.stack([values[name] for name, _ in COUPLINGS], dim=1))  # (N, 3)
+        self.register_buffer("targets", targets.float(), persistent=False)
+
+    def forward(self, context) -> torch.Tensor:
+        fake = context["fake"].float()  # (B, 4, 96, 128, 2)
+        batch, pitches = fake.shape[0], fake.shape[3]
+        timeline = fake.reshape(batch, -1, pitches, fake.shape[4])  # (B, 384, 128, 2)
+        per_pitch = timeline.sum(dim=(1, 3))  # (B, 128): cells on per pitch
+        midi = torch.arange(pitches, dtype=per_pitch.dtype)
+        mean_pitch = (per_pitch * midi).sum(dim=1) / per_pitch.sum(dim=1).clamp_min(1e-6)
+        starts = torch.relu(timeline[:, 1:] - timeline[:, :-1]).sum(dim=(1, 2, 3)) + timeline[:, 0].sum(dim=(1, 2))
+        classes = torch.nn.functional.pad(per_pitch, (0, 132 - pitches)).reshape(batch, 11, 12).sum(dim=1)
+        mode = torch.nan_to_num(mode_score(classes)).float()  # (B,); 0 for a silent phrase
+        summaries = torch.stack([mean_pitch, starts, mode], dim=1)  # (B, 3)
+        painting = self.targets[context["condition_indices"].to(self.targets.device)]  # (B, 3)
+        return -sum(_pearson(painting[:, k], summaries[:, k]) for k in range(len(COUPLINGS)))
+
+
+def _pearson(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Pearson's r of two ``(B,)`` vectors (0 when either is constant)."""
+    x, y = x - x.mean(), y - y.mean()
+    return (x * y).sum() / (x.pow(2).sum().sqrt() * y.pow(2).sum().sqrt()).clamp_min(1e-8)
+
+
+def nonsaturating_critic_loss(real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
+    """``--r1``: the non-saturating GAN's critic loss, ``E[softplus(-D(real))] + E[softplus(D(fake))]``."""
+    return torch.nn.functional.softplus(-real_score).mean() + torch.nn.functional.softplus(fake_score).mean()
+
+
+def nonsaturating_generator_loss(fake_score: torch.Tensor) -> torch.Tensor:
+    """``--r1``: the non-saturating generator loss, ``E[softplus(-D(fake))]``."""
+    return torch.nn.functional.softplus(-fake_score).mean()
+
+
+def r1_penalty(critic, condition, real, fake, weight=10.0, *, generator=None) -> torch.Tensor:
+    """``--r1``: R1 (Mescheder et al. 2018), ``weight / 2 * E[||grad_x D(c, x)||^2]`` at the real
+    samples only, in place of the WGAN-GP penalty (same signature; ``fake`` and ``generator`` unused)."""
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        real = real.detach().float().requires_grad_(True)
+        score = critic(condition.detach().float(), real).float()
+        (grad,) = torch.autograd.grad(score.sum(), real, create_graph=True)
+        return weight / 2 * grad.reshape(real.shape[0], -1).pow(2).sum(dim=1).mean()
+
+
+def use_r1() -> None:
+    """Swap the trainer's WGAN-GP losses for the non-saturating loss with R1 (this process only)."""
+    updates.wasserstein_critic_loss = nonsaturating_critic_loss
+    updates.wasserstein_generator_loss = nonsaturating_generator_loss
+    updates.gradient_penalty = r1_penalty
+
+
+def conditioning(trainer, registry, held_out: Path, seeds: int) -> dict[str, Any]:
+    """Save a checkpoint and measure it on the held-out paintings (``crossmodal evaluate
+    --conditioning``): identifiability, distance ratio and the three correspondences' rho."""
+    document = load_checkpoint(trainer.save_checkpoint())
+    report = conditioning_report(registry, document, held_out, seeds=seeds).to_dict()
+    figures = report["columns"]["checkpoint"]
+    agreement = figures["descriptor_agreement"]
+    return {"identifiability": figures["identifiability"]["accuracy"], "distance_ratio": figures["distance_ratio"],
+            "critical_rho": report["critical_rho"],
+            **{f"{painting}~{phrase}": agreement[painting][phrase] for painting, phrase in COUPLINGS}}
 
 
 def reached(evaluations: list[dict[str, Any]], goal: float) -> dict[str, Any] | None:
@@ -80,6 +165,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--set", dest="training", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--information-weight", type=float, metavar="WEIGHT",
                         help="the weight of the recipe's information term (the painting read back)")
+    parser.add_argument("--correspondence", type=float, metavar="WEIGHT",
+                        help="add a generator loss term: minus the batch correlation of each paired painting and phrase descriptor")
+    parser.add_argument("--r1", action="store_true",
+                        help="the non-saturating loss with R1 at the real samples (weight: gp_weight) instead of WGAN-GP")
+    parser.add_argument("--conditioning", type=Path, metavar="PAINTINGS",
+                        help="held-out paintings: save a checkpoint and measure conditioning every --conditioning-every steps")
+    parser.add_argument("--conditioning-every", type=int, default=50)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -92,7 +184,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.decoder_from:
         variant = dataclasses.replace(variant, decoder=get_recipe(plugins.registry, args.decoder_from).decoder)
 
-    plugins = with_recipe("time-to-realism", variant)
+    entries = []
+    if args.correspondence is not None:
+        entries.append(("loss-term", "correspondence", Correspondence))
+        term = ComponentSpec("correspondence", {"weight": args.correspondence})
+        variant = dataclasses.replace(variant, generator_losses=(*variant.generator_losses, term))
+    if args.r1:
+        use_r1()
+    plugins = with_recipe("time-to-realism", variant, entries)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
     trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
@@ -113,6 +212,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         features = {f"{row.feature}/track{row.track}": round(row.overlap, 3) for row in report.rows}
         evaluations.append({"step": trainer.step, "cpu_seconds": round(cpu, 1), "realism": round(report.realism, 4),
                             "ceiling": round(report.ceiling, 4), "features": features})
+        if args.conditioning and trainer.step % args.conditioning_every == 0:
+            evaluations[-1]["conditioning"] = conditioning(trainer, plugins.registry, args.conditioning, args.seeds)
         print(json.dumps({k: v for k, v in evaluations[-1].items() if k != "features"}), file=sys.stderr, flush=True)
     trainer.save_checkpoint()
     trainer.close()
@@ -125,6 +226,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "options": args.option,
         "training": args.training,
         "information_weight": args.information_weight,
+        "correspondence": args.correspondence,
+        "r1": args.r1,
         "threads": args.threads,
         "goal": args.goal,
         "generated_per_evaluation": len(conditions) * args.seeds,
