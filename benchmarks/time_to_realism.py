@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--conditioning", type=Path, metavar="PAINTINGS",
                         help="held-out paintings: save a checkpoint and measure conditioning every --conditioning-every steps")
     parser.add_argument("--conditioning-every", type=int, default=50)
+    parser.add_argument("--conditioning-seeds", type=int, default=16, help="phrases per held-out painting")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -213,7 +214,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         evaluations.append({"step": trainer.step, "cpu_seconds": round(cpu, 1), "realism": round(report.realism, 4),
                             "ceiling": round(report.ceiling, 4), "features": features})
         if args.conditioning and trainer.step % args.conditioning_every == 0:
-            evaluations[-1]["conditioning"] = conditioning(trainer, plugins.registry, args.conditioning, args.seeds)
+            evaluations[-1]["conditioning"] = conditioning(trainer, plugins.registry, args.conditioning,
+                                                           args.conditioning_seeds)
         print(json.dumps({k: v for k, v in evaluations[-1].items() if k != "features"}), file=sys.stderr, flush=True)
     trainer.save_checkpoint()
     trainer.close()
