@@ -40,7 +40,7 @@ from crossmodal.data.training_data import standardize
 from crossmodal.evaluation.conditioning import conditioning_report
 from crossmodal.storage.checkpoint import load_checkpoint
 from crossmodal.training import updates
-from crossmodal.training.launch import start_training
+from crossmodal.training.launch import resume_training, start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
 from jukepix.descriptors import mode_score
@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="held-out paintings: save a checkpoint and measure conditioning every --conditioning-every steps")
     parser.add_argument("--conditioning-every", type=int, default=50)
     parser.add_argument("--conditioning-seeds", type=int, default=16, help="phrases per held-out painting")
+    parser.add_argument("--resume", type=Path, metavar="CHECKPOINT",
+                        help="continue a run of this benchmark (give the levers it was started with again)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -195,7 +197,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     plugins = with_recipe("time-to-realism", variant, entries)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
-    trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
+    if args.resume:
+        trainer = resume_training(plugins.registry, args.resume, overrides={"steps": args.max_steps})
+    else:
+        trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
     held_out = phrase_dataset(mode=targets.options.get("mode", "piano-hands"), split="validation")
     real = held_out.batch(torch.arange(len(held_out))).numpy()
     real_features = phrase_features(real)
@@ -230,6 +235,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "information_weight": args.information_weight,
         "correspondence": args.correspondence,
         "r1": args.r1,
+        "resumed_from": None if args.resume is None else str(args.resume),
         "threads": args.threads,
         "goal": args.goal,
         "generated_per_evaluation": len(conditions) * args.seeds,
