@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="held-out paintings: save a checkpoint and measure conditioning every --conditioning-every steps")
     parser.add_argument("--conditioning-every", type=int, default=50)
     parser.add_argument("--conditioning-seeds", type=int, default=16, help="phrases per held-out painting")
+    parser.add_argument("--conditions", metavar="PATH", help="train on these conditions (default: the embedded ones)")
     parser.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                         help="continue a run of this benchmark (give the levers it was started with again)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/time-to-realism"))
@@ -200,7 +201,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.resume:
         trainer = resume_training(plugins.registry, args.resume, overrides={"steps": args.max_steps})
     else:
-        trainer = start_training(plugins.registry, "time-to-realism", overrides=overrides)
+        trainer = start_training(plugins.registry, "time-to-realism", condition_source=args.conditions,
+                                 overrides=overrides)
     held_out = phrase_dataset(mode=targets.options.get("mode", "piano-hands"), split="validation")
     real = held_out.batch(torch.arange(len(held_out))).numpy()
     real_features = phrase_features(real)
@@ -235,6 +237,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "information_weight": args.information_weight,
         "correspondence": args.correspondence,
         "r1": args.r1,
+        "conditions": args.conditions,
         "resumed_from": None if args.resume is None else str(args.resume),
         "threads": args.threads,
         "goal": args.goal,
