@@ -46,8 +46,6 @@ COMPONENTS: tuple[tuple[str, str, str, str], ...] = (
      "Phrase: mean pitch, note density (onsets per bar), mode (major - minor key fit), polyphony."),
     ("loss-term", "information", "jukepix.information:phrase_information",
      "Information term: a head reads the painting's descriptors back from the generated phrase."),
-    ("loss-term", "correspondence", "jukepix.correspondence:PhraseCorrespondence",
-     "Correspondence term: each paired painting property moves its phrase property (batch correlation)."),
     ("recipe", "jukepix", "jukepix.recipes:piano_hands",
      "Jukepix, dual piano: painting -> 4-bar phrase, right hand + left hand."),
     ("recipe", "jukepix-strings", "jukepix.recipes:piano_strings",

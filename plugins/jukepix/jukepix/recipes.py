@@ -90,13 +90,6 @@ def _recipe(
     )
 
 
-CORRESPONDENCE = ComponentSpec("correspondence", {"couplings": PAIRING.options["couplings"], "weight": 1.0})
-"""The ``jukepix`` recipe's second generator term (:class:`jukepix.correspondence.PhraseCorrespondence`):
-minus the batch correlation of each of the pairing's couplings, painting descriptor against the
-generated phrase's differentiable summary (docs/benchmarks.md, "Time to realism", E65: held-out
-paintings named from their music 0.98-1.0 of the time from step 100, against 0.12-0.75 without it
-over steps 100-400, and realism 0.73 by step 400)."""
-
 VOICE_DECODER = ComponentSpec("voice-bar")
 """The ``jukepix`` recipe's bar decoder: each hand as two monophonic voices on an 8th-note grid
 (:class:`jukepix.voices.VoiceBarDecoder`), the shape of a chorale hand (docs/benchmarks.md,
@@ -121,7 +114,6 @@ def piano_hands() -> Recipe:
     return dataclasses.replace(
         recipe, decoder=VOICE_DECODER, targets=ComponentSpec("phrases", {"mode": "piano-hands", "split": "train"}),
         validation=HELD_OUT, evaluators=(*EVALUATORS, "realism"), training={**DEMO_TRAINING, **VOICE_TRAINING},
-        generator_losses=(*recipe.generator_losses, CORRESPONDENCE),
     )
 
 
