@@ -18,6 +18,12 @@ Run from the repository root (the embedded default data needs no preparation)::
 ``--decoder-from RECIPE`` takes another recipe's bar decoder (``jukepix-folk``: the multi-hot
 roll, ``pianoroll-bar``, with the music options), ``--option decoder.KEY=VALUE`` and ``--set
 KEY=VALUE`` vary one lever at a time, as in ``time_to_music.py``; each is recorded in the JSON.
+``--conditions PATH`` trains on other paintings than the 10 bundled ones (the realism
+evaluations then generate ``--seeds`` phrases for each of them). ``--conditioning PAINTINGS``
+saves a checkpoint every ``--conditioning-every`` steps and measures it on held-out paintings
+as ``crossmodal evaluate --conditioning`` does (identifiability, distance ratio, the three
+couplings' rho). ``--resume CHECKPOINT`` continues a run of this benchmark (give its levers
+again). Under trial: ``--correspondence WEIGHT`` (:class:`Correspondence`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,6 @@ from crossmodal.contract.recipe import ComponentSpec
 from crossmodal.data.training_data import standardize
 from crossmodal.evaluation.conditioning import conditioning_report
 from crossmodal.storage.checkpoint import load_checkpoint
-from crossmodal.training import updates
 from crossmodal.training.launch import resume_training, start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
@@ -103,33 +108,6 @@ def _pearson(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x * y).sum() / (x.pow(2).sum().sqrt() * y.pow(2).sum().sqrt()).clamp_min(1e-8)
 
 
-def nonsaturating_critic_loss(real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
-    """``--r1``: the non-saturating GAN's critic loss, ``E[softplus(-D(real))] + E[softplus(D(fake))]``."""
-    return torch.nn.functional.softplus(-real_score).mean() + torch.nn.functional.softplus(fake_score).mean()
-
-
-def nonsaturating_generator_loss(fake_score: torch.Tensor) -> torch.Tensor:
-    """``--r1``: the non-saturating generator loss, ``E[softplus(-D(fake))]``."""
-    return torch.nn.functional.softplus(-fake_score).mean()
-
-
-def r1_penalty(critic, condition, real, fake, weight=10.0, *, generator=None) -> torch.Tensor:
-    """``--r1``: R1 (Mescheder et al. 2018), ``weight / 2 * E[||grad_x D(c, x)||^2]`` at the real
-    samples only, in place of the WGAN-GP penalty (same signature; ``fake`` and ``generator`` unused)."""
-    with torch.autocast(device_type=real.device.type, enabled=False):
-        real = real.detach().float().requires_grad_(True)
-        score = critic(condition.detach().float(), real).float()
-        (grad,) = torch.autograd.grad(score.sum(), real, create_graph=True)
-        return weight / 2 * grad.reshape(real.shape[0], -1).pow(2).sum(dim=1).mean()
-
-
-def use_r1() -> None:
-    """Swap the trainer's WGAN-GP losses for the non-saturating loss with R1 (this process only)."""
-    updates.wasserstein_critic_loss = nonsaturating_critic_loss
-    updates.wasserstein_generator_loss = nonsaturating_generator_loss
-    updates.gradient_penalty = r1_penalty
-
-
 def conditioning(trainer, registry, held_out: Path, seeds: int) -> dict[str, Any]:
     """Save a checkpoint and measure it on the held-out paintings (``crossmodal evaluate
     --conditioning``): identifiability, distance ratio and the three correspondences' rho."""
@@ -167,8 +145,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="the weight of the recipe's information term (the painting read back)")
     parser.add_argument("--correspondence", type=float, metavar="WEIGHT",
                         help="add a generator loss term: minus the batch correlation of each paired painting and phrase descriptor")
-    parser.add_argument("--r1", action="store_true",
-                        help="the non-saturating loss with R1 at the real samples (weight: gp_weight) instead of WGAN-GP")
     parser.add_argument("--conditioning", type=Path, metavar="PAINTINGS",
                         help="held-out paintings: save a checkpoint and measure conditioning every --conditioning-every steps")
     parser.add_argument("--conditioning-every", type=int, default=50)
@@ -193,8 +169,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         entries.append(("loss-term", "correspondence", Correspondence))
         term = ComponentSpec("correspondence", {"weight": args.correspondence})
         variant = dataclasses.replace(variant, generator_losses=(*variant.generator_losses, term))
-    if args.r1:
-        use_r1()
     plugins = with_recipe("time-to-realism", variant, entries)
     overrides = {"steps": args.max_steps, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0,
                  "write_samples": 4, "log_every": 1, "out_dir": str(args.out / "runs")}
@@ -236,7 +210,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "training": args.training,
         "information_weight": args.information_weight,
         "correspondence": args.correspondence,
-        "r1": args.r1,
         "conditions": args.conditions,
         "resumed_from": None if args.resume is None else str(args.resume),
         "threads": args.threads,
