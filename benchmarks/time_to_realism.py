@@ -48,7 +48,9 @@ from crossmodal.storage.checkpoint import load_checkpoint
 from crossmodal.training.launch import resume_training, start_training
 from crossmodal_evaluators.realism import phrase_features, compare_features
 from jukepix.datasets import phrase_dataset
+from jukepix.constants import N_OCTAVES, SEMITONES_PER_OCTAVE
 from jukepix.descriptors import mode_score
+from jukepix.recipes import PAIRING
 from time_to_music import _variant, with_information_weight, with_recipe
 
 
@@ -67,8 +69,9 @@ def generate(trainer, conditions: torch.Tensor, seeds: int) -> torch.Tensor:
     return torch.cat(phrases)
 
 
-COUPLINGS = (("brightness", "mean-pitch"), ("colourfulness", "note-density"), ("warmth", "mode"))
-"""The pairing's three correspondences (painting descriptor, phrase summary), all positive."""
+COUPLINGS = tuple((painting, phrase) for painting, phrase, _ in PAIRING.options["couplings"])
+"""The pairing's three correspondences (painting descriptor, phrase summary; all positive), in the
+column order of :class:`Correspondence`'s summaries: mean pitch, note density, mode."""
 
 
 class Correspondence(torch.nn.Module):
@@ -95,7 +98,8 @@ class Correspondence(torch.nn.Module):
         midi = torch.arange(pitches, dtype=per_pitch.dtype)
         mean_pitch = (per_pitch * midi).sum(dim=1) / per_pitch.sum(dim=1).clamp_min(1e-6)
         starts = torch.relu(timeline[:, 1:] - timeline[:, :-1]).sum(dim=(1, 2, 3)) + timeline[:, 0].sum(dim=(1, 2))
-        classes = torch.nn.functional.pad(per_pitch, (0, 132 - pitches)).reshape(batch, 11, 12).sum(dim=1)
+        padded = torch.nn.functional.pad(per_pitch, (0, N_OCTAVES * SEMITONES_PER_OCTAVE - pitches))
+        classes = padded.reshape(batch, N_OCTAVES, SEMITONES_PER_OCTAVE).sum(dim=1)  # (B, 12)
         mode = torch.nan_to_num(mode_score(classes)).float()  # (B,); 0 for a silent phrase
         summaries = torch.stack([mean_pitch, starts, mode], dim=1)  # (B, 3)
         painting = self.targets[context["condition_indices"].to(self.targets.device)]  # (B, 3)
